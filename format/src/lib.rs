@@ -1,0 +1,131 @@
+//! edgenas-format: the header every file edgenas writes starts with.
+//!
+//! `EDGENAS\0` (8 bytes), a kind tag (8 bytes, NUL-padded ASCII), a format version (u16 LE).
+//! A file of another kind or version is refused with a message that names both, never misread.
+//! It is a leaf crate so that the profiler (journals) and the predictor (model files) share
+//! one definition without depending on each other.
+
+pub const MAGIC: &[u8; 8] = b"EDGENAS\0";
+pub const HEADER_LEN: usize = 18;
+
+/// The kinds of file edgenas writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The measurement journal.
+    Measurements,
+    /// A latency predictor's weights.
+    Predictor,
+    /// A hardware embedding.
+    Embedding,
+    /// Used by tests of the journal machinery.
+    TestJournal,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Measurements, Kind::Predictor, Kind::Embedding, Kind::TestJournal];
+
+    pub fn tag(self) -> &'static [u8; 8] {
+        match self {
+            Kind::Measurements => b"MEASURE\0",
+            Kind::Predictor => b"PREDICT\0",
+            Kind::Embedding => b"HWEMBED\0",
+            Kind::TestJournal => b"TESTJRN\0",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Measurements => "measurement-journal",
+            Kind::Predictor => "predictor",
+            Kind::Embedding => "hardware-embedding",
+            Kind::TestJournal => "test-journal",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FormatError {
+    #[error("{path}: not an edgenas file (no edgenas header)")]
+    NotEdgenas { path: String },
+    #[error("{path}: is a {found} file, expected a {expected} file")]
+    WrongKind {
+        path: String,
+        found: String,
+        expected: &'static str,
+    },
+    #[error("{path}: {kind} format version {found} is not supported (this edgenas reads version {expected})")]
+    WrongVersion {
+        path: String,
+        kind: &'static str,
+        found: u16,
+        expected: u16,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileHeader {
+    pub kind: Kind,
+    pub version: u16,
+}
+
+impl FileHeader {
+    pub fn new(kind: Kind, version: u16) -> FileHeader {
+        FileHeader { kind, version }
+    }
+
+    pub fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut b = [0u8; HEADER_LEN];
+        b[..8].copy_from_slice(MAGIC);
+        b[8..16].copy_from_slice(self.kind.tag());
+        b[16..18].copy_from_slice(&self.version.to_le_bytes());
+        b
+    }
+
+    /// Checks that `bytes` start with this header; `path` names the file in errors.
+    pub fn check(&self, bytes: &[u8], path: &std::path::Path) -> Result<(), FormatError> {
+        let path = path.display().to_string();
+        if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+            return Err(FormatError::NotEdgenas { path });
+        }
+        if &bytes[8..16] != self.kind.tag() {
+            let found = Kind::ALL
+                .iter()
+                .find(|k| k.tag() == &bytes[8..16])
+                .map(|k| k.name().to_string())
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes[8..16]).trim_end_matches('\0').to_string());
+            return Err(FormatError::WrongKind {
+                path,
+                found,
+                expected: self.kind.name(),
+            });
+        }
+        let found = u16::from_le_bytes([bytes[16], bytes[17]]);
+        if found != self.version {
+            return Err(FormatError::WrongVersion {
+                path,
+                kind: self.kind.name(),
+                found,
+                expected: self.version,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_round_trip_and_mismatches_are_named() {
+        let p = std::path::Path::new("x.bin");
+        let h = FileHeader::new(Kind::Predictor, 3);
+        let bytes = h.encode();
+        assert_eq!(h.check(&bytes, p), Ok(()));
+        let e = FileHeader::new(Kind::Measurements, 3).check(&bytes, p).unwrap_err();
+        assert_eq!(e.to_string(), "x.bin: is a predictor file, expected a measurement-journal file");
+        let e = FileHeader::new(Kind::Predictor, 4).check(&bytes, p).unwrap_err();
+        assert!(e.to_string().contains("version 3"), "{e}");
+        assert!(matches!(h.check(b"short", p), Err(FormatError::NotEdgenas { .. })));
+    }
+}

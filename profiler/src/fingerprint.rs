@@ -1,0 +1,71 @@
+//! The Fingerprint: every condition that changes latency, recorded with each measurement.
+//! Two measurements may be compared (or mixed into one hardware embedding) only when their
+//! fingerprints are equal.
+
+use serde::{Deserialize, Serialize};
+
+use crate::probe::{Conditions, System};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Fingerprint {
+    pub board: String,
+    pub cpu_model: String,
+    pub arch: String,
+    pub kernel: String,
+    /// Board firmware (Pi firmware, Jetson L4T release); `None` where there is none to read.
+    pub firmware: Option<String>,
+    /// Jetson nvpmodel mode and the like.
+    pub power_mode: Option<String>,
+    pub governor: String,
+    pub runtime: String,
+    pub runtime_version: String,
+    pub threads: usize,
+    /// CPUs the measurement was pinned to; empty when not pinned.
+    pub cpus: Vec<usize>,
+}
+
+impl Fingerprint {
+    pub fn new(
+        system: &System,
+        conditions: &Conditions,
+        runtime: (&str, &str),
+        threads: usize,
+        cpus: Vec<usize>,
+    ) -> Fingerprint {
+        Fingerprint {
+            board: system.board.clone(),
+            cpu_model: system.cpu_model.clone(),
+            arch: system.arch.clone(),
+            kernel: system.kernel.clone(),
+            firmware: None,
+            power_mode: None,
+            governor: conditions.governor_summary(),
+            runtime: runtime.0.to_string(),
+            runtime_version: runtime.1.to_string(),
+            threads,
+            cpus,
+        }
+    }
+
+    /// The fields in which `other` differs, by name: empty when the two are comparable.
+    pub fn differences(&self, other: &Fingerprint) -> Vec<&'static str> {
+        let mut d = Vec::new();
+        let mut check = |name, differs: bool| {
+            if differs {
+                d.push(name)
+            }
+        };
+        check("board", self.board != other.board);
+        check("cpu_model", self.cpu_model != other.cpu_model);
+        check("arch", self.arch != other.arch);
+        check("kernel", self.kernel != other.kernel);
+        check("firmware", self.firmware != other.firmware);
+        check("power_mode", self.power_mode != other.power_mode);
+        check("governor", self.governor != other.governor);
+        check("runtime", self.runtime != other.runtime);
+        check("runtime_version", self.runtime_version != other.runtime_version);
+        check("threads", self.threads != other.threads);
+        check("cpus", self.cpus != other.cpus);
+        d
+    }
+}

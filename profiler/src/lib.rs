@@ -1,0 +1,78 @@
+//! edgenas-profiler: probing, the measurement protocol and its statistics, the journal.
+//!
+//! It times any closure that runs one inference and knows nothing of networks: the subject
+//! of a measurement is an opaque string (an arch, a file name).
+
+pub mod affinity;
+pub mod fingerprint;
+pub mod journal;
+pub mod probe;
+pub mod protocol;
+pub mod stats;
+
+pub use edgenas_format::{FileHeader, Kind};
+pub use fingerprint::Fingerprint;
+pub use journal::{Journal, Recovery};
+pub use probe::{Conditions, Sysroot, System};
+pub use protocol::{Flag, Protocol, Sample};
+pub use stats::Stats;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfilerError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Format(#[from] edgenas_format::FormatError),
+    #[error("{path}: corrupt at byte {offset}: {reason}")]
+    Corrupt { path: String, offset: u64, reason: String },
+    #[error("cannot encode a record: {0}")]
+    Encode(String),
+    #[error("bad CPU list '{0}': expected numbers and ranges such as 0-3,6")]
+    BadCpuList(String),
+    #[error("cannot pin to CPUs {cpus:?}: {reason}")]
+    Affinity { cpus: Vec<usize>, reason: String },
+}
+
+/// Version of the measurement journal's record format.
+pub const MEASUREMENT_FORMAT: u16 = 1;
+
+pub fn measurement_header() -> FileHeader {
+    FileHeader::new(Kind::Measurements, MEASUREMENT_FORMAT)
+}
+
+/// One measurement as the journal keeps it: what was timed, under which conditions, the raw
+/// per-run latencies, their statistics and the flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// What was measured: an arch string or a model file name.
+    pub subject: String,
+    /// Search space of the subject, or "onnx" for a file.
+    pub space: String,
+    /// Seconds since the Unix epoch when sampling ended.
+    pub unix_time: u64,
+    pub fingerprint: Fingerprint,
+    pub init_ms: f64,
+    pub protocol: Protocol,
+    pub sample: Sample,
+    pub flags: Vec<Flag>,
+    pub before: Conditions,
+    pub after: Conditions,
+}
+
+impl Measurement {
+    pub fn stats(&self) -> &Stats {
+        &self.sample.stats
+    }
+}
+
+pub type MeasurementJournal = Journal<Measurement>;
+
+pub fn open_measurements(path: &std::path::Path) -> Result<MeasurementJournal, ProfilerError> {
+    Journal::open(path, measurement_header())
+}

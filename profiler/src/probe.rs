@@ -1,0 +1,318 @@
+//! Probing the machine: what it is (identity) and how it is right now (conditions).
+//!
+//! Every file read goes through a [`Sysroot`], so tests can point it at a fixture tree in
+//! the real formats of a board's `/proc` and `/sys`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A root under which `/proc`, `/sys` and `/etc` are read (default `/`).
+#[derive(Debug, Clone)]
+pub struct Sysroot {
+    root: PathBuf,
+}
+
+impl Default for Sysroot {
+    fn default() -> Self {
+        Sysroot::new("/")
+    }
+}
+
+impl Sysroot {
+    pub fn new(root: impl Into<PathBuf>) -> Sysroot {
+        Sysroot { root: root.into() }
+    }
+
+    pub fn is_host(&self) -> bool {
+        self.root == Path::new("/")
+    }
+
+    pub fn path(&self, abs: &str) -> PathBuf {
+        self.root.join(abs.trim_start_matches('/'))
+    }
+
+    /// Reads a small text file; `None` when it is missing or unreadable (EAGAIN and
+    /// friends: a sensor that is power-gated is not an error).
+    pub fn read(&self, abs: &str) -> Option<String> {
+        std::fs::read(self.path(abs))
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    pub fn read_trim(&self, abs: &str) -> Option<String> {
+        self.read(abs).map(|s| s.trim_matches(|c: char| c.is_whitespace() || c == '\0').to_string())
+    }
+
+    pub fn read_u64(&self, abs: &str) -> Option<u64> {
+        self.read_trim(abs)?.parse().ok()
+    }
+
+    /// Names of the entries of a directory, sorted; empty when it is missing.
+    pub fn list(&self, abs: &str) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.path(abs))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort_by(|a, b| natural_cmp(a, b));
+        names
+    }
+}
+
+/// Orders `cpu2` before `cpu10`.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let split = |s: &str| {
+        let digits = s.len() - s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let (head, tail) = s.split_at(s.len() - digits);
+        (head.to_string(), tail.parse::<u64>().unwrap_or(0))
+    };
+    split(a).cmp(&split(b)).then_with(|| a.cmp(b))
+}
+
+/// One cpufreq policy (a cluster of cores that share a clock).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CpuPolicy {
+    pub name: String,
+    pub cpus: Vec<usize>,
+    pub governor: Option<String>,
+    pub cur_khz: Option<u64>,
+    pub max_khz: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThermalZone {
+    pub name: String,
+    pub celsius: f64,
+}
+
+/// The live state of the machine, read before and after a measurement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Conditions {
+    pub policies: Vec<CpuPolicy>,
+    pub thermal: Vec<ThermalZone>,
+    /// One-minute load average, when `/proc/loadavg` is readable.
+    pub load_1m: Option<f64>,
+}
+
+impl Conditions {
+    /// The hottest plausible zone.
+    pub fn max_celsius(&self) -> Option<f64> {
+        self.thermal.iter().map(|z| z.celsius).fold(None, |m, c| Some(m.map_or(c, |m: f64| m.max(c))))
+    }
+
+    /// All governors, deduplicated, in policy order.
+    pub fn governors(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for g in self.policies.iter().filter_map(|p| p.governor.clone()) {
+            if !out.contains(&g) {
+                out.push(g);
+            }
+        }
+        out
+    }
+
+    /// The governor summary used as a latency-relevant key: one name, or names joined by '+'.
+    pub fn governor_summary(&self) -> String {
+        let g = self.governors();
+        if g.is_empty() {
+            "unknown".into()
+        } else {
+            g.join("+")
+        }
+    }
+}
+
+/// Reads cpufreq policies, thermal zones and the load average.
+pub fn read_conditions(root: &Sysroot) -> Conditions {
+    Conditions {
+        policies: read_policies(root),
+        thermal: read_thermal(root),
+        load_1m: root
+            .read("/proc/loadavg")
+            .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse().ok())),
+    }
+}
+
+/// Parses a CPU list such as `0-3,6 7` (sysfs uses both ranges and spaces).
+pub fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in s.split(|c: char| c == ',' || c.is_whitespace()).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+                if a > b {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().ok()?),
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Some(out)
+}
+
+fn read_policies(root: &Sysroot) -> Vec<CpuPolicy> {
+    let base = "/sys/devices/system/cpu/cpufreq";
+    let mut out = Vec::new();
+    for name in root.list(base).into_iter().filter(|n| n.starts_with("policy")) {
+        let dir = format!("{base}/{name}");
+        let cpus = root
+            .read(&format!("{dir}/related_cpus"))
+            .or_else(|| root.read(&format!("{dir}/affected_cpus")))
+            .and_then(|s| parse_cpu_list(&s))
+            .unwrap_or_default();
+        out.push(CpuPolicy {
+            cpus,
+            governor: root.read_trim(&format!("{dir}/scaling_governor")),
+            cur_khz: root.read_u64(&format!("{dir}/scaling_cur_freq")),
+            max_khz: root
+                .read_u64(&format!("{dir}/cpuinfo_max_freq"))
+                .or_else(|| root.read_u64(&format!("{dir}/scaling_max_freq"))),
+            name,
+        });
+    }
+    out
+}
+
+fn read_thermal(root: &Sysroot) -> Vec<ThermalZone> {
+    let base = "/sys/class/thermal";
+    let mut out = Vec::new();
+    for zone in root.list(base).into_iter().filter(|n| n.starts_with("thermal_zone")) {
+        let Some(milli) = root
+            .read_trim(&format!("{base}/{zone}/temp"))
+            .and_then(|t| t.parse::<i64>().ok())
+        else {
+            continue; // power-gated sensors fail with EAGAIN: skipped, not fatal
+        };
+        let celsius = milli as f64 / 1000.0;
+        // Negative or >= 100 C readings come from gated or fake sensors (Jetson PMIC-Die
+        // reads a constant 100000); they are not temperatures of the SoC.
+        if !(-40.0..100.0).contains(&celsius) {
+            continue;
+        }
+        let name = root
+            .read_trim(&format!("{base}/{zone}/type"))
+            .unwrap_or_else(|| zone.clone());
+        out.push(ThermalZone { name, celsius });
+    }
+    out
+}
+
+/// What the machine is: the facts that do not change between two measurements.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct System {
+    pub hostname: String,
+    pub os: String,
+    pub kernel: String,
+    /// The architecture of this binary (what userland runs), not `uname -m`.
+    pub arch: String,
+    pub cpu_model: String,
+    pub logical_cpus: usize,
+    pub memory_mib: u64,
+    pub page_size: usize,
+    pub board: String,
+}
+
+/// Reads the system identity. On the host it asks sysinfo; under a fixture sysroot it reads
+/// only the tree, so that tests never see the machine they run on.
+pub fn read_system(root: &Sysroot) -> System {
+    let cpuinfo = root.read("/proc/cpuinfo").unwrap_or_default();
+    let cpu_model = cpuinfo_field(&cpuinfo, &["model name", "Model", "Hardware"]).unwrap_or_default();
+    let fixture_cpus = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
+    let model = root.read_trim("/proc/device-tree/model");
+    if root.is_host() {
+        use sysinfo::System as Sys;
+        let mut sys = Sys::new();
+        sys.refresh_memory();
+        sys.refresh_cpu_list(sysinfo::CpuRefreshKind::nothing());
+        let brand = sys.cpus().first().map(|c| c.brand().trim().to_string()).unwrap_or_default();
+        System {
+            hostname: Sys::host_name().unwrap_or_default(),
+            os: Sys::long_os_version().unwrap_or_else(|| std::env::consts::OS.into()),
+            kernel: Sys::kernel_version().unwrap_or_default(),
+            arch: std::env::consts::ARCH.into(),
+            cpu_model: if brand.is_empty() { cpu_model } else { brand },
+            logical_cpus: sys.cpus().len().max(1),
+            memory_mib: sys.total_memory() / (1024 * 1024),
+            page_size: host_page_size(),
+            board: model.unwrap_or_else(|| "generic".into()),
+        }
+    } else {
+        System {
+            hostname: root.read_trim("/etc/hostname").unwrap_or_default(),
+            os: root
+                .read("/etc/os-release")
+                .and_then(|s| os_release_name(&s))
+                .unwrap_or_default(),
+            kernel: root.read_trim("/proc/sys/kernel/osrelease").unwrap_or_default(),
+            arch: std::env::consts::ARCH.into(),
+            cpu_model,
+            logical_cpus: fixture_cpus.max(1),
+            memory_mib: root
+                .read("/proc/meminfo")
+                .and_then(|s| cpuinfo_field(&s, &["MemTotal"]))
+                .and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok())
+                .map(|kb| kb / 1024)
+                .unwrap_or(0),
+            page_size: host_page_size(),
+            board: model.unwrap_or_else(|| "generic".into()),
+        }
+    }
+}
+
+fn os_release_name(s: &str) -> Option<String> {
+    s.lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_string())
+}
+
+/// The first `key : value` line of `/proc/cpuinfo`-style text among `keys`.
+pub fn cpuinfo_field(text: &str, keys: &[&str]) -> Option<String> {
+    for key in keys {
+        for line in text.lines() {
+            if let Some((k, v)) = line.split_once(':') {
+                if k.trim() == *key {
+                    return Some(v.trim().to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The page size of the running kernel (16 KiB on some Pi 5 kernels): asked, never assumed.
+pub fn host_page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if v > 0 {
+        v as usize
+    } else {
+        4096
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_parse_ranges_and_spaces() {
+        assert_eq!(parse_cpu_list("0-3\n"), Some(vec![0, 1, 2, 3]));
+        assert_eq!(parse_cpu_list("4 5"), Some(vec![4, 5]));
+        assert_eq!(parse_cpu_list("0,2-3,8"), Some(vec![0, 2, 3, 8]));
+        assert_eq!(parse_cpu_list("3-1"), None);
+        assert_eq!(parse_cpu_list("x"), None);
+    }
+
+    #[test]
+    fn natural_order_of_sysfs_names() {
+        let mut v = vec!["policy10", "policy2", "policy0"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(v, ["policy0", "policy2", "policy10"]);
+    }
+}

@@ -1,0 +1,40 @@
+//! edgenas-runtime: the network IR, its ONNX export, and the backends that run it.
+//!
+//! The tract backend is pure Rust and always present. A backend turns a [`Network`] (or an
+//! `.onnx` file) into a [`Runnable`]: something that runs one inference on a fixed input.
+//! The profiler times any such closure and knows nothing of networks.
+
+pub mod ir;
+pub mod onnx;
+pub mod tract_backend;
+
+pub use ir::{Network, NetworkCost, Node, Op, Shape, ValueId};
+pub use tract_backend::{TractModel, TractOptions};
+
+/// Errors of graph construction and of the backends. Backend messages are flattened to one
+/// line so that the CLI can print them as they are.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("invalid network: {0}")]
+    InvalidGraph(String),
+    #[error("not a valid ONNX model: {0}")]
+    InvalidOnnx(String),
+    #[error("tract could not {stage}: {message}")]
+    Tract { stage: &'static str, message: String },
+    #[error("cannot start {threads} inference threads: {message}")]
+    Threads { threads: usize, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Name and version of a runtime, recorded with every measurement: a tract upgrade can
+/// change latency, so it is part of a measurement's conditions.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RuntimeId {
+    pub name: String,
+    pub version: String,
+}

@@ -1,0 +1,193 @@
+//! The tract backend: ONNX proto -> tract model -> optimized -> runnable plan.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prost::Message;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tract_onnx::pb::ModelProto;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::runtime::RunOptions;
+
+use crate::{ir::Network, onnx, RuntimeError, RuntimeId};
+
+/// The tract version this binary was built with (checked against Cargo.lock by a test).
+pub const TRACT_VERSION: &str = "0.23.9";
+
+/// How to prepare a model.
+#[derive(Debug, Clone, Copy)]
+pub struct TractOptions {
+    /// Inference threads. 1 runs on the calling thread; more uses a private rayon pool of
+    /// that size for tract's matrix products (tract-linalg's `multithread-mm`).
+    pub threads: usize,
+    /// Seed of the weights (IR models) and of the input tensor.
+    pub seed: u64,
+}
+
+impl Default for TractOptions {
+    fn default() -> Self {
+        TractOptions {
+            threads: 1,
+            seed: 0,
+        }
+    }
+}
+
+/// A model ready to run one inference at a time on a fixed, seeded input.
+pub struct TractModel {
+    state: TypedSimpleState,
+    input: TValue,
+    input_shape: Vec<usize>,
+    threads: usize,
+    /// Time to translate, optimize and plan the model (reported apart from latency).
+    pub init_time: Duration,
+}
+
+impl std::fmt::Debug for TractModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TractModel")
+            .field("input_shape", &self.input_shape)
+            .field("threads", &self.threads)
+            .field("init_time", &self.init_time)
+            .finish()
+    }
+}
+
+fn tract_err(stage: &'static str) -> impl FnOnce(TractError) -> RuntimeError {
+    move |e| RuntimeError::Tract {
+        stage,
+        // `{:#}` joins the context chain on one line.
+        message: format!("{e:#}").replace('\n', " "),
+    }
+}
+
+impl TractModel {
+    pub fn runtime_id() -> RuntimeId {
+        RuntimeId {
+            name: "tract".into(),
+            version: TRACT_VERSION.into(),
+        }
+    }
+
+    /// Prepares an IR network (weights seeded by `opts.seed`).
+    pub fn from_network(net: &Network, opts: TractOptions) -> Result<TractModel, RuntimeError> {
+        let proto = onnx::to_model_proto(net, opts.seed);
+        Self::from_proto(&proto, opts)
+    }
+
+    /// Prepares a model from `.onnx` bytes; anything that is not a loadable model is refused.
+    pub fn from_onnx_bytes(bytes: &[u8], opts: TractOptions) -> Result<TractModel, RuntimeError> {
+        let proto = ModelProto::decode(bytes).map_err(|e| RuntimeError::InvalidOnnx(e.to_string()))?;
+        if proto.graph.is_none() {
+            return Err(RuntimeError::InvalidOnnx("the model has no graph".into()));
+        }
+        Self::from_proto(&proto, opts)
+    }
+
+    pub fn from_onnx_file(path: &std::path::Path, opts: TractOptions) -> Result<TractModel, RuntimeError> {
+        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_onnx_bytes(&bytes, opts)
+    }
+
+    pub fn from_proto(proto: &ModelProto, opts: TractOptions) -> Result<TractModel, RuntimeError> {
+        if opts.threads == 0 {
+            return Err(RuntimeError::Threads {
+                threads: 0,
+                message: "at least one thread is needed".into(),
+            });
+        }
+        let start = Instant::now();
+        let model = tract_onnx::onnx()
+            .model_for_proto_model(proto)
+            .map_err(tract_err("translate the ONNX graph"))?;
+        let model = model.into_optimized().map_err(tract_err("optimize the model"))?;
+        let fact = model.input_fact(0).map_err(tract_err("find the model input"))?;
+        let input_shape: Vec<usize> = fact
+            .shape
+            .as_concrete()
+            .ok_or_else(|| {
+                RuntimeError::InvalidOnnx(format!(
+                    "input shape {:?} is not fully known; export the model with a fixed input shape",
+                    fact.shape
+                ))
+            })?
+            .to_vec();
+        if fact.datum_type != f32::datum_type() {
+            return Err(RuntimeError::InvalidOnnx(format!(
+                "input type {:?} is not supported (f32 only)",
+                fact.datum_type
+            )));
+        }
+        let executor = if opts.threads > 1 {
+            let pool = rayon_pool(opts.threads)?;
+            Some(tract_linalg::multithread::Executor::MultiThread(Arc::new(pool)))
+        } else {
+            None
+        };
+        let run_opts = RunOptions {
+            executor,
+            ..Default::default()
+        };
+        let plan = model
+            .into_runnable_with_options(&run_opts)
+            .map_err(tract_err("plan the model"))?;
+        let state = TypedSimpleState::new(&plan).map_err(tract_err("allocate the model state"))?;
+        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x1a9u64);
+        let n: usize = input_shape.iter().product();
+        let data: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        let input = Tensor::from_shape(&input_shape, &data)
+            .map_err(tract_err("build the input tensor"))?
+            .into_tvalue();
+        Ok(TractModel {
+            state,
+            input,
+            input_shape,
+            threads: opts.threads,
+            init_time: start.elapsed(),
+        })
+    }
+
+    pub fn input_shape(&self) -> &[usize] {
+        &self.input_shape
+    }
+
+    /// Threads this model really runs with.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Runs one inference; returns the first output's shape and values.
+    pub fn run(&mut self) -> Result<(Vec<usize>, Vec<f32>), RuntimeError> {
+        let out = self
+            .state
+            .run(tvec!(self.input.clone()))
+            .map_err(tract_err("run the model"))?;
+        let t = out[0]
+            .to_plain_array_view::<f32>()
+            .map_err(tract_err("read the output"))?;
+        Ok((t.shape().to_vec(), t.iter().copied().collect()))
+    }
+
+    /// Runs one inference and drops the output: the operation the profiler times.
+    pub fn run_discard(&mut self) -> Result<(), RuntimeError> {
+        self.state
+            .run(tvec!(self.input.clone()))
+            .map(drop)
+            .map_err(tract_err("run the model"))
+    }
+}
+
+fn rayon_pool(threads: usize) -> Result<rayon::ThreadPool, RuntimeError> {
+    rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("edgenas-infer-{i}"))
+        .num_threads(threads)
+        .build()
+        .map_err(|e| RuntimeError::Threads {
+            threads,
+            message: e.to_string(),
+        })
+}

@@ -1,0 +1,156 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "edgenas", version, about = "Hardware-aware NAS on the edge board itself, offline")]
+pub struct Cli {
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// State directory (default: $EDGENAS_HOME, else $XDG_DATA_HOME/edgenas, else ~/.local/share/edgenas).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Identify this machine and read its state (governor, clocks, temperatures).
+    Probe(ProbeArgs),
+    /// Time candidate networks (arch strings or .onnx files) under the measurement protocol.
+    Profile(ProfileArgs),
+    /// Write a candidate network as an .onnx file.
+    Export(ExportArgs),
+    /// Show or export the measurement journal.
+    Journal(JournalArgs),
+    /// Benchmarks that print figures.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Read /proc, /sys and /etc under this root (fixture trees of real boards).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub sysroot: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ProtocolArgs {
+    /// Warm-up runs (at least; warm-up also lasts at least 0.5 s).
+    #[arg(long, default_value_t = 5)]
+    pub warmup_runs: usize,
+    /// Minimum timed runs.
+    #[arg(long, default_value_t = 20)]
+    pub min_runs: usize,
+    /// Minimum sampling time in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    pub min_time: f64,
+    /// Sampling stops at this many seconds even if the CI target is not reached.
+    #[arg(long, default_value_t = 10.0)]
+    pub max_time: f64,
+    /// Warm-up time in seconds.
+    #[arg(long, default_value_t = 0.5)]
+    pub warmup_time: f64,
+    /// Stop early when the 95% CI of the median is within this fraction (0.01 = 1%).
+    #[arg(long, default_value_t = 0.01)]
+    pub target_ci: f64,
+    /// Flag a sample whose coefficient of variation exceeds this fraction.
+    #[arg(long, default_value_t = 0.05)]
+    pub max_cv: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Arch strings (NB201 `|op~0|+|...|`) or .onnx files.
+    #[arg(required = true, value_name = "ARCH|FILE.onnx")]
+    pub targets: Vec<String>,
+    /// Inference threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Pin the measurement to these CPUs (e.g. 4-7).
+    #[arg(long, value_name = "LIST")]
+    pub cpus: Option<String>,
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+    /// Record the measurement even when pre-flight finds the machine unfit (the reason is kept as a flag).
+    #[arg(long)]
+    pub allow_unstable: bool,
+    /// Skip targets the journal already holds under the same conditions (resume an interrupted run).
+    #[arg(long)]
+    pub resume: bool,
+    /// Seed of the weights and the input tensor.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Journal file (default: measurements.journal in the state directory).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", default_value = "/", hide = true)]
+    pub sysroot: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    pub arch: String,
+    #[arg(short, long, value_name = "FILE.onnx")]
+    pub output: PathBuf,
+    /// Seed of the weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct JournalArgs {
+    #[command(subcommand)]
+    pub action: JournalAction,
+    /// Journal file (default: measurements.journal in the state directory).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalAction {
+    /// List the measurements.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export the measurements.
+    Export {
+        /// CSV, one row per measurement.
+        #[arg(long, required = true)]
+        csv: bool,
+        /// Write to FILE instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub bench: BenchKind,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchKind {
+    /// The protocol's median against a bare loop of the same runnable.
+    Protocol {
+        #[arg(long, default_value = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")]
+        arch: String,
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Runs of the bare loop.
+        #[arg(long, default_value_t = 100)]
+        loop_runs: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}

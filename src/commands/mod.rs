@@ -1,0 +1,22 @@
+//! One module per subcommand.
+
+mod bench;
+mod export;
+mod journal;
+mod probe;
+mod profile;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+
+pub fn run(cli: Cli) -> Result<()> {
+    let home = cli.home.as_deref();
+    match cli.command {
+        Command::Probe(args) => probe::run(args),
+        Command::Profile(args) => profile::run(args, home),
+        Command::Export(args) => export::run(args),
+        Command::Journal(args) => journal::run(args, home),
+        Command::Bench(args) => bench::run(args),
+    }
+}

@@ -1,0 +1,276 @@
+//! `edgenas profile`: time candidates under the protocol and journal every measurement.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use edgenas_nas::Arch;
+use edgenas_profiler::{
+    affinity, open_measurements, probe, protocol, Conditions, Fingerprint, Flag, Measurement,
+    Protocol, Sysroot, System,
+};
+use edgenas_runtime::{TractModel, TractOptions};
+use serde_json::{json, Value};
+
+use crate::cli::{ProfileArgs, ProtocolArgs};
+use crate::output::{cpu_list, ms};
+use crate::progress::ProgressBar;
+use crate::state;
+
+/// What a profile target is.
+pub enum Target {
+    Arch(Arch),
+    Onnx(PathBuf),
+}
+
+impl Target {
+    pub fn parse(s: &str) -> Result<Target> {
+        let p = Path::new(s);
+        if s.ends_with(".onnx") || (p.is_file() && !s.starts_with('|')) {
+            return Ok(Target::Onnx(p.to_owned()));
+        }
+        Ok(Target::Arch(Arch::parse(s)?))
+    }
+
+    pub fn subject(&self) -> String {
+        match self {
+            Target::Arch(a) => a.to_string(),
+            Target::Onnx(p) => p.display().to_string(),
+        }
+    }
+
+    pub fn space(&self) -> &'static str {
+        match self {
+            Target::Arch(a) => a.space().name(),
+            Target::Onnx(_) => "onnx",
+        }
+    }
+
+    pub fn load(&self, opts: TractOptions) -> Result<TractModel> {
+        match self {
+            Target::Arch(a) => TractModel::from_network(&a.build(), opts)
+                .with_context(|| format!("preparing {a}")),
+            Target::Onnx(p) => {
+                TractModel::from_onnx_file(p, opts).with_context(|| format!("loading {}", p.display()))
+            }
+        }
+    }
+}
+
+pub fn protocol_from(args: &ProtocolArgs) -> Result<Protocol> {
+    let secs = |name: &str, v: f64| -> Result<Duration> {
+        if !(v.is_finite() && v >= 0.0) {
+            bail!("--{name} must be a non-negative number of seconds, got {v}");
+        }
+        Ok(Duration::from_secs_f64(v))
+    };
+    let p = Protocol {
+        warmup_runs: args.warmup_runs,
+        warmup_time: secs("warmup-time", args.warmup_time)?,
+        min_runs: args.min_runs,
+        min_time: secs("min-time", args.min_time)?,
+        max_time: secs("max-time", args.max_time)?,
+        target_ci: args.target_ci,
+        max_cv: args.max_cv,
+        ..Protocol::default()
+    };
+    if p.min_runs == 0 {
+        bail!("--min-runs must be at least 1");
+    }
+    if p.max_time < p.min_time {
+        bail!("--max-time ({:?}) is shorter than --min-time ({:?})", p.max_time, p.min_time);
+    }
+    Ok(p)
+}
+
+/// Conditions under which a measurement would not be trustworthy, found before it starts.
+pub fn preflight_flags(cond: &Conditions) -> Vec<Flag> {
+    let mut flags = Vec::new();
+    let governors = cond.governors();
+    if !governors.is_empty() && governors.iter().any(|g| g != "performance") {
+        flags.push(Flag::Governor {
+            governor: cond.governor_summary(),
+        });
+    }
+    flags
+}
+
+pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
+    let protocol = protocol_from(&args.protocol)?;
+    let targets: Vec<Target> = args.targets.iter().map(|s| Target::parse(s)).collect::<Result<_>>()?;
+    if args.threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    let cpus = match &args.cpus {
+        Some(list) => {
+            let cpus = affinity::parse(list)?;
+            affinity::pin_current_thread(&cpus)?;
+            cpus
+        }
+        None => Vec::new(),
+    };
+    let root = Sysroot::new(&args.sysroot);
+    let system = probe::read_system(&root);
+    let journal_path = state::journal_path(home, args.journal.as_deref())?;
+    let mut journal = open_measurements(&journal_path)
+        .with_context(|| format!("opening the journal {}", journal_path.display()))?;
+    if journal.recovery.truncated_bytes > 0 {
+        eprintln!(
+            "note: the journal's last record was torn (an interrupted write); cut {} bytes, kept {} measurements",
+            journal.recovery.truncated_bytes,
+            journal.records().len()
+        );
+    }
+    let mut results = Vec::new();
+    for target in &targets {
+        let subject = target.subject();
+        let before = probe::read_conditions(&root);
+        let fingerprint = Fingerprint::new(
+            &system,
+            &before,
+            ("tract", edgenas_runtime::tract_backend::TRACT_VERSION),
+            args.threads,
+            cpus.clone(),
+        );
+        if args.resume {
+            if let Some(m) = journal
+                .records()
+                .iter()
+                .rev()
+                .find(|m| m.subject == subject && m.fingerprint == fingerprint)
+            {
+                if !args.json {
+                    eprintln!("{subject}: already in the journal under the same conditions, skipped (--resume)");
+                }
+                results.push(m.clone());
+                continue;
+            }
+        }
+        let mut flags = preflight_flags(&before);
+        if !flags.is_empty() && !args.allow_unstable {
+            let reasons: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+            bail!(
+                "refusing to measure: {} (fix it, or pass --allow-unstable to record the condition with the sample)",
+                reasons.join("; ")
+            );
+        }
+        let mut model = target.load(TractOptions {
+            threads: args.threads,
+            seed: args.seed,
+        })?;
+        let mut bar = ProgressBar::new(crate::output::ellipsize(&subject, 24));
+        let sample = protocol
+            .sample(
+                || model.run_discard(),
+                &mut |p| {
+                    let phase = match p.phase {
+                        protocol::Phase::Warmup => "warm-up",
+                        protocol::Phase::Sampling => "sampling",
+                    };
+                    bar.update(p.fraction, &format!("{phase} {} runs", p.runs));
+                },
+            )
+            .with_context(|| format!("running {subject}"))?;
+        bar.finish();
+        let after = probe::read_conditions(&root);
+        flags.extend(protocol.sample_flags(&sample.stats));
+        flags.extend(protocol::drift_flags(&before, &after, system.logical_cpus));
+        let m = Measurement {
+            subject,
+            space: target.space().into(),
+            unix_time: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            fingerprint,
+            init_ms: model.init_time.as_secs_f64() * 1e3,
+            protocol: protocol.clone(),
+            sample,
+            flags,
+            before,
+            after,
+        };
+        journal.append(m.clone()).context("appending to the journal")?;
+        if !args.json {
+            print_human(&m, &system);
+        }
+        results.push(m);
+    }
+    if args.json {
+        let values: Vec<Value> = results.iter().map(measurement_json).collect();
+        let out = if values.len() == 1 {
+            values.into_iter().next().unwrap()
+        } else {
+            Value::Array(values)
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(())
+}
+
+fn print_human(m: &Measurement, system: &System) {
+    let s = m.stats();
+    let fp = &m.fingerprint;
+    println!("Profile: {} ({})", m.subject, m.space);
+    println!(
+        "  Runtime:              {} {}, {} thread{}, CPUs {}, governor {}",
+        fp.runtime,
+        fp.runtime_version,
+        fp.threads,
+        if fp.threads == 1 { "" } else { "s" },
+        cpu_list(&fp.cpus),
+        fp.governor
+    );
+    println!("  Machine:              {} / {}", system.board, system.cpu_model);
+    println!("  Init:                 {} (load, optimize, plan)", ms(m.init_ms));
+    println!(
+        "  Time (median ± MAD):  {} ± {}    [mean {} ± {} std, CV {:.1}%]",
+        ms(s.median_ms),
+        ms(s.mad_ms),
+        ms(s.mean_ms),
+        ms(s.std_ms),
+        s.cv * 100.0
+    );
+    println!(
+        "  Range (min … max):    {} … {}    [p10 {}, p90 {}]    {} runs, 95% CI of median ±{:.2}%",
+        ms(s.min_ms),
+        ms(s.max_ms),
+        ms(s.p10_ms),
+        ms(s.p90_ms),
+        s.runs,
+        s.median_ci_rel * 100.0
+    );
+    for f in &m.flags {
+        println!("  Warning: {f}");
+    }
+}
+
+/// The `--json` form of a measurement: the headline figures at the top level, the full
+/// fingerprint and conditions below.
+pub fn measurement_json(m: &Measurement) -> Value {
+    let s = m.stats();
+    json!({
+        "arch": m.subject,
+        "space": m.space,
+        "runtime": m.fingerprint.runtime,
+        "runtime_version": m.fingerprint.runtime_version,
+        "threads": m.fingerprint.threads,
+        "cpus": m.fingerprint.cpus,
+        "median_ms": s.median_ms,
+        "mad_ms": s.mad_ms,
+        "mean_ms": s.mean_ms,
+        "std_ms": s.std_ms,
+        "min_ms": s.min_ms,
+        "max_ms": s.max_ms,
+        "p10_ms": s.p10_ms,
+        "p90_ms": s.p90_ms,
+        "cv": s.cv,
+        "runs": s.runs,
+        "outliers": s.outliers,
+        "median_ci95_rel": s.median_ci_rel,
+        "warmup_runs": m.sample.warmup_runs,
+        "init_ms": m.init_ms,
+        "unix_time": m.unix_time,
+        "flags": m.flags.iter().map(|f| f.code()).collect::<Vec<_>>(),
+        "flag_details": m.flags.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+        "fingerprint": m.fingerprint,
+        "conditions": { "before": m.before, "after": m.after },
+    })
+}

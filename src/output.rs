@@ -1,0 +1,63 @@
+//! Formatting shared by the commands.
+
+/// Milliseconds with a precision that suits their size (hyperfine style).
+pub fn ms(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.1} ms")
+    } else if x >= 1.0 {
+        format!("{x:.3} ms")
+    } else {
+        format!("{:.1} µs", x * 1000.0)
+    }
+}
+
+/// A CPU list such as `0-3,6`.
+pub fn cpu_list(cpus: &[usize]) -> String {
+    if cpus.is_empty() {
+        return "any".into();
+    }
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j {
+            cpus[i].to_string()
+        } else {
+            format!("{}-{}", cpus[i], cpus[j])
+        });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
+/// Shortens a long subject for a table column.
+pub fn ellipsize(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let head: String = s.chars().take(max.saturating_sub(1)).collect();
+        format!("{head}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_compress_ranges() {
+        assert_eq!(cpu_list(&[0, 1, 2, 3, 6]), "0-3,6");
+        assert_eq!(cpu_list(&[]), "any");
+        assert_eq!(cpu_list(&[4]), "4");
+    }
+
+    #[test]
+    fn milliseconds_scale() {
+        assert_eq!(ms(0.0123), "12.3 µs");
+        assert_eq!(ms(12.3456), "12.346 ms");
+        assert_eq!(ms(1234.0), "1234.0 ms");
+    }
+}
