@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "edgenas", version, about = "Hardware-aware NAS on the edge board itself, offline")]
+#[command(
+    name = "edgenas",
+    version,
+    about = "Hardware-aware NAS on the edge board itself, offline"
+)]
 pub struct Cli {
     /// More log output (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -143,13 +147,19 @@ pub struct BenchArgs {
 pub enum BenchKind {
     /// The protocol's median against a bare loop of the same runnable.
     Protocol {
-        #[arg(long, default_value = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")]
+        #[arg(
+            long,
+            default_value = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+        )]
         arch: String,
         #[arg(long, default_value_t = 1)]
         threads: usize,
-        /// Runs of the bare loop.
+        /// Runs of the bare loop in each round.
         #[arg(long, default_value_t = 100)]
         loop_runs: usize,
+        /// Rounds of (half loop, protocol, half loop); the median ratio is the figure.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
         #[arg(long)]
         json: bool,
     },

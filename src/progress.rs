@@ -25,7 +25,10 @@ impl ProgressBar {
         if !self.enabled || self.start.elapsed() < Duration::from_secs(1) {
             return;
         }
-        if self.last_draw.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
+        if self
+            .last_draw
+            .is_some_and(|t| t.elapsed() < Duration::from_millis(100))
+        {
             return;
         }
         self.last_draw = Some(Instant::now());

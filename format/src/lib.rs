@@ -22,7 +22,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Measurements, Kind::Predictor, Kind::Embedding, Kind::TestJournal];
+    pub const ALL: [Kind; 4] = [
+        Kind::Measurements,
+        Kind::Predictor,
+        Kind::Embedding,
+        Kind::TestJournal,
+    ];
 
     pub fn tag(self) -> &'static [u8; 8] {
         match self {
@@ -92,7 +97,11 @@ impl FileHeader {
                 .iter()
                 .find(|k| k.tag() == &bytes[8..16])
                 .map(|k| k.name().to_string())
-                .unwrap_or_else(|| String::from_utf8_lossy(&bytes[8..16]).trim_end_matches('\0').to_string());
+                .unwrap_or_else(|| {
+                    String::from_utf8_lossy(&bytes[8..16])
+                        .trim_end_matches('\0')
+                        .to_string()
+                });
             return Err(FormatError::WrongKind {
                 path,
                 found,
@@ -122,10 +131,20 @@ mod tests {
         let h = FileHeader::new(Kind::Predictor, 3);
         let bytes = h.encode();
         assert_eq!(h.check(&bytes, p), Ok(()));
-        let e = FileHeader::new(Kind::Measurements, 3).check(&bytes, p).unwrap_err();
-        assert_eq!(e.to_string(), "x.bin: is a predictor file, expected a measurement-journal file");
-        let e = FileHeader::new(Kind::Predictor, 4).check(&bytes, p).unwrap_err();
+        let e = FileHeader::new(Kind::Measurements, 3)
+            .check(&bytes, p)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "x.bin: is a predictor file, expected a measurement-journal file"
+        );
+        let e = FileHeader::new(Kind::Predictor, 4)
+            .check(&bytes, p)
+            .unwrap_err();
         assert!(e.to_string().contains("version 3"), "{e}");
-        assert!(matches!(h.check(b"short", p), Err(FormatError::NotEdgenas { .. })));
+        assert!(matches!(
+            h.check(b"short", p),
+            Err(FormatError::NotEdgenas { .. })
+        ));
     }
 }

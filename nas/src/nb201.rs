@@ -126,7 +126,10 @@ impl Nb201Arch {
             if tokens.len() != node {
                 return Err(err(
                     group,
-                    format!("node {node} needs {node} incoming edge(s), found {}", tokens.len()),
+                    format!(
+                        "node {node} needs {node} incoming edge(s), found {}",
+                        tokens.len()
+                    ),
                 ));
             }
             for (src, token) in tokens.iter().enumerate() {
@@ -135,7 +138,10 @@ impl Nb201Arch {
                     .ok_or_else(|| err(token, "an edge is written 'op~source'".into()))?;
                 let op = Nb201Op::from_name(name).ok_or_else(|| {
                     let names: Vec<&str> = Nb201Op::ALL.iter().map(|o| o.name()).collect();
-                    err(token, format!("unknown op '{name}', expected one of {}", names.join(", ")))
+                    err(
+                        token,
+                        format!("unknown op '{name}', expected one of {}", names.join(", ")),
+                    )
                 })?;
                 if from != src.to_string() {
                     return Err(err(
@@ -243,7 +249,13 @@ impl std::str::FromStr for Nb201Arch {
     }
 }
 
-fn relu_conv(net: &mut Network, x: ValueId, c: usize, k: usize, stride: usize) -> Result<ValueId, edgenas_runtime::RuntimeError> {
+fn relu_conv(
+    net: &mut Network,
+    x: ValueId,
+    c: usize,
+    k: usize,
+    stride: usize,
+) -> Result<ValueId, edgenas_runtime::RuntimeError> {
     let r = net.add(Op::Relu, &[x])?;
     net.add(
         Op::Conv2d {
@@ -258,12 +270,16 @@ fn relu_conv(net: &mut Network, x: ValueId, c: usize, k: usize, stride: usize) -
     )
 }
 
-fn build_cell(net: &mut Network, arch: &Nb201Arch, x: ValueId, c: usize) -> Result<ValueId, edgenas_runtime::RuntimeError> {
+fn build_cell(
+    net: &mut Network,
+    arch: &Nb201Arch,
+    x: ValueId,
+    c: usize,
+) -> Result<ValueId, edgenas_runtime::RuntimeError> {
     let mut nodes = vec![x];
     for target in 1..=3 {
         let mut terms = Vec::new();
-        for source in 0..target {
-            let input = nodes[source];
+        for (source, &input) in nodes.iter().enumerate().take(target) {
             let term = match arch.edge(target, source) {
                 Nb201Op::None => continue, // adds nothing to the sum
                 Nb201Op::SkipConnect => input,
@@ -292,7 +308,11 @@ fn build_cell(net: &mut Network, arch: &Nb201Arch, x: ValueId, c: usize) -> Resu
 
 /// NAS-Bench-201's ResNet basic block with stride 2: two ReLU-Conv-BN 3x3 and a shortcut
 /// of 2x2 average pooling then a 1x1 conv without BN.
-fn build_reduction(net: &mut Network, x: ValueId, c: usize) -> Result<ValueId, edgenas_runtime::RuntimeError> {
+fn build_reduction(
+    net: &mut Network,
+    x: ValueId,
+    c: usize,
+) -> Result<ValueId, edgenas_runtime::RuntimeError> {
     let a = relu_conv(net, x, c, 3, 2)?;
     let b = relu_conv(net, a, c, 3, 1)?;
     let pooled = net.add(
@@ -369,7 +389,10 @@ mod tests {
     #[test]
     fn malformed_strings_name_the_bad_token() {
         let cases = [
-            ("|nor_conv_5x5~0|+|none~0|none~1|+|none~0|none~1|none~2|", "nor_conv_5x5~0"),
+            (
+                "|nor_conv_5x5~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+                "nor_conv_5x5~0",
+            ),
             ("|none~0|+|none~0|none~2|+|none~0|none~1|none~2|", "none~2"),
             ("|none~0|+|none~0|+|none~0|none~1|none~2|", "|none~0|"),
             ("|none~0|+|none~0|none~1|", "|none~0|+|none~0|none~1|"),
@@ -392,7 +415,12 @@ mod tests {
         let a = Nb201Arch::sample(&mut rng);
         for _ in 0..100 {
             let b = a.mutate(&mut rng);
-            let diff = a.ops.iter().zip(b.ops.iter()).filter(|(x, y)| x != y).count();
+            let diff = a
+                .ops
+                .iter()
+                .zip(b.ops.iter())
+                .filter(|(x, y)| x != y)
+                .count();
             assert_eq!(diff, 1);
         }
     }
@@ -401,7 +429,9 @@ mod tests {
     fn sampling_is_seeded() {
         let draw = |seed| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            (0..20).map(|_| Nb201Arch::sample(&mut rng)).collect::<Vec<_>>()
+            (0..20)
+                .map(|_| Nb201Arch::sample(&mut rng))
+                .collect::<Vec<_>>()
         };
         assert_eq!(draw(3), draw(3));
         assert_ne!(draw(3), draw(4));

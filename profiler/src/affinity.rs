@@ -25,7 +25,10 @@ pub fn pin_current_thread(cpus: &[usize]) -> Result<(), ProfilerError> {
         libc::CPU_ZERO(&mut set);
         for &c in cpus {
             if c >= libc::CPU_SETSIZE as usize {
-                return Err(err(format!("CPU {c} is beyond the supported {}", libc::CPU_SETSIZE)));
+                return Err(err(format!(
+                    "CPU {c} is beyond the supported {}",
+                    libc::CPU_SETSIZE
+                )));
             }
             libc::CPU_SET(c, &mut set);
         }
@@ -53,7 +56,9 @@ pub fn current() -> Vec<usize> {
         if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
             return Vec::new();
         }
-        (0..libc::CPU_SETSIZE as usize).filter(|&c| libc::CPU_ISSET(c, &set)).collect()
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect()
     }
 }
 

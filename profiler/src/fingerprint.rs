@@ -63,7 +63,10 @@ impl Fingerprint {
         check("power_mode", self.power_mode != other.power_mode);
         check("governor", self.governor != other.governor);
         check("runtime", self.runtime != other.runtime);
-        check("runtime_version", self.runtime_version != other.runtime_version);
+        check(
+            "runtime_version",
+            self.runtime_version != other.runtime_version,
+        );
         check("threads", self.threads != other.threads);
         check("cpus", self.cpus != other.cpus);
         d

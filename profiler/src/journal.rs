@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use edgenas_format::{FileHeader, HEADER_LEN};
 use crate::ProfilerError;
+use edgenas_format::{FileHeader, HEADER_LEN};
 
 const RECORD_HEADER: usize = 8;
 /// A record larger than this is not one we wrote: the length field is garbage.
@@ -120,7 +120,8 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
 
     /// Appends one record and makes it durable before returning.
     pub fn append(&mut self, record: T) -> Result<(), ProfilerError> {
-        let payload = postcard::to_stdvec(&record).map_err(|e| ProfilerError::Encode(e.to_string()))?;
+        let payload =
+            postcard::to_stdvec(&record).map_err(|e| ProfilerError::Encode(e.to_string()))?;
         let mut buf = Vec::with_capacity(RECORD_HEADER + payload.len());
         buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         buf.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
@@ -163,7 +164,8 @@ mod tests {
     }
 
     fn tmp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("edgenas-journal-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("edgenas-journal-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir.join("j.bin")
     }
@@ -180,7 +182,9 @@ mod tests {
         let full = std::fs::metadata(&p).unwrap().len();
         // Cut the file at every byte inside the last record: the first four always survive.
         let bytes = std::fs::read(&p).unwrap();
-        let last_len = 8 + postcard::to_stdvec(&(4u32, "record 4".to_string())).unwrap().len() as u64;
+        let last_len = 8 + postcard::to_stdvec(&(4u32, "record 4".to_string()))
+            .unwrap()
+            .len() as u64;
         for cut in (full - last_len + 1)..full {
             std::fs::write(&p, &bytes[..cut as usize]).unwrap();
             let j: Journal<(u32, String)> = Journal::open(&p, header()).unwrap();
@@ -210,7 +214,10 @@ mod tests {
         let mut bytes = std::fs::read(&p).unwrap();
         bytes[HEADER_LEN + 8] ^= 0xff; // first record's payload
         std::fs::write(&p, &bytes).unwrap();
-        let err = Journal::<u64>::open(&p, header()).err().unwrap().to_string();
+        let err = Journal::<u64>::open(&p, header())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("checksum"), "{err}");
     }
 
@@ -229,7 +236,10 @@ mod tests {
             .to_string();
         assert!(err.contains("version 1"), "{err}");
         std::fs::write(&p, b"not a journal at all").unwrap();
-        let err = Journal::<u64>::open(&p, header()).err().unwrap().to_string();
+        let err = Journal::<u64>::open(&p, header())
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("not an edgenas file"), "{err}");
     }
 }

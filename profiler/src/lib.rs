@@ -30,7 +30,11 @@ pub enum ProfilerError {
     #[error(transparent)]
     Format(#[from] edgenas_format::FormatError),
     #[error("{path}: corrupt at byte {offset}: {reason}")]
-    Corrupt { path: String, offset: u64, reason: String },
+    Corrupt {
+        path: String,
+        offset: u64,
+        reason: String,
+    },
     #[error("cannot encode a record: {0}")]
     Encode(String),
     #[error("bad CPU list '{0}': expected numbers and ranges such as 0-3,6")]

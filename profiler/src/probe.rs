@@ -41,7 +41,10 @@ impl Sysroot {
     }
 
     pub fn read_trim(&self, abs: &str) -> Option<String> {
-        self.read(abs).map(|s| s.trim_matches(|c: char| c.is_whitespace() || c == '\0').to_string())
+        self.read(abs).map(|s| {
+            s.trim_matches(|c: char| c.is_whitespace() || c == '\0')
+                .to_string()
+        })
     }
 
     pub fn read_u64(&self, abs: &str) -> Option<u64> {
@@ -100,7 +103,10 @@ pub struct Conditions {
 impl Conditions {
     /// The hottest plausible zone.
     pub fn max_celsius(&self) -> Option<f64> {
-        self.thermal.iter().map(|z| z.celsius).fold(None, |m, c| Some(m.map_or(c, |m: f64| m.max(c))))
+        self.thermal
+            .iter()
+            .map(|z| z.celsius)
+            .fold(None, |m, c| Some(m.map_or(c, |m: f64| m.max(c))))
     }
 
     /// All governors, deduplicated, in policy order.
@@ -139,7 +145,10 @@ pub fn read_conditions(root: &Sysroot) -> Conditions {
 /// Parses a CPU list such as `0-3,6 7` (sysfs uses both ranges and spaces).
 pub fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
     let mut out = Vec::new();
-    for part in s.split(|c: char| c == ',' || c.is_whitespace()).filter(|p| !p.is_empty()) {
+    for part in s
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+    {
         match part.split_once('-') {
             Some((a, b)) => {
                 let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
@@ -159,7 +168,11 @@ pub fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
 fn read_policies(root: &Sysroot) -> Vec<CpuPolicy> {
     let base = "/sys/devices/system/cpu/cpufreq";
     let mut out = Vec::new();
-    for name in root.list(base).into_iter().filter(|n| n.starts_with("policy")) {
+    for name in root
+        .list(base)
+        .into_iter()
+        .filter(|n| n.starts_with("policy"))
+    {
         let dir = format!("{base}/{name}");
         let cpus = root
             .read(&format!("{dir}/related_cpus"))
@@ -182,7 +195,11 @@ fn read_policies(root: &Sysroot) -> Vec<CpuPolicy> {
 fn read_thermal(root: &Sysroot) -> Vec<ThermalZone> {
     let base = "/sys/class/thermal";
     let mut out = Vec::new();
-    for zone in root.list(base).into_iter().filter(|n| n.starts_with("thermal_zone")) {
+    for zone in root
+        .list(base)
+        .into_iter()
+        .filter(|n| n.starts_with("thermal_zone"))
+    {
         let Some(milli) = root
             .read_trim(&format!("{base}/{zone}/temp"))
             .and_then(|t| t.parse::<i64>().ok())
@@ -222,15 +239,23 @@ pub struct System {
 /// only the tree, so that tests never see the machine they run on.
 pub fn read_system(root: &Sysroot) -> System {
     let cpuinfo = root.read("/proc/cpuinfo").unwrap_or_default();
-    let cpu_model = cpuinfo_field(&cpuinfo, &["model name", "Model", "Hardware"]).unwrap_or_default();
-    let fixture_cpus = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
+    let cpu_model =
+        cpuinfo_field(&cpuinfo, &["model name", "Model", "Hardware"]).unwrap_or_default();
+    let fixture_cpus = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
     let model = root.read_trim("/proc/device-tree/model");
     if root.is_host() {
         use sysinfo::System as Sys;
         let mut sys = Sys::new();
         sys.refresh_memory();
         sys.refresh_cpu_list(sysinfo::CpuRefreshKind::nothing());
-        let brand = sys.cpus().first().map(|c| c.brand().trim().to_string()).unwrap_or_default();
+        let brand = sys
+            .cpus()
+            .first()
+            .map(|c| c.brand().trim().to_string())
+            .unwrap_or_default();
         System {
             hostname: Sys::host_name().unwrap_or_default(),
             os: Sys::long_os_version().unwrap_or_else(|| std::env::consts::OS.into()),
@@ -249,7 +274,9 @@ pub fn read_system(root: &Sysroot) -> System {
                 .read("/etc/os-release")
                 .and_then(|s| os_release_name(&s))
                 .unwrap_or_default(),
-            kernel: root.read_trim("/proc/sys/kernel/osrelease").unwrap_or_default(),
+            kernel: root
+                .read_trim("/proc/sys/kernel/osrelease")
+                .unwrap_or_default(),
             arch: std::env::consts::ARCH.into(),
             cpu_model,
             logical_cpus: fixture_cpus.max(1),

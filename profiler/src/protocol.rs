@@ -56,7 +56,11 @@ pub enum Flag {
     /// Pre-flight found firmware throttling active (names of the bits set).
     Throttled { reasons: Vec<String> },
     /// The clock of a policy moved between pre- and post-flight.
-    FrequencyChanged { policy: String, before_khz: u64, after_khz: u64 },
+    FrequencyChanged {
+        policy: String,
+        before_khz: u64,
+        after_khz: u64,
+    },
     /// The hottest zone warmed by more than 5 C during the sample.
     TemperatureRose { before: f64, after: f64 },
     /// Another process kept the CPUs busy (load average above the core count).
@@ -84,12 +88,24 @@ impl std::fmt::Display for Flag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Flag::Noisy { cv } => write!(f, "noisy: CV {:.1}% is above the limit", cv * 100.0),
-            Flag::Outliers { count, runs } => write!(f, "outliers: {count} of {runs} runs far from the median"),
-            Flag::CiNotReached { ci_rel } => {
-                write!(f, "ci-not-reached: the median's 95% CI is +-{:.1}%", ci_rel * 100.0)
+            Flag::Outliers { count, runs } => {
+                write!(f, "outliers: {count} of {runs} runs far from the median")
             }
-            Flag::Governor { governor } => write!(f, "governor: CPU governor is '{governor}', not 'performance'"),
-            Flag::Hot { celsius, limit } => write!(f, "hot: SoC at {celsius:.1} C, above the {limit:.0} C limit"),
+            Flag::CiNotReached { ci_rel } => {
+                write!(
+                    f,
+                    "ci-not-reached: the median's 95% CI is +-{:.1}%",
+                    ci_rel * 100.0
+                )
+            }
+            Flag::Governor { governor } => write!(
+                f,
+                "governor: CPU governor is '{governor}', not 'performance'"
+            ),
+            Flag::Hot { celsius, limit } => write!(
+                f,
+                "hot: SoC at {celsius:.1} C, above the {limit:.0} C limit"
+            ),
             Flag::Throttled { reasons } => write!(f, "throttled: {}", reasons.join(", ")),
             Flag::FrequencyChanged {
                 policy,
@@ -102,10 +118,16 @@ impl std::fmt::Display for Flag {
                 after_khz / 1000
             ),
             Flag::TemperatureRose { before, after } => {
-                write!(f, "temperature-rose: {before:.1} C -> {after:.1} C during the run")
+                write!(
+                    f,
+                    "temperature-rose: {before:.1} C -> {after:.1} C during the run"
+                )
             }
             Flag::Loaded { load_1m, cpus } => {
-                write!(f, "loaded: load average {load_1m:.2} on {cpus} CPU(s) during the run")
+                write!(
+                    f,
+                    "loaded: load average {load_1m:.2} on {cpus} CPU(s) during the run"
+                )
             }
         }
     }
@@ -171,7 +193,9 @@ impl Protocol {
                 phase: Phase::Sampling,
                 runs: samples.len(),
                 elapsed,
-                fraction: frac_min.min(1.0).max(elapsed.as_secs_f64() / self.max_time.as_secs_f64()),
+                fraction: frac_min
+                    .min(1.0)
+                    .max(elapsed.as_secs_f64() / self.max_time.as_secs_f64()),
             });
             if !enough {
                 continue;
@@ -235,12 +259,18 @@ pub fn drift_flags(before: &Conditions, after: &Conditions, cpus: usize) -> Vec<
     }
     if let (Some(x), Some(y)) = (before.max_celsius(), after.max_celsius()) {
         if y - x > 5.0 {
-            flags.push(Flag::TemperatureRose { before: x, after: y });
+            flags.push(Flag::TemperatureRose {
+                before: x,
+                after: y,
+            });
         }
     }
     if let Some(load) = after.load_1m {
         if load > cpus as f64 {
-            flags.push(Flag::Loaded { load_1m: load, cpus });
+            flags.push(Flag::Loaded {
+                load_1m: load,
+                cpus,
+            });
         }
     }
     flags
@@ -276,7 +306,10 @@ mod tests {
         assert!(s.stats.runs >= 7);
         assert_eq!(calls, s.warmup_runs + s.stats.runs);
         assert!(s.samples_ms.iter().all(|&ms| ms >= 1.0));
-        assert!(p.sample_flags(&s.stats).iter().any(|f| f.code() == "ci-not-reached"));
+        assert!(p
+            .sample_flags(&s.stats)
+            .iter()
+            .any(|f| f.code() == "ci-not-reached"));
     }
 
     #[test]

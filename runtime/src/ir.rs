@@ -72,7 +72,9 @@ pub enum Op {
     /// Global average pooling to `N x C x 1 x 1`.
     GlobalAvgPool,
     /// Fully connected layer on a flattened input, with bias. Output `N x out x 1 x 1`.
-    Linear { out_features: usize },
+    Linear {
+        out_features: usize,
+    },
     /// A tensor of zeros shaped like its input (NAS-Bench-201's `none` edge).
     Zero,
     Identity,
@@ -177,11 +179,7 @@ impl Network {
     }
 
     fn invalid(&self, op: &Op, why: String) -> RuntimeError {
-        RuntimeError::InvalidGraph(format!(
-            "node {} ({}) {why}",
-            self.nodes.len(),
-            op.name()
-        ))
+        RuntimeError::InvalidGraph(format!("node {} ({}) {why}", self.nodes.len(), op.name()))
     }
 
     fn infer(&self, op: &Op, inputs: &[ValueId]) -> Result<Shape, RuntimeError> {
@@ -196,9 +194,17 @@ impl Network {
         let x = self.shape(inputs[0]);
         let window = |k: usize, s: usize, p: usize| -> Result<Shape, RuntimeError> {
             if k == 0 || s == 0 || x.h + 2 * p < k || x.w + 2 * p < k {
-                return Err(self.invalid(op, format!("window {k} stride {s} pad {p} does not fit {x:?}")));
+                return Err(self.invalid(
+                    op,
+                    format!("window {k} stride {s} pad {p} does not fit {x:?}"),
+                ));
             }
-            Ok(Shape::nchw(x.n, x.c, (x.h + 2 * p - k) / s + 1, (x.w + 2 * p - k) / s + 1))
+            Ok(Shape::nchw(
+                x.n,
+                x.c,
+                (x.h + 2 * p - k) / s + 1,
+                (x.w + 2 * p - k) / s + 1,
+            ))
         };
         match *op {
             Op::Conv2d {
@@ -212,11 +218,17 @@ impl Network {
                 if groups == 0 || x.c % groups != 0 || out_channels % groups != 0 {
                     return Err(self.invalid(
                         op,
-                        format!("groups {groups} do not divide {} -> {out_channels} channels", x.c),
+                        format!(
+                            "groups {groups} do not divide {} -> {out_channels} channels",
+                            x.c
+                        ),
                     ));
                 }
                 let s = window(kernel, stride, padding)?;
-                Ok(Shape { c: out_channels, ..s })
+                Ok(Shape {
+                    c: out_channels,
+                    ..s
+                })
             }
             Op::AvgPool {
                 kernel,

@@ -20,7 +20,10 @@ pub enum RuntimeError {
     #[error("not a valid ONNX model: {0}")]
     InvalidOnnx(String),
     #[error("tract could not {stage}: {message}")]
-    Tract { stage: &'static str, message: String },
+    Tract {
+        stage: &'static str,
+        message: String,
+    },
     #[error("cannot start {threads} inference threads: {message}")]
     Threads { threads: usize, message: String },
     #[error("{path}: {source}")]

@@ -32,7 +32,9 @@ pub fn to_model_proto(net: &Network, seed: u64) -> ModelProto {
         rng: ChaCha8Rng::seed_from_u64(seed),
         names: vec![INPUT_NAME.to_string()],
     };
-    b.graph.input.push(value_info(INPUT_NAME, &net.input.dims()));
+    b.graph
+        .input
+        .push(value_info(INPUT_NAME, &net.input.dims()));
     for (i, node) in net.nodes.iter().enumerate() {
         let is_output = i + 1 == net.output;
         let name = b.node(net, i, &node.op, &node.inputs, is_output);
@@ -116,7 +118,14 @@ impl GraphBuilder {
     }
 
     /// Emits the ONNX nodes of IR node `i`; returns the name of its output tensor.
-    fn node(&mut self, net: &Network, i: usize, op: &Op, inputs: &[ValueId], is_output: bool) -> String {
+    fn node(
+        &mut self,
+        net: &Network,
+        i: usize,
+        op: &Op,
+        inputs: &[ValueId],
+        is_output: bool,
+    ) -> String {
         let out = format!("n{i}");
         let ins: Vec<String> = inputs.iter().map(|&v| self.names[v].clone()).collect();
         let x = net.shape(inputs[0]);
@@ -133,7 +142,11 @@ impl GraphBuilder {
                 let fan_in = x.c / groups * kernel * kernel;
                 let bound = (3.0 / fan_in as f32).sqrt();
                 let w = self.uniform(out_channels * fan_in, -bound, bound);
-                let w = self.init(format!("{out}.w"), &[out_channels, x.c / groups, kernel, kernel], w);
+                let w = self.init(
+                    format!("{out}.w"),
+                    &[out_channels, x.c / groups, kernel, kernel],
+                    w,
+                );
                 let mut args = vec![x0, w.as_str()];
                 let b;
                 if bias {
@@ -160,7 +173,12 @@ impl GraphBuilder {
                 let mean = self.init(format!("{out}.mean"), &[c], vec![0.0; c]);
                 let var = self.init(format!("{out}.var"), &[c], vec![1.0; c]);
                 let args = [x0, &scale, &shift, &mean, &var];
-                self.push("BatchNormalization", &args, &out, vec![float("epsilon", 1e-5)]);
+                self.push(
+                    "BatchNormalization",
+                    &args,
+                    &out,
+                    vec![float("epsilon", 1e-5)],
+                );
             }
             Op::Relu => self.push("Relu", &[x0], &out, vec![]),
             Op::Relu6 => {

@@ -78,14 +78,18 @@ impl TractModel {
 
     /// Prepares a model from `.onnx` bytes; anything that is not a loadable model is refused.
     pub fn from_onnx_bytes(bytes: &[u8], opts: TractOptions) -> Result<TractModel, RuntimeError> {
-        let proto = ModelProto::decode(bytes).map_err(|e| RuntimeError::InvalidOnnx(e.to_string()))?;
+        let proto =
+            ModelProto::decode(bytes).map_err(|e| RuntimeError::InvalidOnnx(e.to_string()))?;
         if proto.graph.is_none() {
             return Err(RuntimeError::InvalidOnnx("the model has no graph".into()));
         }
         Self::from_proto(&proto, opts)
     }
 
-    pub fn from_onnx_file(path: &std::path::Path, opts: TractOptions) -> Result<TractModel, RuntimeError> {
+    pub fn from_onnx_file(
+        path: &std::path::Path,
+        opts: TractOptions,
+    ) -> Result<TractModel, RuntimeError> {
         let bytes = std::fs::read(path).map_err(|source| RuntimeError::Io {
             path: path.display().to_string(),
             source,
@@ -104,8 +108,12 @@ impl TractModel {
         let model = tract_onnx::onnx()
             .model_for_proto_model(proto)
             .map_err(tract_err("translate the ONNX graph"))?;
-        let model = model.into_optimized().map_err(tract_err("optimize the model"))?;
-        let fact = model.input_fact(0).map_err(tract_err("find the model input"))?;
+        let model = model
+            .into_optimized()
+            .map_err(tract_err("optimize the model"))?;
+        let fact = model
+            .input_fact(0)
+            .map_err(tract_err("find the model input"))?;
         let input_shape: Vec<usize> = fact
             .shape
             .as_concrete()
@@ -124,7 +132,9 @@ impl TractModel {
         }
         let executor = if opts.threads > 1 {
             let pool = rayon_pool(opts.threads)?;
-            Some(tract_linalg::multithread::Executor::MultiThread(Arc::new(pool)))
+            Some(tract_linalg::multithread::Executor::MultiThread(Arc::new(
+                pool,
+            )))
         } else {
             None
         };

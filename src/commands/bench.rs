@@ -18,41 +18,76 @@ pub fn run(args: BenchArgs) -> Result<()> {
             arch,
             threads,
             loop_runs,
+            rounds,
             json,
-        } => protocol_vs_loop(&arch, threads, loop_runs, json),
+        } => protocol_vs_loop(&arch, threads, loop_runs, rounds.max(1), json),
     }
 }
 
 /// The protocol's median against the median of a bare loop over the same runnable: the
-/// protocol must not add overhead or bias of its own.
-fn protocol_vs_loop(arch: &str, threads: usize, loop_runs: usize, json_out: bool) -> Result<()> {
+/// protocol must not add overhead or bias of its own. Each round runs half the loop, the
+/// protocol, then the other half (A B A), so slow drift of a shared machine biases neither
+/// figure; the median ratio over rounds is the headline.
+fn protocol_vs_loop(
+    arch: &str,
+    threads: usize,
+    loop_runs: usize,
+    rounds: usize,
+    json_out: bool,
+) -> Result<()> {
     let arch = Arch::parse(arch)?;
     let mut model = TractModel::from_network(&arch.build(), TractOptions { threads, seed: 0 })
         .with_context(|| format!("preparing {arch}"))?;
     let protocol = Protocol::default();
-    let sample = protocol.sample(|| model.run_discard(), &mut |_| {})?;
-    let mut bare = Vec::with_capacity(loop_runs);
-    for _ in 0..loop_runs.max(1) {
-        let t = Instant::now();
-        model.run_discard()?;
-        bare.push(t.elapsed().as_secs_f64() * 1e3);
+    let mut rows = Vec::new();
+    if !json_out {
+        println!("bench protocol: {arch}, {threads} thread(s), {rounds} round(s)");
     }
-    let bare = Stats::of(&bare);
-    let p = &sample.stats;
-    let ratio = p.median_ms / bare.median_ms;
-    if json_out {
-        let v = json!({
-            "arch": arch.to_string(), "threads": threads,
+    for round in 0..rounds {
+        let mut bare = Vec::with_capacity(loop_runs);
+        let first = loop_runs.max(2) / 2;
+        time_runs(&mut model, first, &mut bare)?;
+        let sample = protocol.sample(|| model.run_discard(), &mut |_| {})?;
+        time_runs(&mut model, loop_runs.max(2) - first, &mut bare)?;
+        let bare = Stats::of(&bare);
+        let p = sample.stats;
+        let ratio = p.median_ms / bare.median_ms;
+        if !json_out {
+            println!(
+                "  round {round}: protocol median {} CV {:.2}% ({} runs) | bare loop median {} CV {:.2}% ({} runs) | ratio {ratio:.4}",
+                ms(p.median_ms), p.cv * 100.0, p.runs, ms(bare.median_ms), bare.cv * 100.0, bare.runs
+            );
+        }
+        rows.push(json!({
             "protocol_median_ms": p.median_ms, "protocol_cv": p.cv, "protocol_runs": p.runs,
             "loop_median_ms": bare.median_ms, "loop_cv": bare.cv, "loop_runs": bare.runs,
             "ratio": ratio,
-        });
+        }));
+    }
+    let mut ratios: Vec<f64> = rows
+        .iter()
+        .map(|r| r["ratio"].as_f64().unwrap_or(f64::NAN))
+        .collect();
+    ratios.sort_by(|a, b| a.total_cmp(b));
+    let median_ratio = edgenas_profiler::stats::quantile(&ratios, 0.5);
+    if json_out {
+        let v = json!({ "arch": arch.to_string(), "threads": threads, "rounds": rows, "median_ratio": median_ratio });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!("bench protocol: {arch}, {threads} thread(s)");
-        println!("  protocol:   median {}  CV {:.2}%  ({} runs)", ms(p.median_ms), p.cv * 100.0, p.runs);
-        println!("  bare loop:  median {}  CV {:.2}%  ({} runs)", ms(bare.median_ms), bare.cv * 100.0, bare.runs);
-        println!("  ratio protocol/loop: {ratio:.4} ({:+.2}%)", (ratio - 1.0) * 100.0);
+        println!(
+            "  median ratio protocol/loop: {median_ratio:.4} ({:+.2}%)",
+            (median_ratio - 1.0) * 100.0
+        );
+    }
+    Ok(())
+}
+
+/// Times `n` runs in a bare loop, appending milliseconds to `out`.
+fn time_runs(model: &mut TractModel, n: usize, out: &mut Vec<f64>) -> Result<()> {
+    for _ in 0..n {
+        let t = Instant::now();
+        model.run_discard()?;
+        out.push(t.elapsed().as_secs_f64() * 1e3);
     }
     Ok(())
 }

@@ -12,7 +12,8 @@ pub fn run(args: ExportArgs) -> Result<()> {
     // Write beside the target and rename: a crash never leaves a half-written model.
     let tmp = args.output.with_extension("onnx.partial");
     std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &args.output).with_context(|| format!("writing {}", args.output.display()))?;
+    std::fs::rename(&tmp, &args.output)
+        .with_context(|| format!("writing {}", args.output.display()))?;
     let cost = net.cost();
     println!(
         "{}: {} ({} parameters, {:.1} M MACs, {} bytes)",

@@ -15,7 +15,8 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
     if !path.exists() {
         anyhow::bail!("no journal at {} (profile something first)", path.display());
     }
-    let journal = open_measurements(&path).with_context(|| format!("opening the journal {}", path.display()))?;
+    let journal = open_measurements(&path)
+        .with_context(|| format!("opening the journal {}", path.display()))?;
     if journal.recovery.truncated_bytes > 0 {
         eprintln!(
             "note: the journal's last record was torn; cut {} bytes",
@@ -25,12 +26,23 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
     match args.action {
         JournalAction::Show { json } => {
             if json {
-                let v: Vec<_> = journal.records().iter().map(crate::commands::profile::measurement_json).collect();
+                let v: Vec<_> = journal
+                    .records()
+                    .iter()
+                    .map(crate::commands::profile::measurement_json)
+                    .collect();
                 println!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(());
             }
-            println!("{} measurement(s) in {}", journal.records().len(), path.display());
-            println!("{:>3}  {:<44} {:>12} {:>11} {:>5} {:>3}  flags", "#", "subject", "median", "MAD", "runs", "thr");
+            println!(
+                "{} measurement(s) in {}",
+                journal.records().len(),
+                path.display()
+            );
+            println!(
+                "{:>3}  {:<44} {:>12} {:>11} {:>5} {:>3}  flags",
+                "#", "subject", "median", "MAD", "runs", "thr"
+            );
             for (i, m) in journal.records().iter().enumerate() {
                 let s = m.stats();
                 let flags: Vec<&str> = m.flags.iter().map(|f| f.code()).collect();
@@ -42,7 +54,11 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
                     ms(s.mad_ms),
                     s.runs,
                     m.fingerprint.threads,
-                    if flags.is_empty() { "-".to_string() } else { flags.join(",") }
+                    if flags.is_empty() {
+                        "-".to_string()
+                    } else {
+                        flags.join(",")
+                    }
                 );
             }
         }
@@ -55,7 +71,9 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
                 text.push('\n');
             }
             match output {
-                Some(p) => std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?,
+                Some(p) => {
+                    std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?
+                }
                 None => std::io::stdout().lock().write_all(text.as_bytes())?,
             }
         }

@@ -20,14 +20,23 @@ pub fn run(args: ProbeArgs) -> Result<()> {
         return Ok(());
     }
     println!("Board:       {}", system.board);
-    println!("CPU:         {} ({} logical CPUs, {})", system.cpu_model, system.logical_cpus, system.arch);
+    println!(
+        "CPU:         {} ({} logical CPUs, {})",
+        system.cpu_model, system.logical_cpus, system.arch
+    );
     println!("OS:          {} (kernel {})", system.os, system.kernel);
-    println!("Memory:      {} MiB, page size {} bytes", system.memory_mib, system.page_size);
+    println!(
+        "Memory:      {} MiB, page size {} bytes",
+        system.memory_mib, system.page_size
+    );
     if cond.policies.is_empty() {
         println!("CPU clocks:  no cpufreq (a VM or a kernel without it): governor unknown");
     }
     for p in &cond.policies {
-        let mhz = |k: Option<u64>| k.map(|k| format!("{} MHz", k / 1000)).unwrap_or_else(|| "?".into());
+        let mhz = |k: Option<u64>| {
+            k.map(|k| format!("{} MHz", k / 1000))
+                .unwrap_or_else(|| "?".into())
+        };
         println!(
             "CPU clocks:  {} (CPUs {}): {} at {} of {}",
             p.name,

@@ -48,11 +48,11 @@ impl Target {
 
     pub fn load(&self, opts: TractOptions) -> Result<TractModel> {
         match self {
-            Target::Arch(a) => TractModel::from_network(&a.build(), opts)
-                .with_context(|| format!("preparing {a}")),
-            Target::Onnx(p) => {
-                TractModel::from_onnx_file(p, opts).with_context(|| format!("loading {}", p.display()))
+            Target::Arch(a) => {
+                TractModel::from_network(&a.build(), opts).with_context(|| format!("preparing {a}"))
             }
+            Target::Onnx(p) => TractModel::from_onnx_file(p, opts)
+                .with_context(|| format!("loading {}", p.display())),
         }
     }
 }
@@ -78,7 +78,11 @@ pub fn protocol_from(args: &ProtocolArgs) -> Result<Protocol> {
         bail!("--min-runs must be at least 1");
     }
     if p.max_time < p.min_time {
-        bail!("--max-time ({:?}) is shorter than --min-time ({:?})", p.max_time, p.min_time);
+        bail!(
+            "--max-time ({:?}) is shorter than --min-time ({:?})",
+            p.max_time,
+            p.min_time
+        );
     }
     Ok(p)
 }
@@ -97,7 +101,11 @@ pub fn preflight_flags(cond: &Conditions) -> Vec<Flag> {
 
 pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
     let protocol = protocol_from(&args.protocol)?;
-    let targets: Vec<Target> = args.targets.iter().map(|s| Target::parse(s)).collect::<Result<_>>()?;
+    let targets: Vec<Target> = args
+        .targets
+        .iter()
+        .map(|s| Target::parse(s))
+        .collect::<Result<_>>()?;
     if args.threads == 0 {
         bail!("--threads must be at least 1");
     }
@@ -160,16 +168,13 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
         })?;
         let mut bar = ProgressBar::new(crate::output::ellipsize(&subject, 24));
         let sample = protocol
-            .sample(
-                || model.run_discard(),
-                &mut |p| {
-                    let phase = match p.phase {
-                        protocol::Phase::Warmup => "warm-up",
-                        protocol::Phase::Sampling => "sampling",
-                    };
-                    bar.update(p.fraction, &format!("{phase} {} runs", p.runs));
-                },
-            )
+            .sample(|| model.run_discard(), &mut |p| {
+                let phase = match p.phase {
+                    protocol::Phase::Warmup => "warm-up",
+                    protocol::Phase::Sampling => "sampling",
+                };
+                bar.update(p.fraction, &format!("{phase} {} runs", p.runs));
+            })
             .with_context(|| format!("running {subject}"))?;
         bar.finish();
         let after = probe::read_conditions(&root);
@@ -178,7 +183,10 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
         let m = Measurement {
             subject,
             space: target.space().into(),
-            unix_time: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            unix_time: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
             fingerprint,
             init_ms: model.init_time.as_secs_f64() * 1e3,
             protocol: protocol.clone(),
@@ -187,7 +195,9 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
             before,
             after,
         };
-        journal.append(m.clone()).context("appending to the journal")?;
+        journal
+            .append(m.clone())
+            .context("appending to the journal")?;
         if !args.json {
             print_human(&m, &system);
         }
@@ -218,8 +228,14 @@ fn print_human(m: &Measurement, system: &System) {
         cpu_list(&fp.cpus),
         fp.governor
     );
-    println!("  Machine:              {} / {}", system.board, system.cpu_model);
-    println!("  Init:                 {} (load, optimize, plan)", ms(m.init_ms));
+    println!(
+        "  Machine:              {} / {}",
+        system.board, system.cpu_model
+    );
+    println!(
+        "  Init:                 {} (load, optimize, plan)",
+        ms(m.init_ms)
+    );
     println!(
         "  Time (median ± MAD):  {} ± {}    [mean {} ± {} std, CV {:.1}%]",
         ms(s.median_ms),

@@ -1,0 +1,176 @@
+//! End-to-end tests of the binary: probe, profile, export, journal, bad input.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn profile_json_carries_figures_and_conditions() {
+    let home = TempDir::new("json");
+    let mut args = vec!["profile", ALL_SKIP, "--json"];
+    args.extend_from_slice(QUICK);
+    let v = json(&ok(home.path(), &args));
+    assert_eq!(v["arch"], ALL_SKIP);
+    assert_eq!(v["runtime"], "tract");
+    assert_eq!(v["threads"], 1);
+    for key in ["median_ms", "mad_ms", "p10_ms", "p90_ms", "cv"] {
+        assert!(v[key].as_f64().is_some_and(|x| x >= 0.0), "{key}: {v}");
+    }
+    assert!(v["median_ms"].as_f64().unwrap() > 0.0);
+    assert!(v["runs"].as_u64().unwrap() >= 2);
+    assert!(v["flags"].is_array());
+    assert_eq!(v["fingerprint"]["threads"], 1);
+    assert!(v["fingerprint"]["arch"].is_string());
+    // p10 <= median <= p90
+    let (p10, med, p90) = (
+        v["p10_ms"].as_f64().unwrap(),
+        v["median_ms"].as_f64().unwrap(),
+        v["p90_ms"].as_f64().unwrap(),
+    );
+    assert!(p10 <= med && med <= p90, "{v}");
+}
+
+#[test]
+fn probe_reports_this_machine() {
+    let home = TempDir::new("probe");
+    let v = json(&ok(home.path(), &["probe", "--json"]));
+    assert!(v["system"]["logical_cpus"].as_u64().unwrap() >= 1);
+    let page = v["system"]["page_size"].as_u64().unwrap();
+    assert!(page.is_power_of_two() && page >= 4096, "{page}");
+    assert!(ok(home.path(), &["probe"]).contains("Board:"));
+}
+
+#[test]
+fn corrupt_onnx_is_refused_in_one_line() {
+    let home = TempDir::new("corrupt");
+    let bad = home.path().join("bad.onnx");
+    std::fs::write(&bad, b"\x08\x07garbage that is not protobuf \xff\xff\xff").unwrap();
+    let err = fails(home.path(), &["profile", bad.to_str().unwrap()]);
+    assert!(err.contains("bad.onnx"), "{err}");
+    // A missing file and a truncated real model are refused the same way.
+    let err = fails(home.path(), &["profile", "/nonexistent/model.onnx"]);
+    assert!(err.contains("model.onnx"), "{err}");
+    let good = home.path().join("good.onnx");
+    ok(
+        home.path(),
+        &["export", ALL_SKIP, "-o", good.to_str().unwrap()],
+    );
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
+    fails(home.path(), &["profile", bad.to_str().unwrap()]);
+}
+
+#[test]
+fn bad_arch_strings_and_flags_are_refused_in_one_line() {
+    let home = TempDir::new("badarch");
+    let err = fails(
+        home.path(),
+        &[
+            "profile",
+            "|nor_conv_3x3~0|+|none~0|conv_7x7~1|+|none~0|none~1|none~2|",
+        ],
+    );
+    assert!(err.contains("conv_7x7~1"), "{err}");
+    let err = fails(
+        home.path(),
+        &["export", "|none~0|+|none~0|none~1|", "-o", "/tmp/x.onnx"],
+    );
+    assert!(err.contains("3 nodes"), "{err}");
+    let err = fails(home.path(), &["profile", ALL_SKIP, "--cpus", "7-2"]);
+    assert!(err.contains("7-2"), "{err}");
+    fails(home.path(), &["profile", ALL_SKIP, "--threads", "0"]);
+    fails(
+        home.path(),
+        &["profile", ALL_SKIP, "--min-time", "5", "--max-time", "1"],
+    );
+}
+
+#[test]
+fn export_then_profile_the_file() {
+    let home = TempDir::new("export");
+    let file = home.path().join("skip.onnx");
+    let out = ok(
+        home.path(),
+        &["export", ALL_SKIP, "-o", file.to_str().unwrap()],
+    );
+    assert!(out.contains("73098 parameters"), "{out}");
+    let mut args = vec!["profile", file.to_str().unwrap(), "--json"];
+    args.extend_from_slice(QUICK);
+    let v = json(&ok(home.path(), &args));
+    assert_eq!(v["space"], "onnx");
+}
+
+#[test]
+fn journal_keeps_every_complete_record_after_a_torn_write() {
+    let home = TempDir::new("journal");
+    let mut args = vec!["profile", ALL_SKIP, ALL_NONE];
+    args.extend_from_slice(QUICK);
+    ok(home.path(), &args);
+    let path = home.path().join("measurements.journal");
+    let bytes = std::fs::read(&path).unwrap();
+    // Tear the second record in its middle, as a kill -9 during a write would.
+    let first_len = u32::from_le_bytes(bytes[18..22].try_into().unwrap()) as usize;
+    let second_start = 18 + 8 + first_len;
+    let cut = second_start + (bytes.len() - second_start) / 2;
+    std::fs::write(&path, &bytes[..cut]).unwrap();
+    let o = run(home.path(), &["journal", "show"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("torn"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("1 measurement(s)"), "{}", stdout(&o));
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len() as usize,
+        second_start
+    );
+    // CSV export: a header and one row, with the arch quoted-free and the figures numeric.
+    let csv = ok(home.path(), &["journal", "export", "--csv"]);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(rows[0].starts_with("unix_time,space,subject"));
+    assert!(rows[1].contains(ALL_SKIP));
+    // A file that is not a journal is refused, not misread.
+    std::fs::write(&path, b"hello").unwrap();
+    let err = fails(home.path(), &["journal", "show"]);
+    assert!(err.contains("not an edgenas file"), "{err}");
+}
+
+#[test]
+fn resume_skips_what_the_journal_already_holds() {
+    let home = TempDir::new("resume");
+    let mut first = vec!["profile", ALL_SKIP];
+    first.extend_from_slice(QUICK);
+    ok(home.path(), &first);
+    let mut again = vec!["profile", ALL_SKIP, ALL_NONE, "--resume"];
+    again.extend_from_slice(QUICK);
+    let o = run(home.path(), &again);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("skipped (--resume)"), "{}", stderr(&o));
+    assert!(stdout(&o).contains(ALL_NONE));
+    let shown = ok(home.path(), &["journal", "show", "--json"]);
+    let v = json(&shown);
+    assert_eq!(
+        v.as_array().unwrap().len(),
+        2,
+        "only the new arch was measured: {shown}"
+    );
+}
+
+#[test]
+fn threads_and_affinity_are_recorded() {
+    if emulated() {
+        return; // two-thread runs under an emulator are too slow to be useful here
+    }
+    let home = TempDir::new("threads");
+    let mut args = vec![
+        "profile",
+        ALL_SKIP,
+        "--threads",
+        "2",
+        "--cpus",
+        "0",
+        "--json",
+    ];
+    args.extend_from_slice(QUICK);
+    let v = json(&ok(home.path(), &args));
+    assert_eq!(v["threads"], 2);
+    assert_eq!(v["cpus"], serde_json::json!([0]));
+}

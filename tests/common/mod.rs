@@ -1,0 +1,134 @@
+//! Running the real binary from end-to-end tests.
+//!
+//! `EDGENAS_TEST_BIN` points the tests at another build of the binary (the cross-compiled
+//! aarch64 one) and `EDGENAS_TEST_RUNNER` prefixes it (`qemu-aarch64 -L /usr/aarch64-linux-gnu`).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const ALL_CONV3: &str =
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|";
+pub const ALL_CONV1: &str =
+    "|nor_conv_1x1~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|nor_conv_1x1~0|nor_conv_1x1~1|nor_conv_1x1~2|";
+pub const ALL_SKIP: &str =
+    "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|";
+pub const ALL_NONE: &str = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|";
+
+/// Protocol flags that keep a run short (correctness tests, not timing).
+pub const QUICK: &[&str] = &[
+    "--warmup-runs",
+    "1",
+    "--warmup-time",
+    "0",
+    "--min-runs",
+    "2",
+    "--min-time",
+    "0",
+    "--max-time",
+    "0",
+];
+
+pub fn bin() -> PathBuf {
+    std::env::var_os("EDGENAS_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_edgenas")))
+}
+
+/// True when the binary runs under an emulator: slow, so heavy tests are skipped.
+pub fn emulated() -> bool {
+    std::env::var("EDGENAS_TEST_RUNNER").is_ok_and(|r| !r.trim().is_empty())
+}
+
+/// A command for the binary, with a private state directory.
+pub fn edgenas(home: &Path) -> Command {
+    let runner = std::env::var("EDGENAS_TEST_RUNNER").unwrap_or_default();
+    let mut parts = runner.split_whitespace();
+    let mut cmd = match parts.next() {
+        Some(prog) => {
+            let mut c = Command::new(prog);
+            c.args(parts).arg(bin());
+            c
+        }
+        None => Command::new(bin()),
+    };
+    cmd.env("EDGENAS_HOME", home).env_remove("RUST_LOG");
+    cmd
+}
+
+pub fn run(home: &Path, args: &[&str]) -> Output {
+    edgenas(home).args(args).output().expect("start edgenas")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs and requires success, returning stdout.
+pub fn ok(home: &Path, args: &[&str]) -> String {
+    let o = run(home, args);
+    assert!(
+        o.status.success(),
+        "edgenas {args:?} failed: {}",
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// Runs and requires a clean failure: non-zero exit, one line on stderr, no panic.
+pub fn fails(home: &Path, args: &[&str]) -> String {
+    let o = run(home, args);
+    let err = stderr(&o);
+    assert!(
+        !o.status.success(),
+        "edgenas {args:?} should fail; stdout: {}",
+        stdout(&o)
+    );
+    assert_eq!(o.status.code(), Some(1), "exit status of {args:?}: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected, got: {err}"
+    );
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("internal error"),
+        "{err}"
+    );
+    err
+}
+
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "edgenas-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
