@@ -74,12 +74,15 @@ pub struct ProfileArgs {
     /// Arch strings (NB201 `|op~0|+|...|`) or .onnx files.
     #[arg(required = true, value_name = "ARCH|FILE.onnx")]
     pub targets: Vec<String>,
-    /// Inference threads.
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
-    /// Pin the measurement to these CPUs (e.g. 4-7).
+    /// Inference threads (default: the board policy's, e.g. the big cluster's size; 1 on unknown boards).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Pin the measurement to these CPUs, e.g. 4-7 (default: the board policy's big cores; `all` to not pin).
     #[arg(long, value_name = "LIST")]
     pub cpus: Option<String>,
+    /// Seconds to wait for a hot or throttled board to recover before refusing.
+    #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+    pub cooldown: f64,
     #[command(flatten)]
     pub protocol: ProtocolArgs,
     /// Record the measurement even when pre-flight finds the machine unfit (the reason is kept as a flag).
@@ -94,7 +97,8 @@ pub struct ProfileArgs {
     /// Journal file (default: measurements.journal in the state directory).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
-    #[arg(long, value_name = "DIR", default_value = "/", hide = true)]
+    /// Read /proc, /sys and /etc under this root (board identity, firmware and pre-flight state).
+    #[arg(long, value_name = "DIR", default_value = "/")]
     pub sysroot: PathBuf,
     #[arg(long)]
     pub json: bool,

@@ -4,6 +4,7 @@
 //! of a measurement is an opaque string (an arch, a file name).
 
 pub mod affinity;
+pub mod board;
 pub mod fingerprint;
 pub mod journal;
 pub mod probe;

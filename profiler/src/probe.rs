@@ -98,6 +98,8 @@ pub struct Conditions {
     pub thermal: Vec<ThermalZone>,
     /// One-minute load average, when `/proc/loadavg` is readable.
     pub load_1m: Option<f64>,
+    /// Raspberry Pi firmware throttling, where the firmware exposes it.
+    pub throttle: Option<crate::board::Throttle>,
 }
 
 impl Conditions {
@@ -139,6 +141,7 @@ pub fn read_conditions(root: &Sysroot) -> Conditions {
         load_1m: root
             .read("/proc/loadavg")
             .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse().ok())),
+        throttle: crate::board::read_throttled(root),
     }
 }
 
@@ -231,64 +234,110 @@ pub struct System {
     pub cpu_model: String,
     pub logical_cpus: usize,
     pub memory_mib: u64,
+    /// Page size of the running kernel (16 KiB on some Pi 5 kernels).
     pub page_size: usize,
+    /// The kernel's machine name (`uname -m`): a 64-bit kernel may run a 32-bit userland.
+    pub kernel_arch: String,
+    /// Bitness of the userland this binary runs in (`getconf LONG_BIT`).
+    pub userland_bits: u32,
+    /// Board family id (`boards/*.toml`), `generic-linux` when unknown.
     pub board: String,
+    pub board_name: String,
+    /// Device-tree model, when there is one.
+    pub model: Option<String>,
+    pub identity: crate::board::Identity,
+    pub matched_by: Vec<String>,
+    pub note: Option<String>,
+    pub firmware: crate::board::Firmware,
+    pub clusters: Vec<crate::board::Cluster>,
+    pub policy: DefaultPolicy,
+}
+
+/// The default measurement policy on this board.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DefaultPolicy {
+    pub threads: usize,
+    /// CPUs to pin to; empty = not pinned.
+    pub cpus: Vec<usize>,
+    pub temp_limit_c: f64,
 }
 
 /// Reads the system identity. On the host it asks sysinfo; under a fixture sysroot it reads
 /// only the tree, so that tests never see the machine they run on.
 pub fn read_system(root: &Sysroot) -> System {
     let cpuinfo = root.read("/proc/cpuinfo").unwrap_or_default();
-    let cpu_model =
-        cpuinfo_field(&cpuinfo, &["model name", "Model", "Hardware"]).unwrap_or_default();
-    let fixture_cpus = cpuinfo
-        .lines()
-        .filter(|l| l.starts_with("processor"))
-        .count();
-    let model = root.read_trim("/proc/device-tree/model");
-    if root.is_host() {
+    let cpu_model = cpuinfo_field(&cpuinfo, &["model name", "Model", "Hardware"]).unwrap_or_default();
+    let identity = crate::board::read_identity(root);
+    let detection = crate::board::detect(&identity);
+    let firmware = crate::board::read_firmware(root, &detection.spec);
+    let (hostname, os, kernel, cpu_model, logical_cpus, memory_mib, kernel_arch) = if root.is_host() {
         use sysinfo::System as Sys;
         let mut sys = Sys::new();
         sys.refresh_memory();
         sys.refresh_cpu_list(sysinfo::CpuRefreshKind::nothing());
-        let brand = sys
-            .cpus()
-            .first()
-            .map(|c| c.brand().trim().to_string())
-            .unwrap_or_default();
-        System {
-            hostname: Sys::host_name().unwrap_or_default(),
-            os: Sys::long_os_version().unwrap_or_else(|| std::env::consts::OS.into()),
-            kernel: Sys::kernel_version().unwrap_or_default(),
-            arch: std::env::consts::ARCH.into(),
-            cpu_model: if brand.is_empty() { cpu_model } else { brand },
-            logical_cpus: sys.cpus().len().max(1),
-            memory_mib: sys.total_memory() / (1024 * 1024),
-            page_size: host_page_size(),
-            board: model.unwrap_or_else(|| "generic".into()),
-        }
+        let brand = sys.cpus().first().map(|c| c.brand().trim().to_string()).unwrap_or_default();
+        (
+            Sys::host_name().unwrap_or_default(),
+            Sys::long_os_version().unwrap_or_else(|| std::env::consts::OS.into()),
+            Sys::kernel_version().unwrap_or_default(),
+            if brand.is_empty() { cpu_model } else { brand },
+            sys.cpus().len().max(1),
+            sys.total_memory() / (1024 * 1024),
+            Sys::cpu_arch(),
+        )
     } else {
-        System {
-            hostname: root.read_trim("/etc/hostname").unwrap_or_default(),
-            os: root
-                .read("/etc/os-release")
-                .and_then(|s| os_release_name(&s))
-                .unwrap_or_default(),
-            kernel: root
-                .read_trim("/proc/sys/kernel/osrelease")
-                .unwrap_or_default(),
-            arch: std::env::consts::ARCH.into(),
+        (
+            root.read_trim("/etc/hostname").unwrap_or_default(),
+            root.read("/etc/os-release").and_then(|s| os_release_name(&s)).unwrap_or_default(),
+            root.read_trim("/proc/sys/kernel/osrelease").unwrap_or_default(),
             cpu_model,
-            logical_cpus: fixture_cpus.max(1),
-            memory_mib: root
-                .read("/proc/meminfo")
+            cpuinfo.lines().filter(|l| l.starts_with("processor")).count().max(1),
+            root.read("/proc/meminfo")
                 .and_then(|s| cpuinfo_field(&s, &["MemTotal"]))
                 .and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok())
                 .map(|kb| kb / 1024)
                 .unwrap_or(0),
-            page_size: host_page_size(),
-            board: model.unwrap_or_else(|| "generic".into()),
-        }
+            root.read_trim("/proc/sys/kernel/arch").unwrap_or_default(),
+        )
+    };
+    let spec = &detection.spec;
+    // ARM cpuinfo has no model name: name the cores from the board's clusters or CPU parts.
+    let cpu_model = if !cpu_model.is_empty() {
+        cpu_model
+    } else if !spec.clusters.is_empty() {
+        let names: Vec<&str> = spec.clusters.iter().map(|c| c.name.as_str()).collect();
+        names.join(" + ")
+    } else {
+        let mut parts = identity.cpu_parts.clone();
+        parts.dedup();
+        parts.iter().map(|p| format!("CPU part {p}")).collect::<Vec<_>>().join(" + ")
+    };
+    let cpus = crate::board::policy_cpus(spec, logical_cpus);
+    let threads = spec.policy.threads.min(if cpus.is_empty() { logical_cpus } else { cpus.len() }).max(1);
+    System {
+        hostname,
+        os,
+        kernel,
+        arch: std::env::consts::ARCH.into(),
+        cpu_model,
+        logical_cpus,
+        memory_mib,
+        page_size: host_page_size(),
+        kernel_arch,
+        userland_bits: usize::BITS,
+        board: spec.id.clone(),
+        board_name: spec.name.clone(),
+        model: identity.model.clone(),
+        identity,
+        matched_by: detection.matched_by,
+        note: detection.note,
+        firmware,
+        clusters: spec.clusters.clone(),
+        policy: DefaultPolicy {
+            threads,
+            cpus,
+            temp_limit_c: spec.policy.temp_limit_c,
+        },
     }
 }
 
@@ -341,5 +390,51 @@ mod tests {
         let mut v = vec!["policy10", "policy2", "policy0"];
         v.sort_by(|a, b| natural_cmp(a, b));
         assert_eq!(v, ["policy0", "policy2", "policy10"]);
+    }
+}
+
+/// CPU time of the whole machine and of this process, from the real `/proc` (contention is
+/// about the machine the measurement runs on, whatever sysroot the board facts come from).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CpuTimes {
+    /// Busy ticks of all CPUs (user, nice, system, irq, softirq, steal).
+    pub busy: u64,
+    /// All ticks of all CPUs.
+    pub total: u64,
+    /// Ticks this process used (user + system).
+    pub own: u64,
+}
+
+impl CpuTimes {
+    pub fn now() -> Option<CpuTimes> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let f: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if f.len() < 8 {
+            return None;
+        }
+        let busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
+        let total = busy + f[3] + f[4];
+        // Fields after the parenthesised name (which may hold spaces): utime and stime are 14 and 15.
+        let own_stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        let after = own_stat.rsplit_once(')')?.1;
+        let g: Vec<&str> = after.split_whitespace().collect();
+        let own = g.get(11)?.parse::<u64>().ok()? + g.get(12)?.parse::<u64>().ok()?;
+        Some(CpuTimes { busy, total, own })
+    }
+
+    /// Average number of CPUs kept busy by everything except this process between `self` and `later`.
+    pub fn others_busy_cpus(&self, later: &CpuTimes, cpus: usize) -> f64 {
+        let total = later.total.saturating_sub(self.total);
+        if total == 0 {
+            return 0.0;
+        }
+        let others = later.busy.saturating_sub(self.busy).saturating_sub(later.own.saturating_sub(self.own));
+        others as f64 / total as f64 * cpus as f64
     }
 }

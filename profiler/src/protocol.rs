@@ -65,6 +65,8 @@ pub enum Flag {
     TemperatureRose { before: f64, after: f64 },
     /// Another process kept the CPUs busy (load average above the core count).
     Loaded { load_1m: f64, cpus: usize },
+    /// Other processes used this many CPUs on average while the sample ran.
+    Contended { other_cpus: f64 },
 }
 
 impl Flag {
@@ -80,6 +82,7 @@ impl Flag {
             Flag::FrequencyChanged { .. } => "frequency-changed",
             Flag::TemperatureRose { .. } => "temperature-rose",
             Flag::Loaded { .. } => "loaded",
+            Flag::Contended { .. } => "contended",
         }
     }
 }
@@ -129,6 +132,10 @@ impl std::fmt::Display for Flag {
                     "loaded: load average {load_1m:.2} on {cpus} CPU(s) during the run"
                 )
             }
+            Flag::Contended { other_cpus } => write!(
+                f,
+                "contended: other processes kept {other_cpus:.2} CPU(s) busy during the run"
+            ),
         }
     }
 }
@@ -242,6 +249,17 @@ impl Protocol {
     }
 }
 
+/// Other processes may use up to this many CPUs on average before a sample is flagged:
+/// a shell, a logger or an SSH session stay well below it; a compile job or a second
+/// benchmark does not.
+pub const MAX_OTHER_CPUS: f64 = 0.5;
+
+/// Flags contention from CPU time taken by other processes during a sample.
+pub fn contention_flag(before: &crate::probe::CpuTimes, after: &crate::probe::CpuTimes, cpus: usize) -> Option<Flag> {
+    let other_cpus = before.others_busy_cpus(after, cpus);
+    (other_cpus > MAX_OTHER_CPUS).then_some(Flag::Contended { other_cpus })
+}
+
 /// Flags from comparing the probes before and after a sample.
 pub fn drift_flags(before: &Conditions, after: &Conditions, cpus: usize) -> Vec<Flag> {
     let mut flags = Vec::new();
@@ -346,6 +364,7 @@ mod tests {
                 celsius: c,
             }],
             load_1m: Some(0.1),
+            throttle: None,
         };
         assert!(drift_flags(&mk(1_500_000, 50.0), &mk(1_490_000, 52.0), 4).is_empty());
         let f = drift_flags(&mk(1_500_000, 50.0), &mk(600_000, 60.0), 4);

@@ -19,15 +19,62 @@ pub fn run(args: ProbeArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    println!("Board:       {}", system.board);
     println!(
-        "CPU:         {} ({} logical CPUs, {})",
-        system.cpu_model, system.logical_cpus, system.arch
+        "Board:       {} [{}] ({})",
+        system.board_name,
+        system.board,
+        system.model.as_deref().unwrap_or("no device-tree model")
     );
+    if !system.matched_by.is_empty() {
+        println!("Matched by:  {}", system.matched_by.join(", "));
+    }
+    if let Some(note) = &system.note {
+        println!("Note:        {note}");
+    }
+    println!("CPU:         {} ({} logical CPUs)", system.cpu_model, system.logical_cpus);
+    for c in &system.clusters {
+        println!(
+            "Cluster:     {} CPUs {} (part {}){}",
+            c.name,
+            cpu_list(&c.cpus),
+            c.part,
+            if c.big { ", big" } else { "" }
+        );
+    }
     println!("OS:          {} (kernel {})", system.os, system.kernel);
     println!(
-        "Memory:      {} MiB, page size {} bytes",
-        system.memory_mib, system.page_size
+        "Userland:    {}-bit {} binary on a {} kernel, page size {} bytes",
+        system.userland_bits,
+        system.arch,
+        if system.kernel_arch.is_empty() { "?" } else { &system.kernel_arch },
+        system.page_size
+    );
+    println!("Memory:      {} MiB", system.memory_mib);
+    if let Some(v) = system.firmware.version() {
+        println!("Firmware:    {v}");
+    }
+    if let Some(m) = &system.firmware.power_mode {
+        println!("Power mode:  {m}");
+    }
+    if let Some(g) = &system.firmware.gpu {
+        let mhz = |h: Option<u64>| h.map(|h| format!("{} MHz", h / 1_000_000)).unwrap_or_else(|| "?".into());
+        println!("GPU clock:   {} of {} ({})", mhz(g.cur_hz), mhz(g.max_hz), g.path);
+    }
+    match &cond.throttle {
+        Some(t) if t.now.is_empty() && t.since_boot.is_empty() => println!("Throttling:  none (0x{:x})", t.raw),
+        Some(t) => println!(
+            "Throttling:  now: {}; since boot: {} (0x{:x})",
+            if t.now.is_empty() { "none".into() } else { t.now.join(", ") },
+            if t.since_boot.is_empty() { "none".into() } else { t.since_boot.join(", ") },
+            t.raw
+        ),
+        None => {}
+    }
+    println!(
+        "Policy:      {} thread(s) on CPUs {}, temperature limit {:.0} C",
+        system.policy.threads,
+        cpu_list(&system.policy.cpus),
+        system.policy.temp_limit_c
     );
     if cond.policies.is_empty() {
         println!("CPU clocks:  no cpufreq (a VM or a kernel without it): governor unknown");

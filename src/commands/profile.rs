@@ -88,7 +88,7 @@ pub fn protocol_from(args: &ProtocolArgs) -> Result<Protocol> {
 }
 
 /// Conditions under which a measurement would not be trustworthy, found before it starts.
-pub fn preflight_flags(cond: &Conditions) -> Vec<Flag> {
+pub fn preflight_flags(cond: &Conditions, temp_limit_c: f64) -> Vec<Flag> {
     let mut flags = Vec::new();
     let governors = cond.governors();
     if !governors.is_empty() && governors.iter().any(|g| g != "performance") {
@@ -96,7 +96,32 @@ pub fn preflight_flags(cond: &Conditions) -> Vec<Flag> {
             governor: cond.governor_summary(),
         });
     }
+    if let Some(t) = cond.throttle.as_ref().filter(|t| !t.now.is_empty()) {
+        flags.push(Flag::Throttled { reasons: t.now.clone() });
+    }
+    if let Some(c) = cond.max_celsius().filter(|&c| c > temp_limit_c) {
+        flags.push(Flag::Hot {
+            celsius: c,
+            limit: temp_limit_c,
+        });
+    }
     flags
+}
+
+/// Waits (bounded) for heat and throttling to pass; a governor does not change by waiting.
+/// Returns the last conditions read and the flags that remain.
+fn cool_down(root: &Sysroot, limit: f64, wait: Duration, mut cond: Conditions) -> (Conditions, Vec<Flag>) {
+    let start = std::time::Instant::now();
+    loop {
+        let flags = preflight_flags(&cond, limit);
+        let transient = flags.iter().any(|f| matches!(f, Flag::Throttled { .. } | Flag::Hot { .. }));
+        if !transient || start.elapsed() >= wait {
+            return (cond, flags);
+        }
+        eprintln!("waiting for the board to cool down: {}", flags.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; "));
+        std::thread::sleep(Duration::from_secs(2).min(wait.saturating_sub(start.elapsed())));
+        cond = probe::read_conditions(root);
+    }
 }
 
 pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
@@ -106,19 +131,27 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
         .iter()
         .map(|s| Target::parse(s))
         .collect::<Result<_>>()?;
-    if args.threads == 0 {
+    if !(args.cooldown.is_finite() && args.cooldown >= 0.0) {
+        bail!("--cooldown must be a non-negative number of seconds");
+    }
+    let root = Sysroot::new(&args.sysroot);
+    if !root.path("/").is_dir() {
+        bail!("sysroot {} is not a directory", args.sysroot.display());
+    }
+    let system = probe::read_system(&root);
+    // Threads and affinity: what the user asked, else the board policy (big cores first).
+    let threads = args.threads.unwrap_or(system.policy.threads);
+    if threads == 0 {
         bail!("--threads must be at least 1");
     }
-    let cpus = match &args.cpus {
-        Some(list) => {
-            let cpus = affinity::parse(list)?;
-            affinity::pin_current_thread(&cpus)?;
-            cpus
-        }
-        None => Vec::new(),
+    let cpus = match args.cpus.as_deref() {
+        Some("all") => Vec::new(),
+        Some(list) => affinity::parse(list)?,
+        None => system.policy.cpus.clone(),
     };
-    let root = Sysroot::new(&args.sysroot);
-    let system = probe::read_system(&root);
+    if !cpus.is_empty() {
+        affinity::pin_current_thread(&cpus)?;
+    }
     let journal_path = state::journal_path(home, args.journal.as_deref())?;
     let mut journal = open_measurements(&journal_path)
         .with_context(|| format!("opening the journal {}", journal_path.display()))?;
@@ -137,7 +170,7 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
             &system,
             &before,
             ("tract", edgenas_runtime::tract_backend::TRACT_VERSION),
-            args.threads,
+            threads,
             cpus.clone(),
         );
         if args.resume {
@@ -154,7 +187,12 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
                 continue;
             }
         }
-        let mut flags = preflight_flags(&before);
+        let (before, mut flags) = cool_down(
+            &root,
+            system.policy.temp_limit_c,
+            Duration::from_secs_f64(args.cooldown),
+            before,
+        );
         if !flags.is_empty() && !args.allow_unstable {
             let reasons: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
             bail!(
@@ -163,10 +201,11 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
             );
         }
         let mut model = target.load(TractOptions {
-            threads: args.threads,
+            threads,
             seed: args.seed,
         })?;
         let mut bar = ProgressBar::new(crate::output::ellipsize(&subject, 24));
+        let cpu_before = probe::CpuTimes::now();
         let sample = protocol
             .sample(|| model.run_discard(), &mut |p| {
                 let phase = match p.phase {
@@ -177,8 +216,13 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
             })
             .with_context(|| format!("running {subject}"))?;
         bar.finish();
+        let cpu_after = probe::CpuTimes::now();
         let after = probe::read_conditions(&root);
         flags.extend(protocol.sample_flags(&sample.stats));
+        if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
+            let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            flags.extend(protocol::contention_flag(&a, &b, online));
+        }
         flags.extend(protocol::drift_flags(&before, &after, system.logical_cpus));
         let m = Measurement {
             subject,
