@@ -18,11 +18,18 @@ fn fixture(board: &str) -> String {
 
 fn probe(board: &str) -> Value {
     let home = TempDir::new("probe-board");
-    json(&ok(home.path(), &["probe", "--sysroot", &fixture(board), "--json"]))
+    json(&ok(
+        home.path(),
+        &["probe", "--sysroot", &fixture(board), "--json"],
+    ))
 }
 
 fn strings(v: &Value) -> Vec<String> {
-    v.as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -48,8 +55,14 @@ fn every_fixture_board_is_identified() {
         assert!(!s["kernel"].as_str().unwrap().is_empty(), "{dir}");
         assert!(!s["cpu_model"].as_str().unwrap().is_empty(), "{dir}");
         // Every fixture has cpufreq and at least one plausible thermal zone.
-        assert!(!v["conditions"]["policies"].as_array().unwrap().is_empty(), "{dir}");
-        assert!(!v["conditions"]["thermal"].as_array().unwrap().is_empty(), "{dir}");
+        assert!(
+            !v["conditions"]["policies"].as_array().unwrap().is_empty(),
+            "{dir}"
+        );
+        assert!(
+            !v["conditions"]["thermal"].as_array().unwrap().is_empty(),
+            "{dir}"
+        );
         if id == "generic-linux" {
             assert!(s["note"].as_str().unwrap().contains("generic"), "{dir}");
         } else {
@@ -63,7 +76,10 @@ fn every_fixture_board_is_identified() {
 fn raspberry_pi_facts() {
     let v = probe("rpi4");
     assert_eq!(v["system"]["model"], "Raspberry Pi 4 Model B Rev 1.5");
-    assert_eq!(strings(&v["system"]["identity"]["compatible"]), ["raspberrypi,4-model-b", "brcm,bcm2711"]);
+    assert_eq!(
+        strings(&v["system"]["identity"]["compatible"]),
+        ["raspberrypi,4-model-b", "brcm,bcm2711"]
+    );
     let t = &v["conditions"]["throttle"];
     assert_eq!(t["raw"], 0x50005);
     assert_eq!(strings(&t["now"]), ["under-voltage", "throttled"]);
@@ -71,8 +87,14 @@ fn raspberry_pi_facts() {
     assert_eq!(v["conditions"]["thermal"][0]["celsius"], 48.312);
     // The Pi 5's get_throttled sits at another path: found by searching.
     let v = probe("rpi5");
-    assert_eq!(strings(&v["conditions"]["throttle"]["since_boot"]), ["soft-temperature-limit"]);
-    assert!(v["conditions"]["throttle"]["now"].as_array().unwrap().is_empty());
+    assert_eq!(
+        strings(&v["conditions"]["throttle"]["since_boot"]),
+        ["soft-temperature-limit"]
+    );
+    assert!(v["conditions"]["throttle"]["now"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     // 32-bit Pi OS over a 32-bit kernel: the kernel says armv7l.
     let v = probe("rpi4-armhf");
     assert_eq!(v["system"]["kernel_arch"], "armv7l");
@@ -110,17 +132,31 @@ fn jetson_firmware_and_power_mode() {
 
     let v = probe("jetson-xavier-nx");
     assert_eq!(v["system"]["firmware"]["l4t"], "R35.4.1");
-    assert_eq!(v["system"]["firmware"]["power_mode"], "MODE_20W_6CORE (mode 8)");
+    assert_eq!(
+        v["system"]["firmware"]["power_mode"],
+        "MODE_20W_6CORE (mode 8)"
+    );
     assert_eq!(v["system"]["identity"]["cpu_implementer"], "0x4e");
-    assert_eq!(probe("jetson-agx-orin")["system"]["firmware"]["power_mode"], "MAXN (mode 0)");
+    assert_eq!(
+        probe("jetson-agx-orin")["system"]["firmware"]["power_mode"],
+        "MAXN (mode 0)"
+    );
 }
 
 #[test]
 fn rk3588_policy_pins_to_the_four_a76_cores() {
     let v = probe("rk3588");
-    assert_eq!(v["system"]["policy"]["cpus"], serde_json::json!([4, 5, 6, 7]));
+    assert_eq!(
+        v["system"]["policy"]["cpus"],
+        serde_json::json!([4, 5, 6, 7])
+    );
     assert_eq!(v["system"]["policy"]["threads"], 4);
-    let big: Vec<&Value> = v["system"]["clusters"].as_array().unwrap().iter().filter(|c| c["big"] == true).collect();
+    let big: Vec<&Value> = v["system"]["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["big"] == true)
+        .collect();
     assert_eq!(big.len(), 1);
     assert_eq!(big[0]["name"], "Cortex-A76");
     assert_eq!(big[0]["part"], "0xd0b");
@@ -134,8 +170,14 @@ fn rk3588_policy_pins_to_the_four_a76_cores() {
 fn unknown_board_falls_back_to_generic_probing_with_a_note() {
     let v = probe("unknown-x86");
     assert_eq!(v["system"]["board"], "generic-linux");
-    assert!(v["system"]["note"].as_str().unwrap().contains("unknown board"));
-    assert_eq!(v["system"]["cpu_model"], "Intel(R) Core(TM) i5-8250U CPU @ 1.60GHz");
+    assert!(v["system"]["note"]
+        .as_str()
+        .unwrap()
+        .contains("unknown board"));
+    assert_eq!(
+        v["system"]["cpu_model"],
+        "Intel(R) Core(TM) i5-8250U CPU @ 1.60GHz"
+    );
     assert!(v["system"]["firmware"]["l4t"].is_null());
 }
 
@@ -143,14 +185,26 @@ fn unknown_board_falls_back_to_generic_probing_with_a_note() {
 fn throttled_pi_is_refused_with_the_reasons_named() {
     let home = TempDir::new("throttled");
     let root = fixture("rpi4");
-    let mut args = vec!["profile", ALL_SKIP, "--sysroot", root.as_str(), "--cpus", "0", "--cooldown", "0"];
+    let mut args = vec![
+        "profile",
+        ALL_SKIP,
+        "--sysroot",
+        root.as_str(),
+        "--cpus",
+        "0",
+        "--cooldown",
+        "0",
+    ];
     args.extend_from_slice(QUICK);
     let err = fails(home.path(), &args);
     assert!(err.contains("under-voltage"), "{err}");
     assert!(err.contains("throttled"), "{err}");
     assert!(err.contains("--allow-unstable"), "{err}");
     // Nothing was journaled.
-    assert!(!home.path().join("measurements.journal").exists() || ok(home.path(), &["journal", "show"]).contains("0 measurement"));
+    assert!(
+        !home.path().join("measurements.journal").exists()
+            || ok(home.path(), &["journal", "show"]).contains("0 measurement")
+    );
     // With --allow-unstable the condition is recorded with the sample.
     args.push("--allow-unstable");
     args.push("--json");
@@ -164,7 +218,14 @@ fn throttled_pi_is_refused_with_the_reasons_named() {
 fn a_governor_other_than_performance_is_refused() {
     let home = TempDir::new("governor");
     let root = fixture("unknown-x86");
-    let mut args = vec!["profile", ALL_SKIP, "--sysroot", root.as_str(), "--cooldown", "0"];
+    let mut args = vec![
+        "profile",
+        ALL_SKIP,
+        "--sysroot",
+        root.as_str(),
+        "--cooldown",
+        "0",
+    ];
     args.extend_from_slice(QUICK);
     let err = fails(home.path(), &args);
     assert!(err.contains("powersave"), "{err}");
@@ -175,7 +236,17 @@ fn jetson_measurements_carry_firmware_and_power_mode() {
     let home = TempDir::new("jetson-fp");
     let root = fixture("jetson-orin-nano");
     // The fixture's CPUs 0-5 need not exist here: pin to CPU 0 and use one thread.
-    let mut args = vec!["profile", ALL_SKIP, "--sysroot", root.as_str(), "--cpus", "0", "--threads", "1", "--json"];
+    let mut args = vec![
+        "profile",
+        ALL_SKIP,
+        "--sysroot",
+        root.as_str(),
+        "--cpus",
+        "0",
+        "--threads",
+        "1",
+        "--json",
+    ];
     args.extend_from_slice(QUICK);
     let v = json(&ok(home.path(), &args));
     assert_eq!(v["fingerprint"]["firmware"], "L4T R36.4.7");
@@ -189,7 +260,9 @@ fn a_cpu_hog_beside_the_measurement_is_flagged() {
         return;
     }
     let home = TempDir::new("hog");
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     // Spinning threads on every CPU, for the whole measurement.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let hogs: Vec<_> = (0..cpus * 2)
@@ -204,14 +277,26 @@ fn a_cpu_hog_beside_the_measurement_is_flagged() {
             })
         })
         .collect();
-    let v = json(&ok(home.path(), &["profile", ALL_CONV1, "--json", "--max-time", "3", "--allow-unstable"]));
+    let v = json(&ok(
+        home.path(),
+        &[
+            "profile",
+            ALL_CONV1,
+            "--json",
+            "--max-time",
+            "3",
+            "--allow-unstable",
+        ],
+    ));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for h in hogs {
         h.join().unwrap();
     }
     let flags = strings(&v["flags"]);
     assert!(
-        flags.iter().any(|f| ["contended", "noisy", "outliers"].contains(&f.as_str())),
+        flags
+            .iter()
+            .any(|f| ["contended", "noisy", "outliers"].contains(&f.as_str())),
         "a measurement beside a CPU hog was reported clean: {v}"
     );
 }

@@ -11,12 +11,27 @@ const BOARD_FILES: &[(&str, &str)] = &[
     ("rpi3.toml", include_str!("../../boards/rpi3.toml")),
     ("rpi4.toml", include_str!("../../boards/rpi4.toml")),
     ("rpi5.toml", include_str!("../../boards/rpi5.toml")),
-    ("jetson-nano.toml", include_str!("../../boards/jetson-nano.toml")),
-    ("jetson-xavier-nx.toml", include_str!("../../boards/jetson-xavier-nx.toml")),
-    ("jetson-orin-nano.toml", include_str!("../../boards/jetson-orin-nano.toml")),
-    ("jetson-agx-orin.toml", include_str!("../../boards/jetson-agx-orin.toml")),
+    (
+        "jetson-nano.toml",
+        include_str!("../../boards/jetson-nano.toml"),
+    ),
+    (
+        "jetson-xavier-nx.toml",
+        include_str!("../../boards/jetson-xavier-nx.toml"),
+    ),
+    (
+        "jetson-orin-nano.toml",
+        include_str!("../../boards/jetson-orin-nano.toml"),
+    ),
+    (
+        "jetson-agx-orin.toml",
+        include_str!("../../boards/jetson-agx-orin.toml"),
+    ),
     ("rk3588.toml", include_str!("../../boards/rk3588.toml")),
-    ("generic-linux.toml", include_str!("../../boards/generic-linux.toml")),
+    (
+        "generic-linux.toml",
+        include_str!("../../boards/generic-linux.toml"),
+    ),
 ];
 
 pub const GENERIC_ID: &str = "generic-linux";
@@ -104,11 +119,18 @@ pub struct Identity {
 pub fn read_identity(root: &Sysroot) -> Identity {
     let cpuinfo = root.read("/proc/cpuinfo").unwrap_or_default();
     Identity {
-        model: root.read_trim("/proc/device-tree/model").filter(|m| !m.is_empty()),
+        model: root
+            .read_trim("/proc/device-tree/model")
+            .filter(|m| !m.is_empty()),
         // Device-tree string lists are NUL-separated.
         compatible: root
             .read("/proc/device-tree/compatible")
-            .map(|s| s.split('\0').filter(|x| !x.is_empty()).map(str::to_string).collect())
+            .map(|s| {
+                s.split('\0')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default(),
         cpu_parts: cpuinfo
             .lines()
@@ -142,12 +164,22 @@ pub fn detect(id: &Identity) -> Detection {
             }
         }
         if let Some(model) = &id.model {
-            if let Some(p) = spec.detect.model_prefixes.iter().find(|p| model.starts_with(p.as_str())) {
+            if let Some(p) = spec
+                .detect
+                .model_prefixes
+                .iter()
+                .find(|p| model.starts_with(p.as_str()))
+            {
                 score += 5;
                 why.push(format!("model '{p}'"));
             }
         }
-        if let Some(part) = spec.detect.cpu_parts.iter().find(|p| id.cpu_parts.contains(p)) {
+        if let Some(part) = spec
+            .detect
+            .cpu_parts
+            .iter()
+            .find(|p| id.cpu_parts.contains(p))
+        {
             score += 1;
             why.push(format!("CPU part {part}"));
         }
@@ -163,7 +195,10 @@ pub fn detect(id: &Identity) -> Detection {
             note: None,
         },
         None => Detection {
-            spec: boards().into_iter().find(|b| b.id == GENERIC_ID).expect("generic board"),
+            spec: boards()
+                .into_iter()
+                .find(|b| b.id == GENERIC_ID)
+                .expect("generic board"),
             matched_by: Vec::new(),
             note: Some(format!(
                 "unknown board ({}): generic Linux probing, no firmware facts",
@@ -226,14 +261,20 @@ pub fn read_throttled(root: &Sysroot) -> Option<Throttle> {
                 .find_map(|b| root.read_trim(&format!("{dir}/{b}/get_throttled")))
         })
     })?;
-    let hex = text.trim_start_matches("throttled=").trim_start_matches("0x");
+    let hex = text
+        .trim_start_matches("throttled=")
+        .trim_start_matches("0x");
     u32::from_str_radix(hex, 16).ok().map(Throttle::decode)
 }
 
 /// `/etc/nv_tegra_release`: `# R36 (release), REVISION: 4.7, ...` -> `R36.4.7`.
 pub fn parse_l4t(text: &str) -> Option<String> {
     let first = text.lines().find(|l| l.trim_start().starts_with("# R"))?;
-    let release = first.trim_start().trim_start_matches("# ").split_whitespace().next()?;
+    let release = first
+        .trim_start()
+        .trim_start_matches("# ")
+        .split_whitespace()
+        .next()?;
     let revision = first
         .split(',')
         .find_map(|part| part.trim().strip_prefix("REVISION:"))
@@ -295,9 +336,16 @@ impl Firmware {
 pub fn read_firmware(root: &Sysroot, spec: &BoardSpec) -> Firmware {
     let mut fw = Firmware::default();
     if spec.firmware.kind == FirmwareKind::Jetson {
-        fw.l4t = root.read("/etc/nv_tegra_release").and_then(|t| parse_l4t(&t));
-        if let Some(id) = root.read("/var/lib/nvpmodel/status").and_then(|t| parse_nvpmodel_status(&t)) {
-            let name = root.read("/etc/nvpmodel.conf").and_then(|c| nvpmodel_name(&c, id));
+        fw.l4t = root
+            .read("/etc/nv_tegra_release")
+            .and_then(|t| parse_l4t(&t));
+        if let Some(id) = root
+            .read("/var/lib/nvpmodel/status")
+            .and_then(|t| parse_nvpmodel_status(&t))
+        {
+            let name = root
+                .read("/etc/nvpmodel.conf")
+                .and_then(|c| nvpmodel_name(&c, id));
             fw.power_mode = Some(match name {
                 Some(n) => format!("{n} (mode {id})"),
                 None => format!("mode {id}"),
@@ -346,9 +394,17 @@ mod tests {
         assert_eq!(all.len(), BOARD_FILES.len());
         for b in &all {
             assert!(b.policy.threads >= 1, "{}", b.id);
-            assert!(b.policy.temp_limit_c > 40.0 && b.policy.temp_limit_c < 110.0, "{}", b.id);
+            assert!(
+                b.policy.temp_limit_c > 40.0 && b.policy.temp_limit_c < 110.0,
+                "{}",
+                b.id
+            );
             if b.policy.affinity == Affinity::Big {
-                assert!(b.clusters.iter().any(|c| c.big), "{} pins to big cores but has none", b.id);
+                assert!(
+                    b.clusters.iter().any(|c| c.big),
+                    "{} pins to big cores but has none",
+                    b.id
+                );
             }
         }
     }

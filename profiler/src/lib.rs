@@ -5,6 +5,7 @@
 
 pub mod affinity;
 pub mod board;
+pub mod embedding;
 pub mod fingerprint;
 pub mod journal;
 pub mod probe;

@@ -266,16 +266,22 @@ pub struct DefaultPolicy {
 /// only the tree, so that tests never see the machine they run on.
 pub fn read_system(root: &Sysroot) -> System {
     let cpuinfo = root.read("/proc/cpuinfo").unwrap_or_default();
-    let cpu_model = cpuinfo_field(&cpuinfo, &["model name", "Model", "Hardware"]).unwrap_or_default();
+    let cpu_model =
+        cpuinfo_field(&cpuinfo, &["model name", "Model", "Hardware"]).unwrap_or_default();
     let identity = crate::board::read_identity(root);
     let detection = crate::board::detect(&identity);
     let firmware = crate::board::read_firmware(root, &detection.spec);
-    let (hostname, os, kernel, cpu_model, logical_cpus, memory_mib, kernel_arch) = if root.is_host() {
+    let (hostname, os, kernel, cpu_model, logical_cpus, memory_mib, kernel_arch) = if root.is_host()
+    {
         use sysinfo::System as Sys;
         let mut sys = Sys::new();
         sys.refresh_memory();
         sys.refresh_cpu_list(sysinfo::CpuRefreshKind::nothing());
-        let brand = sys.cpus().first().map(|c| c.brand().trim().to_string()).unwrap_or_default();
+        let brand = sys
+            .cpus()
+            .first()
+            .map(|c| c.brand().trim().to_string())
+            .unwrap_or_default();
         (
             Sys::host_name().unwrap_or_default(),
             Sys::long_os_version().unwrap_or_else(|| std::env::consts::OS.into()),
@@ -288,10 +294,17 @@ pub fn read_system(root: &Sysroot) -> System {
     } else {
         (
             root.read_trim("/etc/hostname").unwrap_or_default(),
-            root.read("/etc/os-release").and_then(|s| os_release_name(&s)).unwrap_or_default(),
-            root.read_trim("/proc/sys/kernel/osrelease").unwrap_or_default(),
+            root.read("/etc/os-release")
+                .and_then(|s| os_release_name(&s))
+                .unwrap_or_default(),
+            root.read_trim("/proc/sys/kernel/osrelease")
+                .unwrap_or_default(),
             cpu_model,
-            cpuinfo.lines().filter(|l| l.starts_with("processor")).count().max(1),
+            cpuinfo
+                .lines()
+                .filter(|l| l.starts_with("processor"))
+                .count()
+                .max(1),
             root.read("/proc/meminfo")
                 .and_then(|s| cpuinfo_field(&s, &["MemTotal"]))
                 .and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok())
@@ -310,10 +323,22 @@ pub fn read_system(root: &Sysroot) -> System {
     } else {
         let mut parts = identity.cpu_parts.clone();
         parts.dedup();
-        parts.iter().map(|p| format!("CPU part {p}")).collect::<Vec<_>>().join(" + ")
+        parts
+            .iter()
+            .map(|p| format!("CPU part {p}"))
+            .collect::<Vec<_>>()
+            .join(" + ")
     };
     let cpus = crate::board::policy_cpus(spec, logical_cpus);
-    let threads = spec.policy.threads.min(if cpus.is_empty() { logical_cpus } else { cpus.len() }).max(1);
+    let threads = spec
+        .policy
+        .threads
+        .min(if cpus.is_empty() {
+            logical_cpus
+        } else {
+            cpus.len()
+        })
+        .max(1);
     System {
         hostname,
         os,
@@ -434,7 +459,10 @@ impl CpuTimes {
         if total == 0 {
             return 0.0;
         }
-        let others = later.busy.saturating_sub(self.busy).saturating_sub(later.own.saturating_sub(self.own));
+        let others = later
+            .busy
+            .saturating_sub(self.busy)
+            .saturating_sub(later.own.saturating_sub(self.own));
         others as f64 / total as f64 * cpus as f64
     }
 }

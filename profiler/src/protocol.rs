@@ -255,7 +255,11 @@ impl Protocol {
 pub const MAX_OTHER_CPUS: f64 = 0.5;
 
 /// Flags contention from CPU time taken by other processes during a sample.
-pub fn contention_flag(before: &crate::probe::CpuTimes, after: &crate::probe::CpuTimes, cpus: usize) -> Option<Flag> {
+pub fn contention_flag(
+    before: &crate::probe::CpuTimes,
+    after: &crate::probe::CpuTimes,
+    cpus: usize,
+) -> Option<Flag> {
     let other_cpus = before.others_busy_cpus(after, cpus);
     (other_cpus > MAX_OTHER_CPUS).then_some(Flag::Contended { other_cpus })
 }

@@ -13,7 +13,7 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: Cli) -> Result<()> {
     let home = cli.home.as_deref();
     match cli.command {
-        Command::Probe(args) => probe::run(args),
+        Command::Probe(args) => probe::run(args, home),
         Command::Profile(args) => profile::run(args, home),
         Command::Export(args) => export::run(args),
         Command::Journal(args) => journal::run(args, home),

@@ -1,21 +1,59 @@
 //! `edgenas probe`
 
+use std::path::Path;
+
 use anyhow::Result;
-use edgenas_profiler::{probe, Sysroot};
-use serde_json::json;
+use edgenas_profiler::{embedding::HardwareEmbedding, probe, Fingerprint, Sysroot};
+use serde_json::{json, Value};
 
 use crate::cli::ProbeArgs;
 use crate::output::cpu_list;
+use crate::state;
 
-pub fn run(args: ProbeArgs) -> Result<()> {
+/// Each stored hardware embedding, and whether the live state still matches it.
+fn embeddings(home: Option<&Path>, live: &Fingerprint) -> Vec<Value> {
+    let Ok(dir) = state::home(home).map(|h| h.join("embeddings")) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "embedding"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .map(|p| match HardwareEmbedding::load(p) {
+            Ok(e) => {
+                let stale = e.stale_fields(live);
+                json!({ "path": p, "space": e.space, "valid": stale.is_empty(), "stale_fields": stale })
+            }
+            Err(err) => json!({ "path": p, "valid": false, "error": err.to_string() }),
+        })
+        .collect()
+}
+
+pub fn run(args: ProbeArgs, home: Option<&Path>) -> Result<()> {
     let root = Sysroot::new(&args.sysroot);
     if !root.path("/").is_dir() {
         anyhow::bail!("sysroot {} is not a directory", args.sysroot.display());
     }
     let system = probe::read_system(&root);
     let cond = probe::read_conditions(&root);
+    // The fingerprint a measurement under the default policy would carry now.
+    let live = Fingerprint::new(
+        &system,
+        &cond,
+        ("tract", edgenas_runtime::tract_backend::TRACT_VERSION),
+        system.policy.threads,
+        system.policy.cpus.clone(),
+    );
+    let embeddings = embeddings(home, &live);
     if args.json {
-        let v = json!({ "system": system, "conditions": cond });
+        let v = json!({ "system": system, "conditions": cond, "fingerprint": live, "embeddings": embeddings });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
@@ -31,7 +69,10 @@ pub fn run(args: ProbeArgs) -> Result<()> {
     if let Some(note) = &system.note {
         println!("Note:        {note}");
     }
-    println!("CPU:         {} ({} logical CPUs)", system.cpu_model, system.logical_cpus);
+    println!(
+        "CPU:         {} ({} logical CPUs)",
+        system.cpu_model, system.logical_cpus
+    );
     for c in &system.clusters {
         println!(
             "Cluster:     {} CPUs {} (part {}){}",
@@ -46,7 +87,11 @@ pub fn run(args: ProbeArgs) -> Result<()> {
         "Userland:    {}-bit {} binary on a {} kernel, page size {} bytes",
         system.userland_bits,
         system.arch,
-        if system.kernel_arch.is_empty() { "?" } else { &system.kernel_arch },
+        if system.kernel_arch.is_empty() {
+            "?"
+        } else {
+            &system.kernel_arch
+        },
         system.page_size
     );
     println!("Memory:      {} MiB", system.memory_mib);
@@ -57,15 +102,33 @@ pub fn run(args: ProbeArgs) -> Result<()> {
         println!("Power mode:  {m}");
     }
     if let Some(g) = &system.firmware.gpu {
-        let mhz = |h: Option<u64>| h.map(|h| format!("{} MHz", h / 1_000_000)).unwrap_or_else(|| "?".into());
-        println!("GPU clock:   {} of {} ({})", mhz(g.cur_hz), mhz(g.max_hz), g.path);
+        let mhz = |h: Option<u64>| {
+            h.map(|h| format!("{} MHz", h / 1_000_000))
+                .unwrap_or_else(|| "?".into())
+        };
+        println!(
+            "GPU clock:   {} of {} ({})",
+            mhz(g.cur_hz),
+            mhz(g.max_hz),
+            g.path
+        );
     }
     match &cond.throttle {
-        Some(t) if t.now.is_empty() && t.since_boot.is_empty() => println!("Throttling:  none (0x{:x})", t.raw),
+        Some(t) if t.now.is_empty() && t.since_boot.is_empty() => {
+            println!("Throttling:  none (0x{:x})", t.raw)
+        }
         Some(t) => println!(
             "Throttling:  now: {}; since boot: {} (0x{:x})",
-            if t.now.is_empty() { "none".into() } else { t.now.join(", ") },
-            if t.since_boot.is_empty() { "none".into() } else { t.since_boot.join(", ") },
+            if t.now.is_empty() {
+                "none".into()
+            } else {
+                t.now.join(", ")
+            },
+            if t.since_boot.is_empty() {
+                "none".into()
+            } else {
+                t.since_boot.join(", ")
+            },
             t.raw
         ),
         None => {}
@@ -101,6 +164,23 @@ pub fn run(args: ProbeArgs) -> Result<()> {
     }
     if let Some(l) = cond.load_1m {
         println!("Load (1m):   {l:.2}");
+    }
+    if embeddings.is_empty() {
+        println!("Embedding:   none stored yet");
+    }
+    for e in &embeddings {
+        let path = e["path"].as_str().unwrap_or("?");
+        match (e["valid"].as_bool(), e.get("error")) {
+            (_, Some(err)) => println!(
+                "Embedding:   {path}: unreadable ({})",
+                err.as_str().unwrap_or("?")
+            ),
+            (Some(true), _) => println!("Embedding:   {path}: valid for the live state"),
+            _ => println!(
+                "Embedding:   {path}: STALE, the live state differs in {}",
+                e["stale_fields"]
+            ),
+        }
     }
     Ok(())
 }

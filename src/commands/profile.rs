@@ -97,7 +97,9 @@ pub fn preflight_flags(cond: &Conditions, temp_limit_c: f64) -> Vec<Flag> {
         });
     }
     if let Some(t) = cond.throttle.as_ref().filter(|t| !t.now.is_empty()) {
-        flags.push(Flag::Throttled { reasons: t.now.clone() });
+        flags.push(Flag::Throttled {
+            reasons: t.now.clone(),
+        });
     }
     if let Some(c) = cond.max_celsius().filter(|&c| c > temp_limit_c) {
         flags.push(Flag::Hot {
@@ -110,15 +112,29 @@ pub fn preflight_flags(cond: &Conditions, temp_limit_c: f64) -> Vec<Flag> {
 
 /// Waits (bounded) for heat and throttling to pass; a governor does not change by waiting.
 /// Returns the last conditions read and the flags that remain.
-fn cool_down(root: &Sysroot, limit: f64, wait: Duration, mut cond: Conditions) -> (Conditions, Vec<Flag>) {
+fn cool_down(
+    root: &Sysroot,
+    limit: f64,
+    wait: Duration,
+    mut cond: Conditions,
+) -> (Conditions, Vec<Flag>) {
     let start = std::time::Instant::now();
     loop {
         let flags = preflight_flags(&cond, limit);
-        let transient = flags.iter().any(|f| matches!(f, Flag::Throttled { .. } | Flag::Hot { .. }));
+        let transient = flags
+            .iter()
+            .any(|f| matches!(f, Flag::Throttled { .. } | Flag::Hot { .. }));
         if !transient || start.elapsed() >= wait {
             return (cond, flags);
         }
-        eprintln!("waiting for the board to cool down: {}", flags.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; "));
+        eprintln!(
+            "waiting for the board to cool down: {}",
+            flags
+                .iter()
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
         std::thread::sleep(Duration::from_secs(2).min(wait.saturating_sub(start.elapsed())));
         cond = probe::read_conditions(root);
     }
@@ -220,7 +236,9 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
         let after = probe::read_conditions(&root);
         flags.extend(protocol.sample_flags(&sample.stats));
         if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
-            let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            let online = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1);
             flags.extend(protocol::contention_flag(&a, &b, online));
         }
         flags.extend(protocol::drift_flags(&before, &after, system.logical_cpus));
