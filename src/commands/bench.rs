@@ -25,9 +25,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
 }
 
 /// The protocol's median against the median of a bare loop over the same runnable: the
-/// protocol must not add overhead or bias of its own. Each round runs half the loop, the
-/// protocol, then the other half (A B A), so slow drift of a shared machine biases neither
-/// figure; the median ratio over rounds is the headline.
+/// protocol must not add overhead or bias of its own. On a shared machine the speed drifts
+/// by tens of percent within seconds, so the two are paired: every run the protocol times is
+/// followed by one run timed by a bare `Instant` pair, and both samples see the same drift.
+/// Bare runs are topped up to `loop_runs` after the protocol stops if it took fewer. The
+/// median ratio over rounds is the headline.
 fn protocol_vs_loop(
     arch: &str,
     threads: usize,
@@ -44,11 +46,24 @@ fn protocol_vs_loop(
         println!("bench protocol: {arch}, {threads} thread(s), {rounds} round(s)");
     }
     for round in 0..rounds {
-        let mut bare = Vec::with_capacity(loop_runs);
-        let first = loop_runs.max(2) / 2;
-        time_runs(&mut model, first, &mut bare)?;
-        let sample = protocol.sample(|| model.run_discard(), &mut |_| {})?;
-        time_runs(&mut model, loop_runs.max(2) - first, &mut bare)?;
+        // The bare run is timed in the progress callback, which the protocol calls after each
+        // run, outside its own timing.
+        let cell = std::cell::RefCell::new(&mut model);
+        let bare = std::cell::RefCell::new(Vec::with_capacity(loop_runs));
+        let mut bare_err = None;
+        let sample = protocol.sample(|| cell.borrow_mut().run_discard(), &mut |p| {
+            if p.phase == edgenas_profiler::protocol::Phase::Sampling && bare_err.is_none() {
+                if let Err(e) = time_runs(&mut cell.borrow_mut(), 1, &mut bare.borrow_mut()) {
+                    bare_err = Some(e);
+                }
+            }
+        })?;
+        if let Some(e) = bare_err {
+            return Err(e);
+        }
+        let mut bare = bare.into_inner();
+        let missing = loop_runs.saturating_sub(bare.len());
+        time_runs(&mut model, missing, &mut bare)?;
         let bare = Stats::of(&bare);
         let p = sample.stats;
         let ratio = p.median_ms / bare.median_ms;
