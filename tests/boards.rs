@@ -179,6 +179,18 @@ fn unknown_board_falls_back_to_generic_probing_with_a_note() {
         "Intel(R) Core(TM) i5-8250U CPU @ 1.60GHz"
     );
     assert!(v["system"]["firmware"]["l4t"].is_null());
+    // profile says so too, on stdout (stderr stays for errors).
+    let home = TempDir::new("unknown-profile");
+    let root = fixture("unknown-x86");
+    let mut args = vec![
+        "profile",
+        ALL_SKIP,
+        "--sysroot",
+        root.as_str(),
+        "--allow-unstable",
+    ];
+    args.extend_from_slice(QUICK);
+    assert!(ok(home.path(), &args).contains("Note:                 unknown board"));
 }
 
 #[test]
@@ -252,6 +264,15 @@ fn jetson_measurements_carry_firmware_and_power_mode() {
     assert_eq!(v["fingerprint"]["firmware"], "L4T R36.4.7");
     assert_eq!(v["fingerprint"]["power_mode"], "MAXN_SUPER (mode 2)");
     assert_eq!(v["fingerprint"]["governor"], "performance");
+    // The human form names the board, its firmware and its power mode.
+    let human: Vec<&str> = args.iter().copied().filter(|a| *a != "--json").collect();
+    let text = ok(home.path(), &human);
+    assert!(text.contains("NVIDIA Jetson Orin Nano"), "{text}");
+    assert!(text.contains("L4T R36.4.7"), "{text}");
+    assert!(
+        text.contains("Power mode:           MAXN_SUPER (mode 2)"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -291,9 +291,21 @@ fn print_human(m: &Measurement, system: &System) {
         fp.governor
     );
     println!(
-        "  Machine:              {} / {}",
-        system.board, system.cpu_model
+        "  Machine:              {} ({}) / {}{}",
+        system.board_name,
+        system.model.as_deref().unwrap_or("no device-tree model"),
+        system.cpu_model,
+        fp.firmware
+            .as_deref()
+            .map(|f| format!(", {f}"))
+            .unwrap_or_default()
     );
+    if let Some(mode) = &fp.power_mode {
+        println!("  Power mode:           {mode}");
+    }
+    if let Some(note) = &system.note {
+        println!("  Note:                 {note}");
+    }
     println!(
         "  Init:                 {} (load, optimize, plan)",
         ms(m.init_ms)
