@@ -307,6 +307,10 @@ fn a_cpu_hog_beside_the_measurement_is_flagged() {
             "--max-time",
             "3",
             "--allow-unstable",
+            // Pinned, as the board policy pins on real boards: the other processes' share
+            // must still be counted over every CPU of the machine.
+            "--cpus",
+            "0",
         ],
     ));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -105,10 +105,7 @@ pub struct Conditions {
 impl Conditions {
     /// The hottest plausible zone.
     pub fn max_celsius(&self) -> Option<f64> {
-        self.thermal
-            .iter()
-            .map(|z| z.celsius)
-            .fold(None, |m, c| Some(m.map_or(c, |m: f64| m.max(c))))
+        self.thermal.iter().map(|z| z.celsius).reduce(f64::max)
     }
 
     /// All governors, deduplicated, in policy order.
@@ -411,6 +408,23 @@ mod tests {
     }
 
     #[test]
+    fn cpu_time_of_other_processes() {
+        let t = |busy, total, own| CpuTimes {
+            busy,
+            total,
+            own,
+            cpus: 4,
+        };
+        // 4 CPUs over 1000 ticks: 600 busy ticks, 100 of them ours -> others kept 2 CPUs busy.
+        assert_eq!(t(0, 0, 0).others_busy_cpus(&t(600, 1000, 100)), 2.0);
+        // Only our own work: nobody else.
+        assert_eq!(t(0, 0, 0).others_busy_cpus(&t(250, 1000, 250)), 0.0);
+        assert_eq!(t(5, 5, 0).others_busy_cpus(&t(5, 5, 0)), 0.0);
+        let now = CpuTimes::now().expect("/proc/stat on Linux");
+        assert!(now.cpus >= 1 && now.total >= now.busy);
+    }
+
+    #[test]
     fn natural_order_of_sysfs_names() {
         let mut v = vec!["policy10", "policy2", "policy0"];
         v.sort_by(|a, b| natural_cmp(a, b));
@@ -428,6 +442,9 @@ pub struct CpuTimes {
     pub total: u64,
     /// Ticks this process used (user + system).
     pub own: u64,
+    /// CPUs the ticks are summed over (`cpuN` lines of `/proc/stat`): all of the machine's,
+    /// whatever affinity mask this process runs under.
+    pub cpus: usize,
 }
 
 impl CpuTimes {
@@ -444,17 +461,27 @@ impl CpuTimes {
             return None;
         }
         let busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
+        let cpus = stat
+            .lines()
+            .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
+            .count()
+            .max(1);
         let total = busy + f[3] + f[4];
         // Fields after the parenthesised name (which may hold spaces): utime and stime are 14 and 15.
         let own_stat = std::fs::read_to_string("/proc/self/stat").ok()?;
         let after = own_stat.rsplit_once(')')?.1;
         let g: Vec<&str> = after.split_whitespace().collect();
         let own = g.get(11)?.parse::<u64>().ok()? + g.get(12)?.parse::<u64>().ok()?;
-        Some(CpuTimes { busy, total, own })
+        Some(CpuTimes {
+            busy,
+            total,
+            own,
+            cpus,
+        })
     }
 
     /// Average number of CPUs kept busy by everything except this process between `self` and `later`.
-    pub fn others_busy_cpus(&self, later: &CpuTimes, cpus: usize) -> f64 {
+    pub fn others_busy_cpus(&self, later: &CpuTimes) -> f64 {
         let total = later.total.saturating_sub(self.total);
         if total == 0 {
             return 0.0;
@@ -463,6 +490,6 @@ impl CpuTimes {
             .busy
             .saturating_sub(self.busy)
             .saturating_sub(later.own.saturating_sub(self.own));
-        others as f64 / total as f64 * cpus as f64
+        others as f64 / total as f64 * later.cpus as f64
     }
 }

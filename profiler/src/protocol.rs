@@ -258,9 +258,8 @@ pub const MAX_OTHER_CPUS: f64 = 0.5;
 pub fn contention_flag(
     before: &crate::probe::CpuTimes,
     after: &crate::probe::CpuTimes,
-    cpus: usize,
 ) -> Option<Flag> {
-    let other_cpus = before.others_busy_cpus(after, cpus);
+    let other_cpus = before.others_busy_cpus(after);
     (other_cpus > MAX_OTHER_CPUS).then_some(Flag::Contended { other_cpus })
 }
 

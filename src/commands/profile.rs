@@ -236,10 +236,7 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
         let after = probe::read_conditions(&root);
         flags.extend(protocol.sample_flags(&sample.stats));
         if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
-            let online = std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1);
-            flags.extend(protocol::contention_flag(&a, &b, online));
+            flags.extend(protocol::contention_flag(&a, &b));
         }
         flags.extend(protocol::drift_flags(&before, &after, system.logical_cpus));
         let m = Measurement {
