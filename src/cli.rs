@@ -158,10 +158,10 @@ pub enum BenchKind {
         arch: String,
         #[arg(long, default_value_t = 1)]
         threads: usize,
-        /// Runs of the bare loop in each round.
+        /// Minimum bare-loop runs in each round (topped up after the protocol if it ran fewer).
         #[arg(long, default_value_t = 100)]
         loop_runs: usize,
-        /// Rounds of (half loop, protocol, half loop); the median ratio is the figure.
+        /// Rounds (each: the protocol, with a bare run paired to each of its runs); the median ratio is the figure.
         #[arg(long, default_value_t = 5)]
         rounds: usize,
         #[arg(long)]

@@ -33,11 +33,3 @@ pub enum RuntimeError {
         source: std::io::Error,
     },
 }
-
-/// Name and version of a runtime, recorded with every measurement: a tract upgrade can
-/// change latency, so it is part of a measurement's conditions.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RuntimeId {
-    pub name: String,
-    pub version: String,
-}

@@ -198,8 +198,7 @@ impl GraphBuilder {
                 stride,
                 padding,
             } => {
-                let attrs = pool_attrs(kernel, stride, padding);
-                let mut attrs = attrs;
+                let mut attrs = pool_attrs(kernel, stride, padding);
                 attrs.push(int("count_include_pad", 0));
                 self.push("AveragePool", &[x0], &out, attrs);
             }

@@ -10,10 +10,14 @@ use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::runtime::RunOptions;
 
-use crate::{ir::Network, onnx, RuntimeError, RuntimeId};
+use crate::{ir::Network, onnx, RuntimeError};
 
 /// The tract version this binary was built with (checked against Cargo.lock by a test).
 pub const TRACT_VERSION: &str = "0.23.9";
+
+/// Name and version of this runtime, recorded in every Fingerprint: a tract upgrade can
+/// change latency, so it is part of a measurement's conditions.
+pub const RUNTIME: (&str, &str) = ("tract", TRACT_VERSION);
 
 /// How to prepare a model.
 #[derive(Debug, Clone, Copy)]
@@ -63,13 +67,6 @@ fn tract_err(stage: &'static str) -> impl FnOnce(TractError) -> RuntimeError {
 }
 
 impl TractModel {
-    pub fn runtime_id() -> RuntimeId {
-        RuntimeId {
-            name: "tract".into(),
-            version: TRACT_VERSION.into(),
-        }
-    }
-
     /// Prepares an IR network (weights seeded by `opts.seed`).
     pub fn from_network(net: &Network, opts: TractOptions) -> Result<TractModel, RuntimeError> {
         let proto = onnx::to_model_proto(net, opts.seed);
@@ -200,4 +197,21 @@ fn rayon_pool(threads: usize) -> Result<rayon::ThreadPool, RuntimeError> {
             threads,
             message: e.to_string(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tract_version_matches_the_lock_file() {
+        let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock"))
+            .expect("Cargo.lock of the workspace");
+        let entry = lock
+            .split("[[package]]")
+            .find(|p| p.contains("name = \"tract-onnx\""))
+            .expect("tract-onnx in Cargo.lock");
+        assert!(
+            entry.contains(&format!("version = \"{}\"", super::TRACT_VERSION)),
+            "TRACT_VERSION is stale: {entry}"
+        );
+    }
 }

@@ -42,6 +42,7 @@ fn protocol_vs_loop(
         .with_context(|| format!("preparing {arch}"))?;
     let protocol = Protocol::default();
     let mut rows = Vec::new();
+    let mut ratios = Vec::with_capacity(rounds);
     if !json_out {
         println!("bench protocol: {arch}, {threads} thread(s), {rounds} round(s)");
     }
@@ -73,16 +74,13 @@ fn protocol_vs_loop(
                 ms(p.median_ms), p.cv * 100.0, p.runs, ms(bare.median_ms), bare.cv * 100.0, bare.runs
             );
         }
+        ratios.push(ratio);
         rows.push(json!({
             "protocol_median_ms": p.median_ms, "protocol_cv": p.cv, "protocol_runs": p.runs,
             "loop_median_ms": bare.median_ms, "loop_cv": bare.cv, "loop_runs": bare.runs,
             "ratio": ratio,
         }));
     }
-    let mut ratios: Vec<f64> = rows
-        .iter()
-        .map(|r| r["ratio"].as_f64().unwrap_or(f64::NAN))
-        .collect();
     ratios.sort_by(|a, b| a.total_cmp(b));
     let median_ratio = edgenas_profiler::stats::quantile(&ratios, 0.5);
     if json_out {

@@ -47,7 +47,7 @@ pub fn run(args: ProbeArgs, home: Option<&Path>) -> Result<()> {
     let live = Fingerprint::new(
         &system,
         &cond,
-        ("tract", edgenas_runtime::tract_backend::TRACT_VERSION),
+        edgenas_runtime::tract_backend::RUNTIME,
         system.policy.threads,
         system.policy.cpus.clone(),
     );

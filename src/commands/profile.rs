@@ -185,7 +185,7 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
         let fingerprint = Fingerprint::new(
             &system,
             &before,
-            ("tract", edgenas_runtime::tract_backend::TRACT_VERSION),
+            edgenas_runtime::tract_backend::RUNTIME,
             threads,
             cpus.clone(),
         );
