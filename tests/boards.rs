@@ -32,6 +32,14 @@ fn strings(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// `profile ALL_SKIP --sysroot ROOT EXTRA... QUICK...`: a short run against a fixture board.
+fn profile_on<'a>(root: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["profile", ALL_SKIP, "--sysroot", root];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(QUICK);
+    args
+}
+
 #[test]
 fn every_fixture_board_is_identified() {
     let expected = [
@@ -182,14 +190,7 @@ fn unknown_board_falls_back_to_generic_probing_with_a_note() {
     // profile says so too, on stdout (stderr stays for errors).
     let home = TempDir::new("unknown-profile");
     let root = fixture("unknown-x86");
-    let mut args = vec![
-        "profile",
-        ALL_SKIP,
-        "--sysroot",
-        root.as_str(),
-        "--allow-unstable",
-    ];
-    args.extend_from_slice(QUICK);
+    let args = profile_on(&root, &["--allow-unstable"]);
     assert!(ok(home.path(), &args).contains("Note:                 unknown board"));
 }
 
@@ -197,17 +198,7 @@ fn unknown_board_falls_back_to_generic_probing_with_a_note() {
 fn throttled_pi_is_refused_with_the_reasons_named() {
     let home = TempDir::new("throttled");
     let root = fixture("rpi4");
-    let mut args = vec![
-        "profile",
-        ALL_SKIP,
-        "--sysroot",
-        root.as_str(),
-        "--cpus",
-        "0",
-        "--cooldown",
-        "0",
-    ];
-    args.extend_from_slice(QUICK);
+    let mut args = profile_on(&root, &["--cpus", "0", "--cooldown", "0"]);
     let err = fails(home.path(), &args);
     assert!(err.contains("under-voltage"), "{err}");
     assert!(err.contains("throttled"), "{err}");
@@ -230,15 +221,7 @@ fn throttled_pi_is_refused_with_the_reasons_named() {
 fn a_governor_other_than_performance_is_refused() {
     let home = TempDir::new("governor");
     let root = fixture("unknown-x86");
-    let mut args = vec![
-        "profile",
-        ALL_SKIP,
-        "--sysroot",
-        root.as_str(),
-        "--cooldown",
-        "0",
-    ];
-    args.extend_from_slice(QUICK);
+    let args = profile_on(&root, &["--cooldown", "0"]);
     let err = fails(home.path(), &args);
     assert!(err.contains("powersave"), "{err}");
 }
@@ -248,18 +231,7 @@ fn jetson_measurements_carry_firmware_and_power_mode() {
     let home = TempDir::new("jetson-fp");
     let root = fixture("jetson-orin-nano");
     // The fixture's CPUs 0-5 need not exist here: pin to CPU 0 and use one thread.
-    let mut args = vec![
-        "profile",
-        ALL_SKIP,
-        "--sysroot",
-        root.as_str(),
-        "--cpus",
-        "0",
-        "--threads",
-        "1",
-        "--json",
-    ];
-    args.extend_from_slice(QUICK);
+    let args = profile_on(&root, &["--cpus", "0", "--threads", "1", "--json"]);
     let v = json(&ok(home.path(), &args));
     assert_eq!(v["fingerprint"]["firmware"], "L4T R36.4.7");
     assert_eq!(v["fingerprint"]["power_mode"], "MAXN_SUPER (mode 2)");
