@@ -1,1 +1,46 @@
-//! edgenas-predictor: the HELP-style latency predictor (meta-training, few-shot adaptation, metrics).
+//! edgenas-predictor: HELP's meta-learned latency predictor in plain Rust.
+//!
+//! It takes feature tensors (the `nas` crate encodes archs into them) and latency tables, and
+//! knows nothing of archs or devices beyond that:
+//! - [`model`]: the network (GCN or MLP arch encoder, hardware branch, head) with hand-written
+//!   gradients over `ndarray`, each checked against finite differences in the tests;
+//! - [`meta`]: Meta-SGD meta-training, few-shot adaptation, HELP's evaluation protocol;
+//! - [`device`]: per-device normalisation and pools; [`table`]: latency CSVs;
+//! - [`metrics`]: Spearman, Kendall, share within ±10%; [`file`]: the versioned model file.
+
+pub mod device;
+pub mod file;
+pub mod meta;
+pub mod metrics;
+pub mod model;
+pub mod params;
+pub mod table;
+
+pub use device::{Device, Normalizer, Pools};
+pub use file::{PredictorFile, TrainingInfo, PREDICTOR_FORMAT};
+pub use meta::{evaluate, meta_train, Learner, MetaTrainOptions, Progress, Score, Trained};
+pub use model::{Config, Encoder, Loss, Model};
+pub use params::ParamSet;
+pub use table::LatencyTable;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PredictorError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{file} line {line}: {reason}")]
+    Table { file: String, line: usize, reason: String },
+    #[error("{file}: no column '{column}'")]
+    MissingColumn { file: String, column: String },
+    #[error("{file}: no device '{device}' (its latency columns are: {known})")]
+    UnknownDevice { file: String, device: String, known: String },
+    #[error("predictor model: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Format(#[from] edgenas_format::FormatError),
+    #[error("{path}: not a valid predictor model ({reason})")]
+    Decode { path: String, reason: String },
+    #[error("{0}")]
+    Degenerate(String),
+    #[error("{0}")]
+    Empty(String),
+}
