@@ -29,7 +29,11 @@ for bin in "$@"; do
     readelf -V --wide "$bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sort -uV | sed 's/^/  /' >&2
     status=1; continue
   fi
-  smallest=$(readelf -lW "$bin" | awk '$1 == "LOAD" { print strtonum($NF) }' | sort -n | head -n1)
+  smallest=
+  for align in $(readelf -lW "$bin" | awk '$1 == "LOAD" { print $NF }'); do
+    align=$((align)) # 0x10000 -> 65536
+    if [ -z "$smallest" ] || [ "$align" -lt "$smallest" ]; then smallest=$align; fi
+  done
   if [ -z "$smallest" ] || [ "$smallest" -lt "$min_align" ]; then
     echo "check-floor: FAIL $bin has a LOAD segment aligned to ${smallest:-?} bytes (< $min_align)" >&2
     status=1; continue

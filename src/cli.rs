@@ -33,6 +33,89 @@ pub enum Command {
     Journal(JournalArgs),
     /// Benchmarks that print figures.
     Bench(BenchArgs),
+    /// The meta-learned latency predictor: meta-train it, evaluate it.
+    Predictor(PredictorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PredictorArgs {
+    #[command(subcommand)]
+    pub command: PredictorCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PredictorCommand {
+    /// Meta-train a predictor from a latency table (HELP's Meta-SGD, seeded, reproducible).
+    MetaTrain(MetaTrainArgs),
+    /// Evaluate a predictor on devices of a latency table under HELP's protocol.
+    Eval(PredictorEvalArgs),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LossArg {
+    /// Mean squared error on normalised latency (HELP).
+    Mse,
+    /// MSE plus a pairwise ranking loss.
+    Rank,
+}
+
+#[derive(Debug, Args)]
+pub struct MetaTrainArgs {
+    /// Search space: nb201, fbnet or ofa.
+    #[arg(long)]
+    pub space: String,
+    /// Latency table (CSV with the space's arch columns and <device>_ms columns).
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: PathBuf,
+    /// Meta-training devices (column names without _ms), comma-separated.
+    #[arg(long, value_name = "DEV,...")]
+    pub train: String,
+    /// Validation devices for model selection, comma-separated.
+    #[arg(long, value_name = "DEV,...")]
+    pub valid: String,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Outer (meta) iterations.
+    #[arg(long, default_value_t = 3000)]
+    pub iterations: usize,
+    #[arg(long, value_enum, default_value_t = LossArg::Mse)]
+    pub loss: LossArg,
+    /// Weight of the ranking term with --loss rank.
+    #[arg(long, default_value_t = 0.1)]
+    pub rank_weight: f32,
+    /// Share of tasks that are random mixtures of the training devices.
+    #[arg(long, default_value_t = 0.5)]
+    pub mixture: f32,
+    /// Outer learning rate (Adam).
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f32,
+    /// Where to write the model.
+    #[arg(short, long, value_name = "MODEL")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictorEvalArgs {
+    /// Search space: nb201, fbnet or ofa.
+    #[arg(long)]
+    pub space: String,
+    /// Latency table (CSV with the space's arch columns and <device>_ms columns).
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: PathBuf,
+    /// Devices to evaluate on (column names without _ms), comma-separated.
+    #[arg(long, value_name = "DEV,...")]
+    pub devices: String,
+    /// Support measurements beside the 10 references.
+    #[arg(long, default_value_t = 10)]
+    pub samples: usize,
+    /// Model file (default: the one shipped in the binary).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+    /// Support draws to average over.
+    #[arg(long, default_value_t = 5)]
+    pub seeds: usize,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

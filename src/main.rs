@@ -5,6 +5,7 @@
 
 mod cli;
 mod commands;
+mod models;
 mod output;
 mod progress;
 mod state;

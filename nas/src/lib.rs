@@ -1,10 +1,16 @@
 //! edgenas-nas: search spaces (parse, format, enumerate, sample, mutate, encode, build) and search.
 
+pub mod blocks;
+pub mod fbnet;
 pub mod nb201;
+pub mod ofa;
 
+pub use fbnet::{FbnetArch, FbnetBlock};
 pub use nb201::{Nb201Arch, Nb201Op};
+pub use ofa::OfaArch;
 
 use edgenas_runtime::Network;
+use rand::Rng;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NasError {
@@ -16,7 +22,7 @@ pub enum NasError {
         token: String,
         reason: String,
     },
-    #[error("unknown search space '{0}' (known: nb201)")]
+    #[error("unknown search space '{0}' (known: nb201, fbnet, ofa)")]
     UnknownSpace(String),
 }
 
@@ -24,44 +30,186 @@ pub enum NasError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Space {
     Nb201,
+    Fbnet,
+    Ofa,
+}
+
+/// How a space's archs are encoded for the latency predictor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EncodingSpec {
+    /// Node features of a DAG shared by all archs; `adjacency[i * nodes + j] = 1` when node `i`
+    /// reads node `j`.
+    Graph {
+        nodes: usize,
+        features: usize,
+        adjacency: Vec<f32>,
+    },
+    /// A flat one-hot vector.
+    Flat { len: usize },
 }
 
 impl Space {
+    pub const ALL: [Space; 3] = [Space::Nb201, Space::Fbnet, Space::Ofa];
+
     pub fn name(self) -> &'static str {
         match self {
             Space::Nb201 => "nb201",
+            Space::Fbnet => "fbnet",
+            Space::Ofa => "ofa",
         }
     }
 
     pub fn from_name(s: &str) -> Result<Space, NasError> {
         match s {
             "nb201" | "nasbench201" => Ok(Space::Nb201),
+            "fbnet" => Ok(Space::Fbnet),
+            "ofa" => Ok(Space::Ofa),
             other => Err(NasError::UnknownSpace(other.to_string())),
         }
     }
+
+    /// The columns of HELP's latency tables that hold the arch, in [`Space::arch_from_columns`]
+    /// order.
+    pub fn table_columns(self) -> &'static [&'static str] {
+        match self {
+            Space::Nb201 => &["arch_str"],
+            Space::Fbnet => &["op_idx_list"],
+            Space::Ofa => &["ks", "e", "d", "r"],
+        }
+    }
+
+    /// The arch of a table row, from the values of [`Space::table_columns`].
+    pub fn arch_from_columns(self, values: &[&str]) -> Result<Arch, NasError> {
+        match (self, values) {
+            (Space::Nb201, [s]) => Nb201Arch::parse(s).map(Arch::Nb201),
+            (Space::Fbnet, [s]) => FbnetArch::parse(s).map(Arch::Fbnet),
+            (Space::Ofa, [ks, e, d, r]) => OfaArch::from_columns(ks, e, d, r).map(Arch::Ofa),
+            _ => panic!("arch_from_columns needs the values of table_columns()"),
+        }
+    }
+
+    pub fn parse(self, s: &str) -> Result<Arch, NasError> {
+        match self {
+            Space::Nb201 => Nb201Arch::parse(s).map(Arch::Nb201),
+            Space::Fbnet => FbnetArch::parse(s).map(Arch::Fbnet),
+            Space::Ofa => OfaArch::parse(s).map(Arch::Ofa),
+        }
+    }
+
+    pub fn encoding(self) -> EncodingSpec {
+        match self {
+            Space::Nb201 => {
+                let g = Nb201Arch::uniform(Nb201Op::None).op_graph();
+                let n = nb201::OP_GRAPH_NODES;
+                let mut adjacency = vec![0.0; n * n];
+                for (a, row) in g.adjacency.iter().enumerate() {
+                    for (b, &v) in row.iter().enumerate() {
+                        // op_graph: adjacency[a][b] = 1 when b reads a.
+                        adjacency[b * n + a] = v;
+                    }
+                }
+                EncodingSpec::Graph {
+                    nodes: n,
+                    features: nb201::OP_GRAPH_FEATURES,
+                    adjacency,
+                }
+            }
+            Space::Fbnet => EncodingSpec::Flat {
+                len: fbnet::LAYERS * 9,
+            },
+            Space::Ofa => EncodingSpec::Flat {
+                len: ofa::BLOCKS * 6 + 25,
+            },
+        }
+    }
+
+    /// HELP's 10 reference archs of the space, in hardware-embedding order.
+    pub fn references(self) -> Vec<Arch> {
+        let key = match self {
+            Space::Nb201 => "nasbench201",
+            Space::Fbnet => "fbnet",
+            Space::Ofa => "ofa",
+        };
+        REFERENCES_CSV
+            .lines()
+            .skip(1)
+            .filter_map(|line| {
+                let (space, rest) = line.split_once(',')?;
+                let (_position, rest) = rest.split_once(',')?;
+                let (_index, arch) = rest.split_once(',')?;
+                (space == key).then(|| arch.trim_matches('"').replace("\"\"", "\""))
+            })
+            .map(|s| {
+                self.parse(&s)
+                    .expect("the compiled-in reference archs parse")
+            })
+            .collect()
+    }
+
+    pub fn sample(self, rng: &mut impl Rng) -> Arch {
+        match self {
+            Space::Nb201 => Arch::Nb201(Nb201Arch::sample(rng)),
+            Space::Fbnet => Arch::Fbnet(FbnetArch::sample(rng)),
+            Space::Ofa => Arch::Ofa(OfaArch::sample(rng)),
+        }
+    }
 }
+
+/// HELP's hardware-embedding reference archs (`help_hw_embedding_reference_archs.csv`).
+const REFERENCES_CSV: &str = include_str!("references.csv");
 
 /// A candidate of any space. Its string form is its identity.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Arch {
     Nb201(Nb201Arch),
+    Fbnet(FbnetArch),
+    Ofa(OfaArch),
 }
 
 impl Arch {
-    /// Parses an arch string, recognising its space from its form.
+    /// Parses an arch string, recognising its space from its form: NB201 strings start with
+    /// `|`, OFA strings name `ks=` (or are HELP's JSON), anything else is read as FBNet.
     pub fn parse(s: &str) -> Result<Arch, NasError> {
-        Nb201Arch::parse(s).map(Arch::Nb201)
+        let t = s.trim_start();
+        if t.starts_with('|') {
+            Space::Nb201.parse(s)
+        } else if t.starts_with('{') || t.starts_with("ks=") {
+            Space::Ofa.parse(s)
+        } else {
+            Space::Fbnet.parse(s)
+        }
     }
 
     pub fn space(&self) -> Space {
         match self {
             Arch::Nb201(_) => Space::Nb201,
+            Arch::Fbnet(_) => Space::Fbnet,
+            Arch::Ofa(_) => Space::Ofa,
         }
     }
 
     pub fn build(&self) -> Network {
         match self {
             Arch::Nb201(a) => a.build(),
+            Arch::Fbnet(a) => a.build(),
+            Arch::Ofa(a) => a.build(),
+        }
+    }
+
+    /// The predictor's input for this arch (see [`Space::encoding`]).
+    pub fn encode(&self) -> Vec<f32> {
+        match self {
+            Arch::Nb201(a) => a.op_graph().features.iter().flatten().copied().collect(),
+            Arch::Fbnet(a) => a.encode(),
+            Arch::Ofa(a) => a.encode(),
+        }
+    }
+
+    pub fn mutate(&self, rng: &mut impl Rng) -> Arch {
+        match self {
+            Arch::Nb201(a) => Arch::Nb201(a.mutate(rng)),
+            Arch::Fbnet(a) => Arch::Fbnet(a.mutate(rng)),
+            Arch::Ofa(a) => Arch::Ofa(a.mutate(rng)),
         }
     }
 }
@@ -70,6 +218,39 @@ impl std::fmt::Display for Arch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Arch::Nb201(a) => a.fmt(f),
+            Arch::Fbnet(a) => a.fmt(f),
+            Arch::Ofa(a) => a.fmt(f),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_space_has_ten_references_that_encode_to_its_length() {
+        for space in Space::ALL {
+            let refs = space.references();
+            assert_eq!(refs.len(), 10, "{space:?}");
+            let len = match space.encoding() {
+                EncodingSpec::Graph {
+                    nodes, features, ..
+                } => nodes * features,
+                EncodingSpec::Flat { len } => len,
+            };
+            assert!(refs
+                .iter()
+                .all(|a| a.encode().len() == len && a.space() == space));
+        }
+    }
+
+    #[test]
+    fn arch_parse_recognises_the_space() {
+        for space in Space::ALL {
+            for a in space.references() {
+                assert_eq!(Arch::parse(&a.to_string()).unwrap(), a);
+            }
         }
     }
 }

@@ -74,12 +74,18 @@ impl Pools {
                 query.end
             )));
         }
-        Ok(Pools { train: 0..train_size, query })
+        Ok(Pools {
+            train: 0..train_size,
+            query,
+        })
     }
 
     /// Every row is training material (meta-training devices).
     pub fn all_train(rows: usize) -> Pools {
-        Pools { train: 0..rows, query: rows..rows }
+        Pools {
+            train: 0..rows,
+            query: rows..rows,
+        }
     }
 }
 
@@ -91,7 +97,9 @@ impl Device {
         pools: &Pools,
     ) -> Result<Device, PredictorError> {
         if let Some(&r) = refs.iter().find(|&&r| r >= latency_ms.len()) {
-            return Err(PredictorError::Empty(format!("reference row {r} is not in the table")));
+            return Err(PredictorError::Empty(format!(
+                "reference row {r} is not in the table"
+            )));
         }
         let refs_ms: Vec<f32> = refs.iter().map(|&r| latency_ms[r]).collect();
         let norm = Normalizer::from_references(&refs_ms)
@@ -120,7 +128,9 @@ pub fn trimmed(latency: &[f32], range: Range<usize>) -> Vec<usize> {
     let mut v: Vec<f32> = latency[range.clone()].to_vec();
     v.sort_by(f32::total_cmp);
     let (lo, hi) = (quantile(&v, 0.1), quantile(&v, 0.9));
-    range.filter(|&r| latency[r] >= lo && latency[r] <= hi).collect()
+    range
+        .filter(|&r| latency[r] >= lo && latency[r] <= hi)
+        .collect()
 }
 
 fn quantile(sorted: &[f32], q: f64) -> f32 {

@@ -53,15 +53,18 @@ impl PredictorFile {
     /// Decodes and validates a model file's bytes; `path` names it in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<PredictorFile, PredictorError> {
         header().check(bytes, path)?;
-        let file: PredictorFile = postcard::from_bytes(&bytes[HEADER_LEN..]).map_err(|e| {
-            PredictorError::Decode { path: path.display().to_string(), reason: e.to_string() }
-        })?;
+        let file: PredictorFile =
+            postcard::from_bytes(&bytes[HEADER_LEN..]).map_err(|e| PredictorError::Decode {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
         let model = Model::new(file.config.clone())?;
         model.check_params(&file.params)?;
         if !file.params.same_shape(&file.inner_lr) || !file.params.all_finite() {
             return Err(PredictorError::Decode {
                 path: path.display().to_string(),
-                reason: "the learning rates do not match the weights, or a weight is not finite".into(),
+                reason: "the learning rates do not match the weights, or a weight is not finite"
+                    .into(),
             });
         }
         if file.references.len() != file.config.hw_dim {
@@ -78,7 +81,10 @@ impl PredictorFile {
     }
 
     pub fn save(&self, path: &Path) -> Result<(), PredictorError> {
-        let io = |e| PredictorError::Io { path: path.display().to_string(), source: e };
+        let io = |e| PredictorError::Io {
+            path: path.display().to_string(),
+            source: e,
+        };
         // Written aside and renamed, so that a crash never leaves half a model.
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, self.to_bytes()).map_err(io)?;
@@ -86,8 +92,10 @@ impl PredictorFile {
     }
 
     pub fn load(path: &Path) -> Result<PredictorFile, PredictorError> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| PredictorError::Io { path: path.display().to_string(), source: e })?;
+        let bytes = std::fs::read(path).map_err(|e| PredictorError::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
         PredictorFile::from_bytes(&bytes, path)
     }
 

@@ -22,17 +22,30 @@ pub use meta::{evaluate, meta_train, Learner, MetaTrainOptions, Progress, Score,
 pub use model::{Config, Encoder, Loss, Model};
 pub use params::ParamSet;
 pub use table::LatencyTable;
+// The feature matrices callers build are ndarray arrays; one version for both sides.
+pub use ndarray;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PredictorError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{file} line {line}: {reason}")]
-    Table { file: String, line: usize, reason: String },
+    Table {
+        file: String,
+        line: usize,
+        reason: String,
+    },
     #[error("{file}: no column '{column}'")]
     MissingColumn { file: String, column: String },
     #[error("{file}: no device '{device}' (its latency columns are: {known})")]
-    UnknownDevice { file: String, device: String, known: String },
+    UnknownDevice {
+        file: String,
+        device: String,
+        known: String,
+    },
     #[error("predictor model: {0}")]
     Config(String),
     #[error(transparent)]

@@ -55,8 +55,12 @@ pub struct Score {
 /// The support set of one draw: the references, then `samples` other archs of the train pool.
 pub fn support_rows(device: &Device, samples: usize, rng: &mut impl Rng) -> Vec<usize> {
     let mut rows = device.refs.clone();
-    let mut pool: Vec<usize> =
-        device.train_pool.iter().copied().filter(|r| !device.refs.contains(r)).collect();
+    let mut pool: Vec<usize> = device
+        .train_pool
+        .iter()
+        .copied()
+        .filter(|r| !device.refs.contains(r))
+        .collect();
     pool.shuffle(rng);
     rows.extend(pool.into_iter().take(samples));
     rows
@@ -71,7 +75,11 @@ pub fn evaluate(
     seeds: &[u64],
 ) -> Score {
     let query = features.select(Axis(0), &device.query_pool);
-    let truth: Vec<f32> = device.query_pool.iter().map(|&r| device.latency_ms[r]).collect();
+    let truth: Vec<f32> = device
+        .query_pool
+        .iter()
+        .map(|&r| device.latency_ms[r])
+        .collect();
     let mut total = Score::default();
     for &seed in seeds {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -178,7 +186,10 @@ fn mixture_task(train: &[Device], rng: &mut impl Rng) -> TaskData {
     }
     let refs = train[0].refs.clone();
     let refs_ms: Vec<f32> = refs.iter().map(|&r| ms[r]).collect();
-    let norm = Normalizer::from_references(&refs_ms).unwrap_or(Normalizer { min_ms: 0.0, max_ms: 1.0 });
+    let norm = Normalizer::from_references(&refs_ms).unwrap_or(Normalizer {
+        min_ms: 0.0,
+        max_ms: 1.0,
+    });
     let y: Vec<f32> = ms.iter().map(|&v| norm.normalize(v)).collect();
     let hw = refs.iter().map(|&r| y[r]).collect();
     let pool = trimmed(&ms, 0..rows);
@@ -186,16 +197,32 @@ fn mixture_task(train: &[Device], rng: &mut impl Rng) -> TaskData {
 }
 
 fn device_task(d: &Device) -> TaskData {
-    TaskData { y: d.y.clone(), hw: d.hw.clone(), refs: d.refs.clone(), pool: d.train_pool.clone() }
+    TaskData {
+        y: d.y.clone(),
+        hw: d.hw.clone(),
+        refs: d.refs.clone(),
+        pool: d.train_pool.clone(),
+    }
 }
 
 fn sample_rows(pool: &[usize], n: usize, rng: &mut impl Rng) -> Vec<usize> {
-    (0..n).map(|_| pool[rng.random_range(0..pool.len())]).collect()
+    (0..n)
+        .map(|_| pool[rng.random_range(0..pool.len())])
+        .collect()
 }
 
 /// Mean validation Spearman of a learner.
-pub fn validate(learner: &Learner, features: &Array2<f32>, valid: &[Device], samples: usize, seeds: &[u64]) -> f64 {
-    let sum: f64 = valid.iter().map(|d| evaluate(learner, features, d, samples, seeds).spearman).sum();
+pub fn validate(
+    learner: &Learner,
+    features: &Array2<f32>,
+    valid: &[Device],
+    samples: usize,
+    seeds: &[u64],
+) -> f64 {
+    let sum: f64 = valid
+        .iter()
+        .map(|d| evaluate(learner, features, d, samples, seeds).spearman)
+        .sum();
     sum / valid.len().max(1) as f64
 }
 
@@ -211,10 +238,21 @@ pub fn meta_train(
     let mut rng = ChaCha8Rng::seed_from_u64(opt.seed);
     let params = model.init_params(&mut rng);
     let inner_lr = params.filled_like(opt.init_inner_lr);
-    let mut learner = Learner { model, params, inner_lr, inner_steps: opt.inner_steps, loss: opt.loss };
+    let mut learner = Learner {
+        model,
+        params,
+        inner_lr,
+        inner_steps: opt.inner_steps,
+        loss: opt.loss,
+    };
     let mut adam_p = Adam::new(&learner.params, opt.outer_lr);
     let mut adam_a = Adam::new(&learner.inner_lr, opt.outer_lr);
-    let mut best = (f64::NEG_INFINITY, 0usize, learner.params.clone(), learner.inner_lr.clone());
+    let mut best = (
+        f64::NEG_INFINITY,
+        0usize,
+        learner.params.clone(),
+        learner.inner_lr.clone(),
+    );
 
     for it in 1..=opt.iterations {
         let mut grad_p = learner.params.zeros_like();
@@ -238,11 +276,15 @@ pub fn meta_train(
             let mut p = learner.params.clone();
             let mut inner_grads = learner.params.zeros_like();
             for _ in 0..opt.inner_steps {
-                let (_, g) = learner.model.loss_grad(&p, xs.view(), &task.hw, &ys, opt.loss);
+                let (_, g) = learner
+                    .model
+                    .loss_grad(&p, xs.view(), &task.hw, &ys, opt.loss);
                 p.sub_elementwise(&learner.inner_lr, &g);
                 inner_grads.add_scaled(1.0, &g);
             }
-            let (lq, gq) = learner.model.loss_grad(&p, xq.view(), &task.hw, &yq, opt.loss);
+            let (lq, gq) = learner
+                .model
+                .loss_grad(&p, xq.view(), &task.hw, &yq, opt.loss);
             loss_sum += lq;
             // First order: dL/dθ ≈ ∇L(θ'), dL/dα = -Σ_k g_k ⊙ ∇L(θ').
             grad_p.add_scaled(1.0, &gq);
@@ -257,7 +299,13 @@ pub fn meta_train(
         }
         let mut valid_spearman = None;
         if it % opt.valid_every == 0 || it == opt.iterations {
-            let s = validate(&learner, features, valid, opt.valid_samples, &opt.valid_seeds);
+            let s = validate(
+                &learner,
+                features,
+                valid,
+                opt.valid_samples,
+                &opt.valid_seeds,
+            );
             if s > best.0 {
                 best = (s, it, learner.params.clone(), learner.inner_lr.clone());
             }
@@ -273,5 +321,9 @@ pub fn meta_train(
     }
     learner.params = best.2;
     learner.inner_lr = best.3;
-    Trained { learner, best_iteration: best.1, best_valid_spearman: best.0 }
+    Trained {
+        learner,
+        best_iteration: best.1,
+        best_valid_spearman: best.0,
+    }
 }

@@ -23,7 +23,12 @@ use crate::PredictorError;
 pub enum Encoder {
     /// A GCN over a DAG shared by every arch of the space. Each arch is `nodes × features` node
     /// features, row-major. `adjacency[i * nodes + j] = 1` when node `i` reads node `j`.
-    Graph { nodes: usize, features: usize, adjacency: Vec<f32>, layers: usize },
+    Graph {
+        nodes: usize,
+        features: usize,
+        adjacency: Vec<f32>,
+        layers: usize,
+    },
     /// An MLP over a flat vector of `features` (one-hot layer choices).
     Flat { features: usize, layers: usize },
 }
@@ -40,13 +45,20 @@ impl Config {
     /// HELP's sizes: GCN 4 layers × 100 (or a 2-layer MLP × 100), hardware branch 10→100→100,
     /// head 200→200→200→1.
     pub fn help(encoder: Encoder) -> Config {
-        Config { encoder, hidden: 100, hw_dim: 10, head: 200 }
+        Config {
+            encoder,
+            hidden: 100,
+            hw_dim: 10,
+            head: 200,
+        }
     }
 
     /// Length of one encoded arch.
     pub fn input_dim(&self) -> usize {
         match &self.encoder {
-            Encoder::Graph { nodes, features, .. } => nodes * features,
+            Encoder::Graph {
+                nodes, features, ..
+            } => nodes * features,
             Encoder::Flat { features, .. } => *features,
         }
     }
@@ -78,7 +90,12 @@ impl Config {
             return bad("every layer size and the encoder depth must be positive".into());
         }
         match &self.encoder {
-            Encoder::Graph { nodes, features, adjacency, .. } => {
+            Encoder::Graph {
+                nodes,
+                features,
+                adjacency,
+                ..
+            } => {
                 if *nodes == 0 || *features == 0 {
                     return bad("a graph encoder needs nodes and features".into());
                 }
@@ -134,7 +151,9 @@ impl Model {
     pub fn new(config: Config) -> Result<Model, PredictorError> {
         config.validate()?;
         let adj = match &config.encoder {
-            Encoder::Graph { nodes, adjacency, .. } => {
+            Encoder::Graph {
+                nodes, adjacency, ..
+            } => {
                 let m = nodes + 1;
                 let mut a = Array2::<f32>::zeros((m, m));
                 for i in 0..*nodes {
@@ -178,7 +197,9 @@ impl Model {
         if ok {
             Ok(())
         } else {
-            Err(PredictorError::Config("the weights do not fit the model's layer sizes".into()))
+            Err(PredictorError::Config(
+                "the weights do not fit the model's layer sizes".into(),
+            ))
         }
     }
 
@@ -219,7 +240,12 @@ impl Model {
 
         // Arch encoder.
         let arch_code = match (&self.config.encoder, &self.adj) {
-            (Encoder::Graph { nodes, features, .. }, Some(adj)) => {
+            (
+                Encoder::Graph {
+                    nodes, features, ..
+                },
+                Some(adj),
+            ) => {
                 let m = nodes + 1;
                 let f = *features;
                 let mut hcur = Array2::<f32>::zeros((m * batch, f + 1));
@@ -255,7 +281,11 @@ impl Model {
         let base = 2 * layers;
         let mut u = Array2::from_shape_vec((1, hw.len()), hw.to_vec()).expect("hw row");
         for k in 0..2 {
-            let out = relu(linear(&u, &p.tensors[base + 2 * k], &p.tensors[base + 2 * k + 1]));
+            let out = relu(linear(
+                &u,
+                &p.tensors[base + 2 * k],
+                &p.tensors[base + 2 * k + 1],
+            ));
             t.hw_in.push(u);
             u = out.clone();
             t.hw_out.push(out);
@@ -264,10 +294,15 @@ impl Model {
         // Head over [arch code | hardware code].
         let mut c = Array2::<f32>::zeros((batch, 2 * h));
         c.slice_mut(s![.., ..h]).assign(&arch_code);
-        c.slice_mut(s![.., h..]).assign(&u.broadcast((batch, h)).expect("broadcast hw"));
+        c.slice_mut(s![.., h..])
+            .assign(&u.broadcast((batch, h)).expect("broadcast hw"));
         let base = base + 4;
         for k in 0..2 {
-            let out = relu(linear(&c, &p.tensors[base + 2 * k], &p.tensors[base + 2 * k + 1]));
+            let out = relu(linear(
+                &c,
+                &p.tensors[base + 2 * k],
+                &p.tensors[base + 2 * k + 1],
+            ));
             t.head_in.push(c);
             c = out.clone();
             t.head_out.push(out);
@@ -330,8 +365,13 @@ impl Model {
 /// `Â · H` for every sample at once: node-major `H` (m·B × d) viewed as m × (B·d).
 fn aggregate(adj: &Array2<f32>, hcur: &Array2<f32>, m: usize, batch: usize) -> Array2<f32> {
     let d = hcur.ncols();
-    let hv = hcur.view().into_shape_with_order((m, batch * d)).expect("node-major layout");
-    adj.dot(&hv).into_shape_with_order((m * batch, d)).expect("node-major layout")
+    let hv = hcur
+        .view()
+        .into_shape_with_order((m, batch * d))
+        .expect("node-major layout");
+    adj.dot(&hv)
+        .into_shape_with_order((m * batch, d))
+        .expect("node-major layout")
 }
 
 fn linear(x: &Array2<f32>, w: &Tensor, b: &Tensor) -> Array2<f32> {
@@ -366,7 +406,10 @@ fn linear_backward(
     let dw = x.t().dot(dz);
     g.tensors[index].view_mut().scaled_add(1.0, &dw);
     let db = dz.sum_axis(Axis(0));
-    g.tensors[index + 1].view_mut().row_mut(0).scaled_add(1.0, &db);
+    g.tensors[index + 1]
+        .view_mut()
+        .row_mut(0)
+        .scaled_add(1.0, &db);
     if want_dx {
         dz.dot(&p.tensors[index].view().t())
     } else {

@@ -21,7 +21,11 @@ pub struct Tensor {
 
 impl Tensor {
     pub fn zeros(rows: usize, cols: usize) -> Tensor {
-        Tensor { rows, cols, data: vec![0.0; rows * cols] }
+        Tensor {
+            rows,
+            cols,
+            data: vec![0.0; rows * cols],
+        }
     }
 
     pub fn view(&self) -> ndarray::ArrayView2<'_, f32> {
@@ -51,9 +55,13 @@ impl ParamSet {
         for &(fan_in, fan_out) in shapes {
             let bound = 1.0 / (fan_in as f32).sqrt();
             let mut w = Tensor::zeros(fan_in, fan_out);
-            w.data.iter_mut().for_each(|v| *v = rng.random_range(-bound..bound));
+            w.data
+                .iter_mut()
+                .for_each(|v| *v = rng.random_range(-bound..bound));
             let mut b = Tensor::zeros(1, fan_out);
-            b.data.iter_mut().for_each(|v| *v = rng.random_range(-bound..bound));
+            b.data
+                .iter_mut()
+                .for_each(|v| *v = rng.random_range(-bound..bound));
             tensors.push(w);
             tensors.push(b);
         }
@@ -69,7 +77,11 @@ impl ParamSet {
             tensors: self
                 .tensors
                 .iter()
-                .map(|t| Tensor { rows: t.rows, cols: t.cols, data: vec![value; t.data.len()] })
+                .map(|t| Tensor {
+                    rows: t.rows,
+                    cols: t.cols,
+                    data: vec![value; t.data.len()],
+                })
                 .collect(),
         }
     }
@@ -84,11 +96,9 @@ impl ParamSet {
 
     pub fn same_shape(&self, other: &ParamSet) -> bool {
         self.tensors.len() == other.tensors.len()
-            && self
-                .tensors
-                .iter()
-                .zip(&other.tensors)
-                .all(|(a, b)| a.rows == b.rows && a.cols == b.cols && a.data.len() == a.rows * a.cols)
+            && self.tensors.iter().zip(&other.tensors).all(|(a, b)| {
+                a.rows == b.rows && a.cols == b.cols && a.data.len() == a.rows * a.cols
+            })
     }
 
     fn zip_mut(&mut self, other: &ParamSet, mut f: impl FnMut(&mut f32, f32)) {
@@ -123,11 +133,15 @@ impl ParamSet {
     }
 
     pub fn scale(&mut self, k: f32) {
-        self.tensors.iter_mut().for_each(|t| t.data.iter_mut().for_each(|v| *v *= k));
+        self.tensors
+            .iter_mut()
+            .for_each(|t| t.data.iter_mut().for_each(|v| *v *= k));
     }
 
     pub fn all_finite(&self) -> bool {
-        self.tensors.iter().all(|t| t.data.iter().all(|v| v.is_finite()))
+        self.tensors
+            .iter()
+            .all(|t| t.data.iter().all(|v| v.is_finite()))
     }
 }
 
@@ -146,7 +160,12 @@ impl Adam {
     const EPS: f32 = 1e-8;
 
     pub fn new(like: &ParamSet, lr: f32) -> Adam {
-        Adam { lr, m: like.zeros_like(), v: like.zeros_like(), t: 0 }
+        Adam {
+            lr,
+            m: like.zeros_like(),
+            v: like.zeros_like(),
+            t: 0,
+        }
     }
 
     pub fn step(&mut self, params: &mut ParamSet, grad: &ParamSet) {

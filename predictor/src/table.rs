@@ -33,8 +33,13 @@ impl LatencyTable {
             line,
             reason: why,
         };
-        let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-        let (_, header) = lines.next().ok_or_else(|| bad(1, "the file is empty".into()))?;
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty());
+        let (_, header) = lines
+            .next()
+            .ok_or_else(|| bad(1, "the file is empty".into()))?;
         let header = split_csv_line(header);
         let mut key_idx = Vec::new();
         let mut dev_idx = Vec::new();
@@ -69,14 +74,23 @@ impl LatencyTable {
             if cells.len() != header.len() {
                 return Err(bad(
                     n + 1,
-                    format!("{} columns where the header has {}", cells.len(), header.len()),
+                    format!(
+                        "{} columns where the header has {}",
+                        cells.len(),
+                        header.len()
+                    ),
                 ));
             }
-            table.keys.push(key_idx.iter().map(|&i| cells[i].clone()).collect());
+            table
+                .keys
+                .push(key_idx.iter().map(|&i| cells[i].clone()).collect());
             for (d, &i) in dev_idx.iter().enumerate() {
                 let cell = cells[i].trim();
                 let v: f32 = cell.parse().map_err(|_| {
-                    bad(n + 1, format!("'{cell}' in column {} is not a latency in ms", header[i]))
+                    bad(
+                        n + 1,
+                        format!("'{cell}' in column {} is not a latency in ms", header[i]),
+                    )
                 })?;
                 if !(v.is_finite() && v > 0.0) {
                     return Err(bad(
@@ -148,7 +162,8 @@ mod tests {
 
     #[test]
     fn parses_keys_and_devices() {
-        let t = LatencyTable::parse("index,arch,a_ms,b_ms\n0,x,1.5,2\n1,\"y,z\",3,4\n", "t").unwrap();
+        let t =
+            LatencyTable::parse("index,arch,a_ms,b_ms\n0,x,1.5,2\n1,\"y,z\",3,4\n", "t").unwrap();
         assert_eq!(t.devices, ["a", "b"]);
         assert_eq!(t.key_columns, ["index", "arch"]);
         assert_eq!(t.keys[1], ["1", "y,z"]);
@@ -157,13 +172,25 @@ mod tests {
 
     #[test]
     fn refuses_bad_cells_with_line_and_column() {
-        let e = LatencyTable::parse("arch,a_ms\nx,fast\n", "t.csv").unwrap_err().to_string();
-        assert!(e.contains("t.csv line 2") && e.contains("'fast'") && e.contains("a_ms"), "{e}");
-        let e = LatencyTable::parse("arch,a_ms\nx,-1\n", "t.csv").unwrap_err().to_string();
+        let e = LatencyTable::parse("arch,a_ms\nx,fast\n", "t.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("t.csv line 2") && e.contains("'fast'") && e.contains("a_ms"),
+            "{e}"
+        );
+        let e = LatencyTable::parse("arch,a_ms\nx,-1\n", "t.csv")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("positive"), "{e}");
-        let e = LatencyTable::parse("arch,a_ms\nx\n", "t.csv").unwrap_err().to_string();
+        let e = LatencyTable::parse("arch,a_ms\nx\n", "t.csv")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("1 columns where the header has 2"), "{e}");
-        let e = LatencyTable::parse("arch,a_ms\nx,1\n", "t.csv").unwrap().device("b").unwrap_err();
+        let e = LatencyTable::parse("arch,a_ms\nx,1\n", "t.csv")
+            .unwrap()
+            .device("b")
+            .unwrap_err();
         assert!(e.to_string().contains("no device 'b'"), "{e}");
     }
 }

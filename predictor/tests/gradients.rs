@@ -8,7 +8,12 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn small(encoder: Encoder) -> Config {
-    Config { encoder, hidden: 6, hw_dim: 3, head: 5 }
+    Config {
+        encoder,
+        hidden: 6,
+        hw_dim: 3,
+        head: 5,
+    }
 }
 
 fn graph() -> Encoder {
@@ -18,7 +23,12 @@ fn graph() -> Encoder {
     adjacency[2 * 4 + 1] = 1.0;
     adjacency[3 * 4 + 2] = 1.0;
     adjacency[3 * 4 + 0] = 1.0;
-    Encoder::Graph { nodes: 4, features: 3, adjacency, layers: 3 }
+    Encoder::Graph {
+        nodes: 4,
+        features: 3,
+        adjacency,
+        layers: 3,
+    }
 }
 
 fn loss_of(model: &Model, p: &ParamSet, x: &Array2<f32>, hw: &[f32], y: &[f32], loss: Loss) -> f64 {
@@ -60,7 +70,10 @@ fn check(encoder: Encoder, loss: Loss) {
     }
     assert!(checked > 50);
     // The gradient is not trivially zero.
-    assert!(g.tensors.iter().any(|t| t.data.iter().any(|v| v.abs() > 1e-4)));
+    assert!(g
+        .tensors
+        .iter()
+        .any(|t| t.data.iter().any(|v| v.abs() > 1e-4)));
 }
 
 #[test]
@@ -70,13 +83,25 @@ fn gcn_gradients_match_finite_differences() {
 
 #[test]
 fn mlp_gradients_match_finite_differences() {
-    check(Encoder::Flat { features: 7, layers: 2 }, Loss::Mse);
+    check(
+        Encoder::Flat {
+            features: 7,
+            layers: 2,
+        },
+        Loss::Mse,
+    );
 }
 
 #[test]
 fn ranking_loss_gradients_match_finite_differences() {
     check(graph(), Loss::MseRank { weight: 0.5 });
-    check(Encoder::Flat { features: 7, layers: 2 }, Loss::MseRank { weight: 0.5 });
+    check(
+        Encoder::Flat {
+            features: 7,
+            layers: 2,
+        },
+        Loss::MseRank { weight: 0.5 },
+    );
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod bench;
 mod export;
 mod journal;
+mod predictor;
 mod probe;
 mod profile;
 
@@ -18,5 +19,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export(args) => export::run(args),
         Command::Journal(args) => journal::run(args, home),
         Command::Bench(args) => bench::run(args),
+        Command::Predictor(args) => predictor::run(args),
     }
 }

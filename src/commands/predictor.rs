@@ -1,0 +1,333 @@
+//! `edgenas predictor meta-train|eval`: the meta-learned latency predictor.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use edgenas_nas::{Arch, EncodingSpec, Space};
+use edgenas_predictor::ndarray::{self, Array2};
+use edgenas_predictor::{
+    evaluate, meta_train, Config, Device, Encoder, LatencyTable, Learner, Loss, MetaTrainOptions,
+    Model, Pools, PredictorFile, Score, TrainingInfo,
+};
+use serde::Serialize;
+
+use crate::cli::{LossArg, MetaTrainArgs, PredictorArgs, PredictorCommand, PredictorEvalArgs};
+
+pub fn run(args: PredictorArgs) -> Result<()> {
+    match args.command {
+        PredictorCommand::MetaTrain(a) => run_meta_train(a),
+        PredictorCommand::Eval(a) => run_eval(a),
+    }
+}
+
+/// A latency table read for one space: every row's arch encoded, the references located.
+pub struct SpaceTable {
+    pub space: Space,
+    pub table: LatencyTable,
+    pub features: Array2<f32>,
+    pub reference_rows: Vec<usize>,
+}
+
+/// HELP's train-pool size per space (the query pool is the next 1000 rows).
+pub fn help_train_pool(space: Space) -> usize {
+    match space {
+        Space::Nb201 => 900,
+        Space::Fbnet | Space::Ofa => 4000,
+    }
+}
+
+pub fn model_config(space: Space) -> Config {
+    Config::help(match space.encoding() {
+        EncodingSpec::Graph {
+            nodes,
+            features,
+            adjacency,
+        } => Encoder::Graph {
+            nodes,
+            features,
+            adjacency,
+            layers: 4,
+        },
+        EncodingSpec::Flat { len } => Encoder::Flat {
+            features: len,
+            layers: 2,
+        },
+    })
+}
+
+pub fn read_space_table(space: Space, path: &Path) -> Result<SpaceTable> {
+    let table = LatencyTable::read(path)?;
+    let columns: Vec<usize> = space
+        .table_columns()
+        .iter()
+        .map(|c| table.key_column(c))
+        .collect::<Result<_, _>>()
+        .with_context(|| {
+            format!(
+                "a {} latency table needs the columns {}",
+                space.name(),
+                space.table_columns().join(", ")
+            )
+        })?;
+    let dim = match space.encoding() {
+        EncodingSpec::Graph {
+            nodes, features, ..
+        } => nodes * features,
+        EncodingSpec::Flat { len } => len,
+    };
+    let mut features = Array2::<f32>::zeros((table.rows(), dim));
+    let mut row_of: HashMap<Arch, usize> = HashMap::new();
+    for (row, keys) in table.keys.iter().enumerate() {
+        let values: Vec<&str> = columns.iter().map(|&c| keys[c].as_str()).collect();
+        let arch = space
+            .arch_from_columns(&values)
+            .with_context(|| format!("{} data row {}", path.display(), row + 1))?;
+        features
+            .row_mut(row)
+            .assign(&ndarray::ArrayView1::from(&arch.encode()));
+        row_of.entry(arch).or_insert(row);
+    }
+    let reference_rows = space
+        .references()
+        .iter()
+        .map(|a| {
+            row_of.get(a).copied().with_context(|| {
+                format!(
+                    "{}: reference arch {a} is not in the table (its latencies form the hardware embedding)",
+                    path.display()
+                )
+            })
+        })
+        .collect::<Result<Vec<usize>>>()?;
+    Ok(SpaceTable {
+        space,
+        table,
+        features,
+        reference_rows,
+    })
+}
+
+fn split_devices(list: &str) -> Result<Vec<String>> {
+    let devices: Vec<String> = list
+        .split(',')
+        .map(|d| d.trim().trim_end_matches("_ms").to_string())
+        .filter(|d| !d.is_empty())
+        .collect();
+    if devices.is_empty() {
+        bail!("no device named (give a comma-separated list of latency columns without _ms)");
+    }
+    Ok(devices)
+}
+
+fn devices(t: &SpaceTable, names: &[String], pools: &Pools) -> Result<Vec<Device>> {
+    names
+        .iter()
+        .map(|n| {
+            Ok(Device::new(
+                n,
+                t.table.device(n)?,
+                &t.reference_rows,
+                pools,
+            )?)
+        })
+        .collect()
+}
+
+fn run_meta_train(a: MetaTrainArgs) -> Result<()> {
+    let space = Space::from_name(&a.space)?;
+    let t = read_space_table(space, &a.data)?;
+    let train_names = split_devices(&a.train)?;
+    let valid_names = split_devices(&a.valid)?;
+    if let Some(d) = train_names.iter().find(|d| valid_names.contains(d)) {
+        bail!("device {d} is both a training and a validation device");
+    }
+    let train = devices(&t, &train_names, &Pools::all_train(t.table.rows()))?;
+    let valid = devices(
+        &t,
+        &valid_names,
+        &Pools::help(help_train_pool(space), t.table.rows())?,
+    )?;
+    let opt = MetaTrainOptions {
+        iterations: a.iterations,
+        seed: a.seed,
+        loss: a.loss.to_loss(a.rank_weight),
+        mixture_share: a.mixture,
+        outer_lr: a.lr,
+        ..MetaTrainOptions::default()
+    };
+    let model = Model::new(model_config(space))?;
+    let start = Instant::now();
+    eprintln!(
+        "meta-training a {} predictor: {} train devices, {} validation devices, {} iterations, seed {}",
+        space.name(),
+        train.len(),
+        valid.len(),
+        opt.iterations,
+        opt.seed
+    );
+    let trained = meta_train(model, &t.features, &train, &valid, &opt, &mut |p| {
+        if let Some(s) = p.valid_spearman {
+            eprintln!(
+                "  iter {:>5}/{}  loss {:.5}  validation spearman {:.4}  best {:.4}  ({:.0} s)",
+                p.iteration,
+                p.iterations,
+                p.train_loss,
+                s,
+                p.best_spearman,
+                start.elapsed().as_secs_f64()
+            );
+        }
+    });
+    let file = PredictorFile {
+        space: space.name().to_string(),
+        references: space.references().iter().map(|r| r.to_string()).collect(),
+        config: trained.learner.model.config().clone(),
+        params: trained.learner.params.clone(),
+        inner_lr: trained.learner.inner_lr.clone(),
+        inner_steps: trained.learner.inner_steps as u32,
+        loss: trained.learner.loss,
+        training: TrainingInfo {
+            data: a
+                .data
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            train_devices: train_names,
+            valid_devices: valid_names,
+            options: opt,
+            best_iteration: trained.best_iteration as u32,
+            valid_spearman: trained.best_valid_spearman,
+            seconds: start.elapsed().as_secs_f64(),
+        },
+    };
+    file.save(&a.output)
+        .with_context(|| format!("writing {}", a.output.display()))?;
+    println!(
+        "wrote {}: best validation spearman {:.4} at iteration {} ({:.0} s)",
+        a.output.display(),
+        trained.best_valid_spearman,
+        trained.best_iteration,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The model a command uses: `--model FILE`, else the one shipped in the binary.
+pub fn load_model(space: Space, path: Option<&Path>) -> Result<PredictorFile> {
+    let file = match path {
+        Some(p) => PredictorFile::load(p)?,
+        None => {
+            let bytes = crate::models::embedded(space).with_context(|| {
+                format!(
+                    "no {} predictor is shipped in this binary; give --model",
+                    space.name()
+                )
+            })?;
+            PredictorFile::from_bytes(
+                bytes,
+                Path::new(&format!("<embedded {} model>", space.name())),
+            )?
+        }
+    };
+    if file.space != space.name() {
+        bail!(
+            "the model is a {} predictor, not a {} one",
+            file.space,
+            space.name()
+        );
+    }
+    let refs: Vec<String> = space.references().iter().map(|r| r.to_string()).collect();
+    if file.references != refs {
+        bail!(
+            "the model was trained with other reference archs than this edgenas uses for {}",
+            space.name()
+        );
+    }
+    Ok(file)
+}
+
+#[derive(Serialize)]
+struct DeviceReport {
+    device: String,
+    spearman: f64,
+    kendall: f64,
+    within_10pct: f64,
+}
+
+#[derive(Serialize)]
+struct EvalReport {
+    space: String,
+    samples: usize,
+    seeds: usize,
+    devices: Vec<DeviceReport>,
+    mean_spearman: f64,
+}
+
+fn run_eval(a: PredictorEvalArgs) -> Result<()> {
+    let space = Space::from_name(&a.space)?;
+    if a.seeds == 0 {
+        bail!("--seeds must be at least 1");
+    }
+    let model = load_model(space, a.model.as_deref())?;
+    let learner: Learner = model.learner()?;
+    let t = read_space_table(space, &a.data)?;
+    let names = split_devices(&a.devices)?;
+    let pools = Pools::help(help_train_pool(space), t.table.rows())?;
+    let devs = devices(&t, &names, &pools)?;
+    let seeds: Vec<u64> = (0..a.seeds as u64).collect();
+    let mut report = EvalReport {
+        space: space.name().into(),
+        samples: a.samples,
+        seeds: a.seeds,
+        devices: Vec::new(),
+        mean_spearman: 0.0,
+    };
+    for d in &devs {
+        let s: Score = evaluate(&learner, &t.features, d, a.samples, &seeds);
+        report.devices.push(DeviceReport {
+            device: d.name.clone(),
+            spearman: s.spearman,
+            kendall: s.kendall,
+            within_10pct: s.within_10pct,
+        });
+    }
+    report.mean_spearman =
+        report.devices.iter().map(|d| d.spearman).sum::<f64>() / report.devices.len() as f64;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{} predictor, {} reference + {} support measurements per device, mean of {} draws",
+        space.name(),
+        t.reference_rows.len(),
+        a.samples,
+        a.seeds
+    );
+    println!(
+        "{:<16} {:>9} {:>9} {:>11}",
+        "device", "spearman", "kendall", "within 10%"
+    );
+    for d in &report.devices {
+        println!(
+            "{:<16} {:>9.4} {:>9.4} {:>10.1}%",
+            d.device,
+            d.spearman,
+            d.kendall,
+            d.within_10pct * 100.0
+        );
+    }
+    println!("{:<16} {:>9.4}", "mean", report.mean_spearman);
+    Ok(())
+}
+
+impl LossArg {
+    fn to_loss(self, weight: f32) -> Loss {
+        match self {
+            LossArg::Mse => Loss::Mse,
+            LossArg::Rank => Loss::MseRank { weight },
+        }
+    }
+}
