@@ -35,6 +35,62 @@ pub enum Command {
     Bench(BenchArgs),
     /// The meta-learned latency predictor: meta-train it, evaluate it.
     Predictor(PredictorArgs),
+    /// Latency-constrained evolutionary search with the predictor adapted to a device.
+    Search(SearchArgs),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ObjectiveArg {
+    /// Accuracy from a table (--accuracy FILE.csv --accuracy-column NAME).
+    Accuracy,
+    /// The NASWOT training-free proxy, computed here with tract.
+    Naswot,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Search space: nb201, fbnet or ofa.
+    #[arg(long)]
+    pub space: String,
+    /// Predicted-latency budget in milliseconds.
+    #[arg(long)]
+    pub budget_ms: f64,
+    /// Latency table holding the device's reference (and support) latencies.
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: PathBuf,
+    /// The device (latency column without _ms) to adapt the predictor to.
+    #[arg(long)]
+    pub device: String,
+    /// Support measurements beside the 10 references.
+    #[arg(long, default_value_t = 10)]
+    pub samples: usize,
+    /// Predictor model file (default: the one shipped in the binary).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ObjectiveArg::Naswot)]
+    pub objective: ObjectiveArg,
+    /// Accuracy table (CSV with the space's arch columns) for --objective accuracy.
+    #[arg(long, value_name = "FILE.csv")]
+    pub accuracy: Option<PathBuf>,
+    #[arg(long, default_value = "cifar10_test_acc")]
+    pub accuracy_column: String,
+    /// Random inputs per NASWOT score.
+    #[arg(long, default_value_t = 8)]
+    pub naswot_samples: usize,
+    /// Objective evaluations in all.
+    #[arg(long, default_value_t = 100)]
+    pub evaluations: usize,
+    #[arg(long, default_value_t = 20)]
+    pub population: usize,
+    #[arg(long, default_value_t = 5)]
+    pub tournament: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Candidates to list.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +113,14 @@ pub enum LossArg {
     Mse,
     /// MSE plus a pairwise ranking loss.
     Rank,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AdaptArg {
+    /// HELP's inner gradient steps.
+    Sgd,
+    /// Inner steps, then a closed-form ridge refit of the output layer.
+    Ridge,
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +178,12 @@ pub struct PredictorEvalArgs {
     /// Support draws to average over.
     #[arg(long, default_value_t = 5)]
     pub seeds: usize,
+    /// Override the model's adaptation (for ablations).
+    #[arg(long, value_enum)]
+    pub adaptation: Option<AdaptArg>,
+    /// Shrinkage of the closed-form output-layer refit with --adaptation ridge.
+    #[arg(long, default_value_t = 1.0)]
+    pub ridge_lambda: f32,
     #[arg(long)]
     pub json: bool,
 }
@@ -249,5 +319,35 @@ pub enum BenchKind {
         rounds: usize,
         #[arg(long)]
         json: bool,
+    },
+    /// Adaptation and prediction speed of the shipped predictor (1 thread).
+    Predictor {
+        #[arg(long, default_value = "nb201")]
+        space: String,
+        /// Latency table to adapt from.
+        #[arg(long, value_name = "FILE.csv")]
+        data: PathBuf,
+        #[arg(long, default_value = "raspi4")]
+        device: String,
+        #[arg(long, value_name = "MODEL")]
+        model: Option<PathBuf>,
+        #[arg(long, default_value_t = 20)]
+        repeats: usize,
+    },
+    /// Time for evolutionary search to find archs within a predicted-latency budget.
+    Search {
+        #[arg(long, default_value = "fbnet")]
+        space: String,
+        #[arg(long, value_name = "FILE.csv")]
+        data: PathBuf,
+        #[arg(long, default_value = "gold_6226")]
+        device: String,
+        /// Budget as a quantile of the space's predicted latencies (0.2 = faster than 80%).
+        #[arg(long, default_value_t = 0.2)]
+        budget_quantile: f64,
+        #[arg(long, default_value_t = 30)]
+        evaluations: usize,
+        #[arg(long, value_name = "MODEL")]
+        model: Option<PathBuf>,
     },
 }

@@ -4,6 +4,7 @@ pub mod blocks;
 pub mod fbnet;
 pub mod nb201;
 pub mod ofa;
+pub mod search;
 
 pub use fbnet::{FbnetArch, FbnetBlock};
 pub use nb201::{Nb201Arch, Nb201Op};

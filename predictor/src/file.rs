@@ -5,7 +5,7 @@ use std::path::Path;
 use edgenas_format::{FileHeader, Kind, HEADER_LEN};
 use serde::{Deserialize, Serialize};
 
-use crate::meta::{Learner, MetaTrainOptions};
+use crate::meta::{Adaptation, Learner, MetaTrainOptions};
 use crate::model::{Config, Loss, Model};
 use crate::params::ParamSet;
 use crate::PredictorError;
@@ -29,6 +29,7 @@ pub struct PredictorFile {
     pub inner_lr: ParamSet,
     pub inner_steps: u32,
     pub loss: Loss,
+    pub adaptation: Adaptation,
     pub training: TrainingInfo,
 }
 
@@ -106,6 +107,7 @@ impl PredictorFile {
             inner_lr: self.inner_lr.clone(),
             inner_steps: self.inner_steps as usize,
             loss: self.loss,
+            adaptation: self.adaptation,
         })
     }
 }

@@ -18,7 +18,10 @@ pub mod table;
 
 pub use device::{Device, Normalizer, Pools};
 pub use file::{PredictorFile, TrainingInfo, PREDICTOR_FORMAT};
-pub use meta::{evaluate, meta_train, Learner, MetaTrainOptions, Progress, Score, Trained};
+pub use meta::{
+    evaluate, meta_train, select_adaptation, Adaptation, Learner, MetaTrainOptions, Progress,
+    Score, Trained,
+};
 pub use model::{Config, Encoder, Loss, Model};
 pub use params::ParamSet;
 pub use table::LatencyTable;

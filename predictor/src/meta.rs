@@ -21,15 +21,28 @@ pub struct Learner {
     pub inner_lr: ParamSet,
     pub inner_steps: usize,
     pub loss: Loss,
+    pub adaptation: Adaptation,
+}
+
+/// How a meta-learned predictor adapts to a device's support measurements.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Adaptation {
+    /// MAML's inner loop: `inner_steps` steps of `θ ← θ - α ⊙ ∇L(support)` (HELP).
+    Sgd,
+    /// The inner loop, then the output layer refitted in closed form: ridge regression on the
+    /// head's features, shrunk towards the adapted weights with strength `lambda`.
+    SgdThenRidge { lambda: f32 },
 }
 
 impl Learner {
-    /// Few-shot adaptation: `inner_steps` steps of `θ ← θ - α ⊙ ∇L(support)`.
     pub fn adapt(&self, x: ArrayView2<f32>, y: &[f32], hw: &[f32]) -> ParamSet {
         let mut p = self.params.clone();
         for _ in 0..self.inner_steps {
             let (_, g) = self.model.loss_grad(&p, x, hw, y, self.loss);
             p.sub_elementwise(&self.inner_lr, &g);
+        }
+        if let Adaptation::SgdThenRidge { lambda } = self.adaptation {
+            refit_output_layer(&self.model, &mut p, x, y, hw, lambda as f64);
         }
         p
     }
@@ -42,6 +55,91 @@ impl Learner {
         }
         out
     }
+}
+
+/// Ridge regression of the output layer `[w; b]` on the head's features `Φ` (with a ones
+/// column), shrunk towards its current value θ₀: θ = θ₀ + Φᵀ (ΦΦᵀ + λI)⁻¹ (y - Φθ₀). The dual
+/// form needs only an n×n solve for n support samples.
+fn refit_output_layer(
+    model: &Model,
+    p: &mut ParamSet,
+    x: ArrayView2<f32>,
+    y: &[f32],
+    hw: &[f32],
+    lambda: f64,
+) {
+    let phi = model.head_features(p, x, hw);
+    let (n, h) = phi.dim();
+    let out = model.output_layer();
+    let w0: Vec<f64> = p.tensors[out].data.iter().map(|&v| v as f64).collect();
+    let b0 = p.tensors[out + 1].data[0] as f64;
+    let row = |i: usize| {
+        phi.row(i)
+            .iter()
+            .map(|&v| v as f64)
+            .chain([1.0])
+            .collect::<Vec<f64>>()
+    };
+    let rows: Vec<Vec<f64>> = (0..n).map(row).collect();
+    let theta0: Vec<f64> = w0.iter().copied().chain([b0]).collect();
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let mut k = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            k[i * n + j] = dot(&rows[i], &rows[j]) + if i == j { lambda } else { 0.0 };
+        }
+    }
+    let r: Vec<f64> = (0..n)
+        .map(|i| y[i] as f64 - dot(&rows[i], &theta0))
+        .collect();
+    let Some(alpha) = solve_spd(k, n, r) else {
+        return;
+    };
+    let mut theta = theta0;
+    for (i, a) in alpha.iter().enumerate() {
+        for (t, v) in theta.iter_mut().zip(&rows[i]) {
+            *t += a * v;
+        }
+    }
+    for (dst, &v) in p.tensors[out].data.iter_mut().zip(&theta[..h]) {
+        *dst = v as f32;
+    }
+    p.tensors[out + 1].data[0] = theta[h] as f32;
+}
+
+/// Solves K a = r for a symmetric positive definite K (Cholesky); None if K is not.
+fn solve_spd(mut k: Vec<f64>, n: usize, mut r: Vec<f64>) -> Option<Vec<f64>> {
+    for j in 0..n {
+        let mut d = k[j * n + j];
+        for m in 0..j {
+            d -= k[j * n + m] * k[j * n + m];
+        }
+        if d <= 0.0 {
+            return None;
+        }
+        let d = d.sqrt();
+        k[j * n + j] = d;
+        for i in j + 1..n {
+            let mut v = k[i * n + j];
+            for m in 0..j {
+                v -= k[i * n + m] * k[j * n + m];
+            }
+            k[i * n + j] = v / d;
+        }
+    }
+    for i in 0..n {
+        for m in 0..i {
+            r[i] -= k[i * n + m] * r[m];
+        }
+        r[i] /= k[i * n + i];
+    }
+    for i in (0..n).rev() {
+        for m in i + 1..n {
+            r[i] -= k[m * n + i] * r[m];
+        }
+        r[i] /= k[i * n + i];
+    }
+    Some(r)
 }
 
 /// Scores of one device, averaged over support draws.
@@ -226,6 +324,53 @@ pub fn validate(
     sum / valid.len().max(1) as f64
 }
 
+/// Picks how the learner adapts (HELP's inner steps alone, or followed by a ridge refit of the
+/// output layer at a few strengths) by validation Spearman; returns every candidate's score.
+pub fn select_adaptation(
+    learner: &mut Learner,
+    features: &Array2<f32>,
+    valid: &[Device],
+    opt: &MetaTrainOptions,
+) -> Vec<(Adaptation, f64)> {
+    let mut candidates = vec![Adaptation::Sgd];
+    candidates.extend([0.1f32, 1.0, 10.0].map(|lambda| Adaptation::SgdThenRidge { lambda }));
+    let scores: Vec<(Adaptation, f64)> = candidates
+        .into_iter()
+        .map(|a| {
+            learner.adaptation = a;
+            (
+                a,
+                validate(
+                    learner,
+                    features,
+                    valid,
+                    opt.valid_samples,
+                    &opt.valid_seeds,
+                ),
+            )
+        })
+        .collect();
+    learner.adaptation = scores
+        .iter()
+        .copied()
+        .fold((Adaptation::Sgd, f64::NEG_INFINITY), |best, c| {
+            if c.1 > best.1 {
+                c
+            } else {
+                best
+            }
+        })
+        .0;
+    scores
+}
+
+/// Bounds of the learned inner learning rates.
+pub const MAX_INNER_LR: f32 = 0.5;
+/// The learned rates move slower than the weights (Adam steps ~lr each iteration).
+const INNER_LR_LR_SCALE: f32 = 0.3;
+/// Meta-gradient norm clip: one bad task batch must not undo the training so far.
+const MAX_GRAD_NORM: f32 = 5.0;
+
 /// Meta-trains from `train` devices, selecting the best weights on the `valid` devices.
 pub fn meta_train(
     model: Model,
@@ -244,9 +389,10 @@ pub fn meta_train(
         inner_lr,
         inner_steps: opt.inner_steps,
         loss: opt.loss,
+        adaptation: Adaptation::Sgd,
     };
     let mut adam_p = Adam::new(&learner.params, opt.outer_lr);
-    let mut adam_a = Adam::new(&learner.inner_lr, opt.outer_lr);
+    let mut adam_a = Adam::new(&learner.inner_lr, opt.outer_lr * INNER_LR_LR_SCALE);
     let mut best = (
         f64::NEG_INFINITY,
         0usize,
@@ -294,8 +440,12 @@ pub fn meta_train(
         grad_p.scale(k);
         grad_a.scale(k);
         if grad_p.all_finite() && grad_a.all_finite() {
+            grad_p.clip_norm(MAX_GRAD_NORM);
             adam_p.step(&mut learner.params, &grad_p);
             adam_a.step(&mut learner.inner_lr, &grad_a);
+            // First-order Meta-SGD does not see the curvature that punishes an overshooting
+            // inner step, so the learned rates are kept in a range where steps stay steps.
+            learner.inner_lr.clamp(0.0, MAX_INNER_LR);
         }
         let mut valid_spearman = None;
         if it % opt.valid_every == 0 || it == opt.iterations {

@@ -208,6 +208,17 @@ impl Model {
         self.forward(p, x, hw).0
     }
 
+    /// The head's last hidden layer (B × head): the features the output layer combines.
+    pub fn head_features(&self, p: &ParamSet, x: ArrayView2<f32>, hw: &[f32]) -> Array2<f32> {
+        let (_, mut t) = self.forward(p, x, hw);
+        t.head_in.pop().expect("the head has an output layer")
+    }
+
+    /// Index of the output layer's weight in a [`ParamSet`] (its bias follows).
+    pub fn output_layer(&self) -> usize {
+        2 * (self.config.shapes().len() - 1)
+    }
+
     /// Loss and its gradient with respect to every parameter.
     pub fn loss_grad(
         &self,

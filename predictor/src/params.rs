@@ -138,6 +138,29 @@ impl ParamSet {
             .for_each(|t| t.data.iter_mut().for_each(|v| *v *= k));
     }
 
+    pub fn clamp(&mut self, lo: f32, hi: f32) {
+        self.tensors
+            .iter_mut()
+            .for_each(|t| t.data.iter_mut().for_each(|v| *v = v.clamp(lo, hi)));
+    }
+
+    pub fn norm(&self) -> f32 {
+        self.tensors
+            .iter()
+            .flat_map(|t| &t.data)
+            .map(|v| v * v)
+            .sum::<f32>()
+            .sqrt()
+    }
+
+    /// Scales the set down to norm `max` when it is longer.
+    pub fn clip_norm(&mut self, max: f32) {
+        let n = self.norm();
+        if n > max {
+            self.scale(max / n);
+        }
+    }
+
     pub fn all_finite(&self) -> bool {
         self.tensors
             .iter()

@@ -5,6 +5,7 @@
 //! The profiler times any such closure and knows nothing of networks.
 
 pub mod ir;
+pub mod naswot;
 pub mod onnx;
 pub mod tract_backend;
 

@@ -24,6 +24,17 @@ pub const OUTPUT_NAME: &str = "output";
 /// Latency does not depend on weight values, but outputs must stay finite, so weights are
 /// scaled by fan-in (variance-preserving) and BatchNorms stay close to identity.
 pub fn to_model_proto(net: &Network, seed: u64) -> ModelProto {
+    to_model_proto_with_taps(net, seed, &[])
+}
+
+/// Name of the extra output that exposes value `v` (see [`to_model_proto_with_taps`]).
+pub fn tap_name(v: ValueId) -> String {
+    format!("tap_{v}")
+}
+
+/// Like [`to_model_proto`], with the values `taps` exposed as extra outputs after the main one
+/// (for proxies that read activations, such as NASWOT's ReLU patterns).
+pub fn to_model_proto_with_taps(net: &Network, seed: u64, taps: &[ValueId]) -> ModelProto {
     let mut b = GraphBuilder {
         graph: GraphProto {
             name: net.name.clone(),
@@ -50,6 +61,13 @@ pub fn to_model_proto(net: &Network, seed: u64) -> ModelProto {
     // The output keeps a stable name whatever node produces it.
     b.push("Identity", &[&out_name], OUTPUT_NAME, vec![]);
     b.graph.output.push(value_info(OUTPUT_NAME, &out_dims));
+    for &v in taps {
+        let src = b.names[v].clone();
+        b.push("Identity", &[&src], &tap_name(v), vec![]);
+        b.graph
+            .output
+            .push(value_info(&tap_name(v), &net.shape(v).dims()));
+    }
     ModelProto {
         ir_version: 7,
         opset_import: vec![OperatorSetIdProto {

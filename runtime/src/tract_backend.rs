@@ -179,6 +179,25 @@ impl TractModel {
         Ok((t.shape().to_vec(), t.iter().copied().collect()))
     }
 
+    /// Runs one inference on `data` (the input's elements, row-major); returns every output,
+    /// flattened.
+    pub fn run_on(&mut self, data: &[f32]) -> Result<Vec<Vec<f32>>, RuntimeError> {
+        let input = Tensor::from_shape(&self.input_shape, data)
+            .map_err(tract_err("build the input tensor"))?
+            .into_tvalue();
+        let out = self
+            .state
+            .run(tvec!(input))
+            .map_err(tract_err("run the model"))?;
+        out.iter()
+            .map(|t| {
+                t.to_plain_array_view::<f32>()
+                    .map(|v| v.iter().copied().collect())
+                    .map_err(tract_err("read an output"))
+            })
+            .collect()
+    }
+
     /// Runs one inference and drops the output: the operation the profiler times.
     pub fn run_discard(&mut self) -> Result<(), RuntimeError> {
         self.state

@@ -21,7 +21,166 @@ pub fn run(args: BenchArgs) -> Result<()> {
             rounds,
             json,
         } => protocol_vs_loop(&arch, threads, loop_runs, rounds.max(1), json),
+        BenchKind::Predictor {
+            space,
+            data,
+            device,
+            model,
+            repeats,
+        } => predictor_speed(&space, &data, &device, model.as_deref(), repeats.max(1)),
+        BenchKind::Search {
+            space,
+            data,
+            device,
+            budget_quantile,
+            evaluations,
+            model,
+        } => search_speed(
+            &space,
+            &data,
+            &device,
+            budget_quantile,
+            evaluations,
+            model.as_deref(),
+        ),
     }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Adaptation (inner steps on 10 references + 10 samples) and prediction of the whole space
+/// (NB201: all 15,625 archs; others: 15,625 random archs), single-threaded.
+fn predictor_speed(
+    space: &str,
+    data: &std::path::Path,
+    device: &str,
+    model: Option<&std::path::Path>,
+    repeats: usize,
+) -> Result<()> {
+    use edgenas_nas::{Nb201Arch, Space};
+    use rand::SeedableRng;
+    let space = Space::from_name(space)?;
+    let adapted = super::search::AdaptedPredictor::from_table(space, data, device, 10, model, 0)?;
+    let archs: Vec<Arch> = match space {
+        Space::Nb201 => Nb201Arch::all().into_iter().map(Arch::Nb201).collect(),
+        _ => {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+            (0..15_625).map(|_| space.sample(&mut rng)).collect()
+        }
+    };
+    // The support set as the command adapts on it.
+    let support: Vec<Arch> = space
+        .references()
+        .into_iter()
+        .chain(archs.iter().take(10).cloned())
+        .collect();
+    let dim = support[0].encode().len();
+    let mut xs = edgenas_predictor::ndarray::Array2::<f32>::zeros((support.len(), dim));
+    for (i, a) in support.iter().enumerate() {
+        xs.row_mut(i)
+            .assign(&edgenas_predictor::ndarray::ArrayView1::from(&a.encode()));
+    }
+    let ys: Vec<f32> = adapted
+        .device
+        .hw
+        .iter()
+        .copied()
+        .chain(std::iter::repeat_n(0.5, 10))
+        .collect();
+    let mut adapt_ms = Vec::new();
+    let mut predict_ms = Vec::new();
+    let mut encode_ms = Vec::new();
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let _ = adapted.learner.adapt(xs.view(), &ys, &adapted.device.hw);
+        adapt_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let mut x = edgenas_predictor::ndarray::Array2::<f32>::zeros((archs.len(), dim));
+        for (i, a) in archs.iter().enumerate() {
+            x.row_mut(i)
+                .assign(&edgenas_predictor::ndarray::ArrayView1::from(&a.encode()));
+        }
+        encode_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let p = adapted
+            .learner
+            .predict(&adapted.params, x.view(), &adapted.device.hw);
+        predict_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(p.len(), archs.len());
+    }
+    println!(
+        "{} predictor, 1 thread, median of {repeats}: adaptation ({} inner steps on {} samples) {:.2} ms; encoding {} archs {:.1} ms; predicting them {:.1} ms",
+        space.name(),
+        adapted.learner.inner_steps,
+        support.len(),
+        median(adapt_ms),
+        archs.len(),
+        median(encode_ms),
+        median(predict_ms)
+    );
+    Ok(())
+}
+
+/// Evolutionary search with NASWOT under a budget set at a quantile of predicted latencies.
+fn search_speed(
+    space: &str,
+    data: &std::path::Path,
+    device: &str,
+    quantile: f64,
+    evaluations: usize,
+    model: Option<&std::path::Path>,
+) -> Result<()> {
+    use edgenas_nas::search::EvolutionOptions;
+    use edgenas_nas::Space;
+    use rand::SeedableRng;
+    let space = Space::from_name(space)?;
+    let adapted = super::search::AdaptedPredictor::from_table(space, data, device, 10, model, 0)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let sample: Vec<Arch> = (0..1000).map(|_| space.sample(&mut rng)).collect();
+    let mut lats = adapted.predict_ms(&sample);
+    lats.sort_by(f64::total_cmp);
+    let budget = lats[((lats.len() as f64 * quantile) as usize).min(lats.len() - 1)];
+    let objective = super::search::Objective::Naswot {
+        samples: 8,
+        seed: 0,
+    };
+    let opts = EvolutionOptions {
+        evaluations,
+        population: 10,
+        tournament: 3,
+        ..Default::default()
+    };
+    let start = Instant::now();
+    let first = std::cell::Cell::new(None::<f64>);
+    let out = edgenas_nas::search::aging_evolution(
+        space,
+        budget,
+        &opts,
+        &mut |archs| adapted.predict_ms(archs),
+        &mut |a| {
+            if first.get().is_none() {
+                first.set(Some(start.elapsed().as_secs_f64()));
+            }
+            objective.score(a)
+        },
+    );
+    let total = start.elapsed().as_secs_f64();
+    let best = out.best.context("no arch within the budget was found")?;
+    println!(
+        "{} search on {device}, budget {budget:.3} ms (the {:.0}% quantile of predicted latency), NASWOT objective, 1 thread: first arch within budget after {:.3} s; {} evaluations in {:.2} s; best predicted {:.3} ms, NASWOT {:.2}: {}",
+        space.name(),
+        quantile * 100.0,
+        first.get().unwrap_or(total),
+        out.history.len(),
+        total,
+        best.latency_ms,
+        best.objective,
+        best.arch
+    );
+    Ok(())
 }
 
 /// The protocol's median against the median of a bare loop over the same runnable: the

@@ -6,6 +6,7 @@ mod journal;
 mod predictor;
 mod probe;
 mod profile;
+mod search;
 
 use anyhow::Result;
 
@@ -20,5 +21,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Journal(args) => journal::run(args, home),
         Command::Bench(args) => bench::run(args),
         Command::Predictor(args) => predictor::run(args),
+        Command::Search(args) => search::run(args),
     }
 }

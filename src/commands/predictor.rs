@@ -8,12 +8,14 @@ use anyhow::{bail, Context, Result};
 use edgenas_nas::{Arch, EncodingSpec, Space};
 use edgenas_predictor::ndarray::{self, Array2};
 use edgenas_predictor::{
-    evaluate, meta_train, Config, Device, Encoder, LatencyTable, Learner, Loss, MetaTrainOptions,
-    Model, Pools, PredictorFile, Score, TrainingInfo,
+    evaluate, meta_train, select_adaptation, Adaptation, Config, Device, Encoder, LatencyTable,
+    Learner, Loss, MetaTrainOptions, Model, Pools, PredictorFile, Score, TrainingInfo,
 };
 use serde::Serialize;
 
-use crate::cli::{LossArg, MetaTrainArgs, PredictorArgs, PredictorCommand, PredictorEvalArgs};
+use crate::cli::{
+    AdaptArg, LossArg, MetaTrainArgs, PredictorArgs, PredictorCommand, PredictorEvalArgs,
+};
 
 pub fn run(args: PredictorArgs) -> Result<()> {
     match args.command {
@@ -24,7 +26,6 @@ pub fn run(args: PredictorArgs) -> Result<()> {
 
 /// A latency table read for one space: every row's arch encoded, the references located.
 pub struct SpaceTable {
-    pub space: Space,
     pub table: LatencyTable,
     pub features: Array2<f32>,
     pub reference_rows: Vec<usize>,
@@ -102,7 +103,6 @@ pub fn read_space_table(space: Space, path: &Path) -> Result<SpaceTable> {
         })
         .collect::<Result<Vec<usize>>>()?;
     Ok(SpaceTable {
-        space,
         table,
         features,
         reference_rows,
@@ -180,6 +180,11 @@ fn run_meta_train(a: MetaTrainArgs) -> Result<()> {
             );
         }
     });
+    let mut trained = trained;
+    let choices = select_adaptation(&mut trained.learner, &t.features, &valid, &opt);
+    for (adaptation, s) in &choices {
+        eprintln!("  adaptation {adaptation:?}: validation spearman {s:.4}");
+    }
     let file = PredictorFile {
         space: space.name().to_string(),
         references: space.references().iter().map(|r| r.to_string()).collect(),
@@ -188,6 +193,7 @@ fn run_meta_train(a: MetaTrainArgs) -> Result<()> {
         inner_lr: trained.learner.inner_lr.clone(),
         inner_steps: trained.learner.inner_steps as u32,
         loss: trained.learner.loss,
+        adaptation: trained.learner.adaptation,
         training: TrainingInfo {
             data: a
                 .data
@@ -271,7 +277,16 @@ fn run_eval(a: PredictorEvalArgs) -> Result<()> {
         bail!("--seeds must be at least 1");
     }
     let model = load_model(space, a.model.as_deref())?;
-    let learner: Learner = model.learner()?;
+    let mut learner: Learner = model.learner()?;
+    match a.adaptation {
+        Some(AdaptArg::Sgd) => learner.adaptation = Adaptation::Sgd,
+        Some(AdaptArg::Ridge) => {
+            learner.adaptation = Adaptation::SgdThenRidge {
+                lambda: a.ridge_lambda,
+            }
+        }
+        None => {}
+    }
     let t = read_space_table(space, &a.data)?;
     let names = split_devices(&a.devices)?;
     let pools = Pools::help(help_train_pool(space), t.table.rows())?;
