@@ -34,6 +34,48 @@ echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace 2>&1 | tee "$log"
+
+# --- The ARM tier -------------------------------------------------------------------------------
+# One release build per target (cross/build.sh: glibc 2.17 floor, checked, packaged in dist/), then
+# the end-to-end tests of tests/ against the aarch64 binary under qemu, and the unit tests of the
+# crates without tract (format, profiler, predictor) built for aarch64 and run under qemu.
+# EDGENAS_SKIP_ARM=1 skips the tier (say so loudly: it is for quick local runs only).
+if [ "${EDGENAS_SKIP_ARM:-0}" = 1 ]; then
+  echo "== ARM tier: SKIPPED (EDGENAS_SKIP_ARM=1)"
+else
+  if ! command -v qemu-aarch64 >/dev/null 2>&1 || [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] \
+     || ! command -v aarch64-linux-gnu-gcc >/dev/null 2>&1; then
+    echo "== installing qemu-user and the aarch64 C toolchain"
+    sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+    sudo_ apt-get update -q >/dev/null
+    sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross >/dev/null
+  fi
+  echo "== cross: aarch64 release build"
+  bash cross/build.sh aarch64-unknown-linux-gnu 2>&1 | tee -a "$log"
+  a64=target/cross/aarch64-unknown-linux-gnu/release/edgenas
+  armv7_status=0
+  if [ "${EDGENAS_ARMV7:-1}" = 1 ]; then
+    echo "== cross: armv7 release build"
+    bash cross/build.sh armv7-unknown-linux-gnueabihf 2>&1 | tee -a "$log" || armv7_status=$?
+    if [ "$armv7_status" = 3 ]; then
+      echo "== cross: armv7 SKIPPED (its standard library cannot be installed here; see above)"
+    elif [ "$armv7_status" != 0 ]; then
+      exit "$armv7_status"
+    fi
+  else
+    echo "== cross: armv7 SKIPPED (EDGENAS_ARMV7=0)"
+  fi
+  echo "== end-to-end tests on emulated aarch64 ($a64)"
+  EDGENAS_TEST_BIN="$PWD/$a64" EDGENAS_TEST_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+    cargo test -p edgenas --tests 2>&1 | tee -a "$log"
+  echo "== unit tests of format, profiler and predictor on emulated aarch64"
+  RUSTC=/usr/bin/rustc \
+  CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+  CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+    cargo test --target aarch64-unknown-linux-gnu --target-dir target/cross-tests \
+      -p edgenas-format -p edgenas-profiler -p edgenas-predictor 2>&1 | tee -a "$log"
+fi
+
 # One closing line over every test binary (cargo prints one "test result" line per binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

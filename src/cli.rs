@@ -29,6 +29,9 @@ pub enum Command {
     Profile(ProfileArgs),
     /// Write a candidate network as an .onnx file.
     Export(ExportArgs),
+    /// Run a candidate (arch string or .onnx file) once on its seeded input and print the output:
+    /// checks that this board's runtime computes what another machine's does.
+    Infer(InferArgs),
     /// Show or export the measurement journal.
     Journal(JournalArgs),
     /// Benchmarks that print figures.
@@ -105,6 +108,14 @@ pub enum PredictorCommand {
     MetaTrain(MetaTrainArgs),
     /// Evaluate a predictor on devices of a latency table under HELP's protocol.
     Eval(PredictorEvalArgs),
+    /// How a predictor was trained and how it scored on its validation devices (JSON).
+    Info {
+        #[arg(long, default_value = "nb201")]
+        space: String,
+        /// Model file (default: the one shipped in the binary).
+        #[arg(long, value_name = "MODEL")]
+        model: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -121,6 +132,9 @@ pub enum AdaptArg {
     Sgd,
     /// Inner steps, then a closed-form ridge refit of the output layer.
     Ridge,
+    /// Inner steps, then a joint ridge refit of the output layer and a linear term over the
+    /// arch encoding.
+    Residual,
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +198,13 @@ pub struct PredictorEvalArgs {
     /// Shrinkage of the closed-form output-layer refit with --adaptation ridge.
     #[arg(long, default_value_t = 1.0)]
     pub ridge_lambda: f32,
+    /// Override the weight of the network against the additive model (1: network alone,
+    /// 0: additive model alone; for ablations).
+    #[arg(long)]
+    pub blend: Option<f32>,
+    /// Shrinkage of the linear term with --adaptation residual.
+    #[arg(long, default_value_t = 0.1)]
+    pub linear_lambda: f32,
     #[arg(long)]
     pub json: bool,
 }
@@ -253,6 +274,17 @@ pub struct ProfileArgs {
     /// Read /proc, /sys and /etc under this root (board identity, firmware and pre-flight state).
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub sysroot: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    /// An arch string (NB201, FBNet, OFA) or an .onnx file.
+    pub target: String,
+    /// Seed of the weights (arch strings) and of the input.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     #[arg(long)]
     pub json: bool,
 }
@@ -333,6 +365,23 @@ pub enum BenchKind {
         model: Option<PathBuf>,
         #[arg(long, default_value_t = 20)]
         repeats: usize,
+    },
+    /// Our tract latency of seeded table rows against a table column (checks a space's
+    /// skeleton: a wrong one ranks archs differently from the published figures).
+    Table {
+        #[arg(long, default_value = "fbnet")]
+        space: String,
+        #[arg(long, value_name = "FILE.csv")]
+        data: PathBuf,
+        #[arg(long, default_value = "gold_6226")]
+        device: String,
+        #[arg(long, default_value_t = 50)]
+        archs: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Sampling time per arch in seconds (the protocol's max time).
+        #[arg(long, default_value_t = 2.0)]
+        max_time: f64,
     },
     /// Time for evolutionary search to find archs within a predicted-latency budget.
     Search {

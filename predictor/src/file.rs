@@ -5,6 +5,7 @@ use std::path::Path;
 use edgenas_format::{FileHeader, Kind, HEADER_LEN};
 use serde::{Deserialize, Serialize};
 
+use crate::additive::AdditivePrior;
 use crate::meta::{Adaptation, Learner, MetaTrainOptions};
 use crate::model::{Config, Loss, Model};
 use crate::params::ParamSet;
@@ -30,6 +31,8 @@ pub struct PredictorFile {
     pub inner_steps: u32,
     pub loss: Loss,
     pub adaptation: Adaptation,
+    pub additive: Option<AdditivePrior>,
+    pub blend: f32,
     pub training: TrainingInfo,
 }
 
@@ -67,6 +70,18 @@ impl PredictorFile {
                 reason: "the learning rates do not match the weights, or a weight is not finite"
                     .into(),
             });
+        }
+        if let Some(a) = &file.additive {
+            let dim = file.config.input_dim() + 1;
+            if a.mean.len() != dim
+                || a.basis.iter().any(|b| b.len() != dim)
+                || !(0.0..=1.0).contains(&file.blend)
+            {
+                return Err(PredictorError::Decode {
+                    path: path.display().to_string(),
+                    reason: "the additive prior does not fit the encoding".into(),
+                });
+            }
         }
         if file.references.len() != file.config.hw_dim {
             return Err(PredictorError::Decode {
@@ -108,6 +123,8 @@ impl PredictorFile {
             inner_steps: self.inner_steps as usize,
             loss: self.loss,
             adaptation: self.adaptation,
+            additive: self.additive.clone(),
+            blend: self.blend,
         })
     }
 }

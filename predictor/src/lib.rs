@@ -8,6 +8,7 @@
 //! - [`device`]: per-device normalisation and pools; [`table`]: latency CSVs;
 //! - [`metrics`]: Spearman, Kendall, share within ±10%; [`file`]: the versioned model file.
 
+pub mod additive;
 pub mod device;
 pub mod file;
 pub mod meta;
@@ -16,11 +17,12 @@ pub mod model;
 pub mod params;
 pub mod table;
 
+pub use additive::AdditivePrior;
 pub use device::{Device, Normalizer, Pools};
 pub use file::{PredictorFile, TrainingInfo, PREDICTOR_FORMAT};
 pub use meta::{
-    evaluate, meta_train, select_adaptation, Adaptation, Learner, MetaTrainOptions, Progress,
-    Score, Trained,
+    evaluate, meta_train, select_on_validation, Adaptation, Adapted, Learner, MetaTrainOptions,
+    Progress, Score, Trained,
 };
 pub use model::{Config, Encoder, Loss, Model};
 pub use params::ParamSet;

@@ -7,6 +7,7 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::additive::AdditivePrior;
 use crate::device::{trimmed, Device, Normalizer};
 use crate::metrics::{kendall_tau_b, spearman, within};
 use crate::model::{Loss, Model};
@@ -22,6 +23,10 @@ pub struct Learner {
     pub inner_steps: usize,
     pub loss: Loss,
     pub adaptation: Adaptation,
+    /// The empirical-Bayes additive model, blended with the network (see [`crate::additive`]).
+    pub additive: Option<AdditivePrior>,
+    /// Weight of the network in the blend (1: the network alone, 0: the additive model alone).
+    pub blend: f32,
 }
 
 /// How a meta-learned predictor adapts to a device's support measurements.
@@ -32,83 +37,173 @@ pub enum Adaptation {
     /// The inner loop, then the output layer refitted in closed form: ridge regression on the
     /// head's features, shrunk towards the adapted weights with strength `lambda`.
     SgdThenRidge { lambda: f32 },
+    /// The inner loop, then a joint closed-form refit of the output layer (shrunk towards the
+    /// adapted weights by `lambda_head`) and of a linear term over the arch encoding itself
+    /// (shrunk towards zero by `lambda_linear`). The linear term lets 20 measurements correct
+    /// what the network's prior gets wrong about a device unlike the training devices, in the
+    /// additive per-choice form latency mostly has.
+    SgdThenResidual {
+        lambda_head: f32,
+        lambda_linear: f32,
+    },
+}
+
+/// A predictor adapted to one device.
+#[derive(Debug, Clone)]
+pub struct Adapted {
+    pub params: ParamSet,
+    /// The additive model's posterior coefficients (when it takes part in the blend).
+    pub additive: Option<Vec<f64>>,
+    /// Weights of the linear term over the encoding ([`Adaptation::SgdThenResidual`]).
+    pub linear: Option<Vec<f32>>,
 }
 
 impl Learner {
-    pub fn adapt(&self, x: ArrayView2<f32>, y: &[f32], hw: &[f32]) -> ParamSet {
+    pub fn adapt(&self, x: ArrayView2<f32>, y: &[f32], hw: &[f32]) -> Adapted {
+        let additive = match &self.additive {
+            Some(prior) if self.blend < 1.0 => prior.posterior(x, y),
+            _ => None,
+        };
         let mut p = self.params.clone();
+        if self.blend <= 0.0 && additive.is_some() {
+            return Adapted {
+                params: p,
+                additive,
+                linear: None,
+            };
+        }
         for _ in 0..self.inner_steps {
             let (_, g) = self.model.loss_grad(&p, x, hw, y, self.loss);
             p.sub_elementwise(&self.inner_lr, &g);
         }
-        if let Adaptation::SgdThenRidge { lambda } = self.adaptation {
-            refit_output_layer(&self.model, &mut p, x, y, hw, lambda as f64);
+        let mut linear = None;
+        match self.adaptation {
+            Adaptation::Sgd => {}
+            Adaptation::SgdThenRidge { lambda } => {
+                refit(&self.model, &mut p, x, y, hw, lambda as f64, None);
+            }
+            Adaptation::SgdThenResidual {
+                lambda_head,
+                lambda_linear,
+            } => {
+                linear = refit(
+                    &self.model,
+                    &mut p,
+                    x,
+                    y,
+                    hw,
+                    lambda_head as f64,
+                    Some(lambda_linear as f64),
+                );
+            }
         }
-        p
+        Adapted {
+            params: p,
+            additive,
+            linear,
+        }
     }
 
-    pub fn predict(&self, params: &ParamSet, x: ArrayView2<f32>, hw: &[f32]) -> Vec<f32> {
+    pub fn predict(&self, adapted: &Adapted, x: ArrayView2<f32>, hw: &[f32]) -> Vec<f32> {
+        let additive = adapted
+            .additive
+            .as_ref()
+            .map(|beta| AdditivePrior::predict(beta, x));
+        match additive {
+            Some(a) if self.blend <= 0.0 => a,
+            Some(a) => {
+                let net = self.predict_network(adapted, x, hw);
+                net.iter()
+                    .zip(&a)
+                    .map(|(n, a)| self.blend * n + (1.0 - self.blend) * a)
+                    .collect()
+            }
+            None => self.predict_network(adapted, x, hw),
+        }
+    }
+
+    fn predict_network(&self, adapted: &Adapted, x: ArrayView2<f32>, hw: &[f32]) -> Vec<f32> {
         // In chunks: the GCN's activations for all 15,625 NB201 archs at once would be 60 MB.
         let mut out = Vec::with_capacity(x.nrows());
         for chunk in x.axis_chunks_iter(Axis(0), 1024) {
-            out.extend(self.model.predict(params, chunk, hw));
+            out.extend(self.model.predict(&adapted.params, chunk, hw));
+        }
+        if let Some(v) = &adapted.linear {
+            for (o, row) in out.iter_mut().zip(x.rows()) {
+                *o += row.iter().zip(v).map(|(a, b)| a * b).sum::<f32>();
+            }
         }
         out
     }
 }
 
-/// Ridge regression of the output layer `[w; b]` on the head's features `Φ` (with a ones
-/// column), shrunk towards its current value θ₀: θ = θ₀ + Φᵀ (ΦΦᵀ + λI)⁻¹ (y - Φθ₀). The dual
-/// form needs only an n×n solve for n support samples.
-fn refit_output_layer(
+/// Closed-form refit by ridge regression, in the dual form (an n×n solve for n support
+/// samples). Group 1: the output layer `[w; b]` over the head's features, shrunk towards its
+/// current value with `lambda_head`. Group 2 (when `lambda_linear` is given): a linear term over
+/// the encoding `x`, shrunk towards zero. With residual r = y - Φθ₀ and
+/// K = Σ_g Φ_g Φ_gᵀ / λ_g + I, the solution is θ_g = θ₀_g + Φ_gᵀ K⁻¹ r / λ_g.
+fn refit(
     model: &Model,
     p: &mut ParamSet,
     x: ArrayView2<f32>,
     y: &[f32],
     hw: &[f32],
-    lambda: f64,
-) {
+    lambda_head: f64,
+    lambda_linear: Option<f64>,
+) -> Option<Vec<f32>> {
     let phi = model.head_features(p, x, hw);
     let (n, h) = phi.dim();
     let out = model.output_layer();
-    let w0: Vec<f64> = p.tensors[out].data.iter().map(|&v| v as f64).collect();
-    let b0 = p.tensors[out + 1].data[0] as f64;
-    let row = |i: usize| {
-        phi.row(i)
-            .iter()
-            .map(|&v| v as f64)
-            .chain([1.0])
-            .collect::<Vec<f64>>()
-    };
-    let rows: Vec<Vec<f64>> = (0..n).map(row).collect();
-    let theta0: Vec<f64> = w0.iter().copied().chain([b0]).collect();
+    let head_rows: Vec<Vec<f64>> = (0..n)
+        .map(|i| phi.row(i).iter().map(|&v| v as f64).chain([1.0]).collect())
+        .collect();
+    let theta0: Vec<f64> = p.tensors[out]
+        .data
+        .iter()
+        .map(|&v| v as f64)
+        .chain([p.tensors[out + 1].data[0] as f64])
+        .collect();
+    let lin_rows: Vec<Vec<f64>> = (0..n)
+        .map(|i| x.row(i).iter().map(|&v| v as f64).collect())
+        .collect();
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
     let mut k = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
-            k[i * n + j] = dot(&rows[i], &rows[j]) + if i == j { lambda } else { 0.0 };
+            let mut v = dot(&head_rows[i], &head_rows[j]) / lambda_head;
+            if let Some(l) = lambda_linear {
+                v += dot(&lin_rows[i], &lin_rows[j]) / l;
+            }
+            k[i * n + j] = v + if i == j { 1.0 } else { 0.0 };
         }
     }
     let r: Vec<f64> = (0..n)
-        .map(|i| y[i] as f64 - dot(&rows[i], &theta0))
+        .map(|i| y[i] as f64 - dot(&head_rows[i], &theta0))
         .collect();
-    let Some(alpha) = solve_spd(k, n, r) else {
-        return;
-    };
+    let alpha = solve_spd(k, n, r)?;
     let mut theta = theta0;
     for (i, a) in alpha.iter().enumerate() {
-        for (t, v) in theta.iter_mut().zip(&rows[i]) {
-            *t += a * v;
+        for (t, v) in theta.iter_mut().zip(&head_rows[i]) {
+            *t += a * v / lambda_head;
         }
     }
     for (dst, &v) in p.tensors[out].data.iter_mut().zip(&theta[..h]) {
         *dst = v as f32;
     }
     p.tensors[out + 1].data[0] = theta[h] as f32;
+    lambda_linear.map(|l| {
+        let mut v = vec![0.0f64; x.ncols()];
+        for (i, a) in alpha.iter().enumerate() {
+            for (t, xv) in v.iter_mut().zip(&lin_rows[i]) {
+                *t += a * xv / l;
+            }
+        }
+        v.into_iter().map(|t| t as f32).collect()
+    })
 }
 
 /// Solves K a = r for a symmetric positive definite K (Cholesky); None if K is not.
-fn solve_spd(mut k: Vec<f64>, n: usize, mut r: Vec<f64>) -> Option<Vec<f64>> {
+pub(crate) fn solve_spd(mut k: Vec<f64>, n: usize, mut r: Vec<f64>) -> Option<Vec<f64>> {
     for j in 0..n {
         let mut d = k[j * n + j];
         for m in 0..j {
@@ -324,44 +419,93 @@ pub fn validate(
     sum / valid.len().max(1) as f64
 }
 
-/// Picks how the learner adapts (HELP's inner steps alone, or followed by a ridge refit of the
-/// output layer at a few strengths) by validation Spearman; returns every candidate's score.
-pub fn select_adaptation(
+/// Model selection on the validation devices, after meta-training: how the network adapts
+/// (HELP's inner steps alone, or followed by a closed-form refit), the additive prior's
+/// variances, and the blend of the two. Returns every candidate tried with its validation
+/// Spearman; leaves the best in `learner`.
+pub fn select_on_validation(
     learner: &mut Learner,
     features: &Array2<f32>,
+    train: &[Device],
     valid: &[Device],
     opt: &MetaTrainOptions,
-) -> Vec<(Adaptation, f64)> {
-    let mut candidates = vec![Adaptation::Sgd];
-    candidates.extend([0.1f32, 1.0, 10.0].map(|lambda| Adaptation::SgdThenRidge { lambda }));
-    let scores: Vec<(Adaptation, f64)> = candidates
-        .into_iter()
-        .map(|a| {
-            learner.adaptation = a;
-            (
-                a,
-                validate(
-                    learner,
-                    features,
-                    valid,
-                    opt.valid_samples,
-                    &opt.valid_seeds,
-                ),
-            )
-        })
-        .collect();
-    learner.adaptation = scores
-        .iter()
-        .copied()
-        .fold((Adaptation::Sgd, f64::NEG_INFINITY), |best, c| {
-            if c.1 > best.1 {
-                c
-            } else {
-                best
+) -> Result<Vec<(String, f64)>, crate::PredictorError> {
+    let mut tried = Vec::new();
+    let score = |l: &Learner, tried: &mut Vec<(String, f64)>| {
+        let s = validate(l, features, valid, opt.valid_samples, &opt.valid_seeds);
+        tried.push((
+            format!(
+                "{:?} additive={} blend={}",
+                l.adaptation,
+                l.additive
+                    .as_ref()
+                    .map(|a| format!("tau2={},noise={}", a.tau2, a.noise))
+                    .unwrap_or_else(|| "none".into()),
+                l.blend
+            ),
+            s,
+        ));
+        s
+    };
+    // 1. The network alone.
+    learner.additive = None;
+    learner.blend = 1.0;
+    let mut adaptations = vec![Adaptation::Sgd];
+    adaptations.extend([0.1f32, 1.0, 10.0].map(|lambda| Adaptation::SgdThenRidge { lambda }));
+    for lambda_head in [1.0f32, 10.0] {
+        for lambda_linear in [3.0f32, 10.0, 30.0] {
+            adaptations.push(Adaptation::SgdThenResidual {
+                lambda_head,
+                lambda_linear,
+            });
+        }
+    }
+    let mut best = (f64::NEG_INFINITY, Adaptation::Sgd);
+    for a in adaptations {
+        learner.adaptation = a;
+        let s = score(learner, &mut tried);
+        if s > best.0 {
+            best = (s, a);
+        }
+    }
+    learner.adaptation = best.1;
+    let network_alone = best.0;
+    // 2. The additive model alone, over its variances.
+    let fitted = AdditivePrior::fit(features, train, 0.0, 0.0)?;
+    let mut best_prior = (f64::NEG_INFINITY, fitted.clone());
+    learner.blend = 0.0;
+    for tau2 in [0.0, 1e-5, 1e-4] {
+        for noise in [1e-3, 3e-3, 1e-2] {
+            learner.additive = Some(AdditivePrior {
+                tau2,
+                noise,
+                ..fitted.clone()
+            });
+            let s = score(learner, &mut tried);
+            if s > best_prior.0 {
+                best_prior = (s, learner.additive.clone().expect("set"));
             }
-        })
-        .0;
-    scores
+        }
+    }
+    // 3. The blend.
+    learner.additive = Some(best_prior.1);
+    let mut best_blend = if best_prior.0 >= network_alone {
+        (best_prior.0, 0.0)
+    } else {
+        (network_alone, 1.0)
+    };
+    for blend in [0.25f32, 0.5, 0.75] {
+        learner.blend = blend;
+        let s = score(learner, &mut tried);
+        if s > best_blend.0 {
+            best_blend = (s, blend);
+        }
+    }
+    learner.blend = best_blend.1;
+    if learner.blend >= 1.0 {
+        learner.additive = None;
+    }
+    Ok(tried)
 }
 
 /// Bounds of the learned inner learning rates.
@@ -390,6 +534,8 @@ pub fn meta_train(
         inner_steps: opt.inner_steps,
         loss: opt.loss,
         adaptation: Adaptation::Sgd,
+        additive: None,
+        blend: 1.0,
     };
     let mut adam_p = Adam::new(&learner.params, opt.outer_lr);
     let mut adam_a = Adam::new(&learner.inner_lr, opt.outer_lr * INNER_LR_LR_SCALE);

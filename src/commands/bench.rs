@@ -28,6 +28,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
             model,
             repeats,
         } => predictor_speed(&space, &data, &device, model.as_deref(), repeats.max(1)),
+        BenchKind::Table {
+            space,
+            data,
+            device,
+            archs,
+            seed,
+            max_time,
+        } => table_agreement(&space, &data, &device, archs, seed, max_time),
         BenchKind::Search {
             space,
             data,
@@ -44,6 +52,68 @@ pub fn run(args: BenchArgs) -> Result<()> {
             model.as_deref(),
         ),
     }
+}
+
+/// Measures `archs` seeded rows of a latency table here (1 thread) and reports the Spearman
+/// correlation of our medians with the table's column for `device`.
+fn table_agreement(
+    space: &str,
+    data: &std::path::Path,
+    device: &str,
+    archs: usize,
+    seed: u64,
+    max_time: f64,
+) -> Result<()> {
+    use edgenas_nas::Space;
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let space = Space::from_name(space)?;
+    let table = edgenas_predictor::LatencyTable::read(data)?;
+    let cols: Vec<usize> = space
+        .table_columns()
+        .iter()
+        .map(|c| table.key_column(c))
+        .collect::<Result<_, _>>()?;
+    let theirs = table.device(device)?;
+    let mut rows: Vec<usize> = (0..table.rows()).collect();
+    rows.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+    rows.truncate(archs);
+    let protocol = Protocol {
+        max_time: std::time::Duration::from_secs_f64(max_time),
+        min_time: std::time::Duration::from_secs_f64(max_time.min(1.0)),
+        ..Protocol::default()
+    };
+    let (mut ours, mut published) = (Vec::new(), Vec::new());
+    for (i, &r) in rows.iter().enumerate() {
+        let keys: Vec<&str> = cols.iter().map(|&c| table.keys[r][c].as_str()).collect();
+        let arch = space.arch_from_columns(&keys)?;
+        let mut model = TractModel::from_network(
+            &arch.build(),
+            TractOptions {
+                threads: 1,
+                seed: 0,
+            },
+        )?;
+        let s = protocol.sample(|| model.run_discard(), &mut |_| {})?;
+        eprintln!(
+            "  {:>3}/{}  ours {:>9.3} ms  {device} {:>9.3} ms  {arch}",
+            i + 1,
+            rows.len(),
+            s.stats.median_ms,
+            theirs[r]
+        );
+        ours.push(s.stats.median_ms as f32);
+        published.push(theirs[r]);
+    }
+    let rho = edgenas_predictor::metrics::spearman(&ours, &published);
+    let tau = edgenas_predictor::metrics::kendall_tau_b(&ours, &published);
+    println!(
+        "{}: {} seeded rows of {}, tract 1 thread here vs {device}_ms: spearman {rho:.3}, kendall {tau:.3}",
+        space.name(),
+        rows.len(),
+        data.display()
+    );
+    Ok(())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -107,7 +177,7 @@ fn predictor_speed(
         let t = Instant::now();
         let p = adapted
             .learner
-            .predict(&adapted.params, x.view(), &adapted.device.hw);
+            .predict(&adapted.adapted, x.view(), &adapted.device.hw);
         predict_ms.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(p.len(), archs.len());
     }

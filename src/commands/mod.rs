@@ -2,6 +2,7 @@
 
 mod bench;
 mod export;
+mod infer;
 mod journal;
 mod predictor;
 mod probe;
@@ -18,6 +19,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Probe(args) => probe::run(args, home),
         Command::Profile(args) => profile::run(args, home),
         Command::Export(args) => export::run(args),
+        Command::Infer(args) => infer::run(args),
         Command::Journal(args) => journal::run(args, home),
         Command::Bench(args) => bench::run(args),
         Command::Predictor(args) => predictor::run(args),

@@ -8,8 +8,9 @@ use anyhow::{bail, Context, Result};
 use edgenas_nas::{Arch, EncodingSpec, Space};
 use edgenas_predictor::ndarray::{self, Array2};
 use edgenas_predictor::{
-    evaluate, meta_train, select_adaptation, Adaptation, Config, Device, Encoder, LatencyTable,
-    Learner, Loss, MetaTrainOptions, Model, Pools, PredictorFile, Score, TrainingInfo,
+    evaluate, meta::validate, meta_train, select_on_validation, Adaptation, Config, Device,
+    Encoder, LatencyTable, Learner, Loss, MetaTrainOptions, Model, Pools, PredictorFile, Score,
+    TrainingInfo,
 };
 use serde::Serialize;
 
@@ -21,6 +22,7 @@ pub fn run(args: PredictorArgs) -> Result<()> {
     match args.command {
         PredictorCommand::MetaTrain(a) => run_meta_train(a),
         PredictorCommand::Eval(a) => run_eval(a),
+        PredictorCommand::Info { space, model } => run_info(&space, model.as_deref()),
     }
 }
 
@@ -181,10 +183,21 @@ fn run_meta_train(a: MetaTrainArgs) -> Result<()> {
         }
     });
     let mut trained = trained;
-    let choices = select_adaptation(&mut trained.learner, &t.features, &valid, &opt);
-    for (adaptation, s) in &choices {
-        eprintln!("  adaptation {adaptation:?}: validation spearman {s:.4}");
+    let choices = select_on_validation(&mut trained.learner, &t.features, &train, &valid, &opt)?;
+    for (what, s) in &choices {
+        eprintln!("  {what}: validation spearman {s:.4}");
     }
+    let chosen_spearman = validate(
+        &trained.learner,
+        &t.features,
+        &valid,
+        opt.valid_samples,
+        &opt.valid_seeds,
+    );
+    eprintln!(
+        "  chosen: {:?}, blend {} (network weight): validation spearman {chosen_spearman:.4}",
+        trained.learner.adaptation, trained.learner.blend
+    );
     let file = PredictorFile {
         space: space.name().to_string(),
         references: space.references().iter().map(|r| r.to_string()).collect(),
@@ -194,6 +207,8 @@ fn run_meta_train(a: MetaTrainArgs) -> Result<()> {
         inner_steps: trained.learner.inner_steps as u32,
         loss: trained.learner.loss,
         adaptation: trained.learner.adaptation,
+        additive: trained.learner.additive.clone(),
+        blend: trained.learner.blend,
         training: TrainingInfo {
             data: a
                 .data
@@ -204,7 +219,7 @@ fn run_meta_train(a: MetaTrainArgs) -> Result<()> {
             valid_devices: valid_names,
             options: opt,
             best_iteration: trained.best_iteration as u32,
-            valid_spearman: trained.best_valid_spearman,
+            valid_spearman: chosen_spearman,
             seconds: start.elapsed().as_secs_f64(),
         },
     };
@@ -285,7 +300,22 @@ fn run_eval(a: PredictorEvalArgs) -> Result<()> {
                 lambda: a.ridge_lambda,
             }
         }
+        Some(AdaptArg::Residual) => {
+            learner.adaptation = Adaptation::SgdThenResidual {
+                lambda_head: a.ridge_lambda,
+                lambda_linear: a.linear_lambda,
+            }
+        }
         None => {}
+    }
+    if let Some(b) = a.blend {
+        if !(0.0..=1.0).contains(&b) {
+            bail!("--blend must be within 0..1");
+        }
+        if b < 1.0 && learner.additive.is_none() {
+            bail!("this model has no additive part to blend with");
+        }
+        learner.blend = b;
     }
     let t = read_space_table(space, &a.data)?;
     let names = split_devices(&a.devices)?;
@@ -345,4 +375,32 @@ impl LossArg {
             LossArg::Rank => Loss::MseRank { weight },
         }
     }
+}
+
+fn run_info(space: &str, model: Option<&Path>) -> Result<()> {
+    let space = Space::from_name(space)?;
+    let f = load_model(space, model)?;
+    let t = &f.training;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "space": f.space,
+            "source": model.map(|p| p.display().to_string()).unwrap_or_else(|| "embedded".into()),
+            "parameters": f.params.len(),
+            "inner_steps": f.inner_steps,
+            "adaptation": format!("{:?}", f.adaptation),
+            "loss": format!("{:?}", f.loss),
+            "data": t.data,
+            "train_devices": t.train_devices,
+            "valid_devices": t.valid_devices,
+            "valid_samples": t.options.valid_samples,
+            "valid_seeds": t.options.valid_seeds,
+            "valid_spearman": t.valid_spearman,
+            "best_iteration": t.best_iteration,
+            "iterations": t.options.iterations,
+            "seed": t.options.seed,
+            "seconds": t.seconds,
+        }))?
+    );
+    Ok(())
 }

@@ -9,7 +9,7 @@ use edgenas_nas::search::{aging_evolution, EvolutionOptions, SearchOutcome};
 use edgenas_nas::{Arch, Space};
 use edgenas_predictor::ndarray::Array2;
 use edgenas_predictor::table::split_csv_line;
-use edgenas_predictor::{meta::support_rows, Device, Learner, ParamSet, Pools};
+use edgenas_predictor::{meta::support_rows, Adapted, Device, Learner, Pools};
 use rand::SeedableRng;
 use serde_json::json;
 
@@ -19,7 +19,7 @@ use crate::cli::{ObjectiveArg, SearchArgs};
 /// A predictor adapted to one device: predicts milliseconds.
 pub struct AdaptedPredictor {
     pub learner: Learner,
-    pub params: ParamSet,
+    pub adapted: Adapted,
     pub device: Device,
     /// Measurements it was adapted on (references + support).
     pub measurements: usize,
@@ -48,10 +48,10 @@ impl AdaptedPredictor {
             .features
             .select(edgenas_predictor::ndarray::Axis(0), &rows);
         let ys: Vec<f32> = rows.iter().map(|&r| device.y[r]).collect();
-        let params = learner.adapt(xs.view(), &ys, &device.hw);
+        let adapted = learner.adapt(xs.view(), &ys, &device.hw);
         Ok(AdaptedPredictor {
             learner,
-            params,
+            adapted,
             device,
             measurements: rows.len(),
         })
@@ -68,7 +68,7 @@ impl AdaptedPredictor {
                 .assign(&edgenas_predictor::ndarray::ArrayView1::from(&a.encode()));
         }
         self.learner
-            .predict(&self.params, x.view(), &self.device.hw)
+            .predict(&self.adapted, x.view(), &self.device.hw)
             .into_iter()
             .map(|y| self.device.norm.to_ms(y) as f64)
             .collect()

@@ -1,0 +1,38 @@
+//! `edgenas infer TARGET`: one inference on the seeded input, output printed.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use edgenas_nas::Arch;
+use edgenas_runtime::{TractModel, TractOptions};
+use serde_json::json;
+
+use crate::cli::InferArgs;
+
+pub fn run(args: InferArgs) -> Result<()> {
+    let opts = TractOptions {
+        threads: 1,
+        seed: args.seed,
+    };
+    let mut model = if args.target.ends_with(".onnx") {
+        TractModel::from_onnx_file(Path::new(&args.target), opts)?
+    } else {
+        let arch = Arch::parse(&args.target)?;
+        TractModel::from_network(&arch.build(), opts)?
+    };
+    let (shape, output) = model.run().context("running the model")?;
+    if args.json {
+        println!(
+            "{}",
+            json!({"target": args.target, "seed": args.seed, "shape": shape, "output": output})
+        );
+    } else {
+        let head: Vec<String> = output.iter().take(8).map(|v| format!("{v:.6}")).collect();
+        println!(
+            "output {shape:?}: {}{}",
+            head.join(" "),
+            if output.len() > 8 { " ..." } else { "" }
+        );
+    }
+    Ok(())
+}
