@@ -31,7 +31,7 @@ if [ ! -x /usr/bin/rustc ] || [ ! -d "/usr/lib/rustlib/$target/lib" ]; then
   if ! dpkg --print-foreign-architectures | grep -qx "$debarch"; then
     as_root dpkg --add-architecture "$debarch"
   fi
-  as_root apt-get update -q >/dev/null
+  as_root apt-get update -q >/dev/null 2>&1 || true # a suite out of sync must not stop the build here
   if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q rustc-web "libstd-rust-web-dev:$debarch" >/tmp/edgenas-cross-apt.log 2>&1; then
     reason=$(grep -m1 -E '^(E:| [a-z].*: Depends:)' /tmp/edgenas-cross-apt.log || tail -n1 /tmp/edgenas-cross-apt.log)
     echo "cross/build.sh: SKIPPED $target: apt cannot install libstd-rust-web-dev:$debarch ($reason)" >&2

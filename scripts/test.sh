@@ -47,7 +47,7 @@ else
      || ! command -v aarch64-linux-gnu-gcc >/dev/null 2>&1; then
     echo "== installing qemu-user and the aarch64 C toolchain"
     sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-    sudo_ apt-get update -q >/dev/null
+    sudo_ apt-get update -q >/dev/null 2>&1 || true
     sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross >/dev/null
   fi
   echo "== cross: aarch64 release build"

@@ -198,7 +198,9 @@ fn unknown_board_falls_back_to_generic_probing_with_a_note() {
 fn throttled_pi_is_refused_with_the_reasons_named() {
     let home = TempDir::new("throttled");
     let root = fixture("rpi4");
-    let mut args = profile_on(&root, &["--cpus", "0", "--cooldown", "0"]);
+    // One thread: the Pi policy's four would run tract's multithreaded kernels, which
+    // qemu-user's emulated atomics make crawl in the emulated-ARM tier.
+    let mut args = profile_on(&root, &["--cpus", "0", "--threads", "1", "--cooldown", "0"]);
     let err = fails(home.path(), &args);
     assert!(err.contains("under-voltage"), "{err}");
     assert!(err.contains("throttled"), "{err}");

@@ -18,14 +18,12 @@ fn nb201() -> String {
     shared_data("nb201_latency_help.csv").display().to_string()
 }
 
+/// A computed column: its name and how it is made from a row's (fpga_ms, gold_6226_ms).
+type DerivedColumn = (&'static str, fn(f64, f64) -> String);
+
 /// The first `rows` rows of the NB201 table with `keep` columns, and extra columns computed
 /// from the row's `fpga_ms` and `gold_6226_ms`.
-fn derived_table(
-    dir: &Path,
-    rows: usize,
-    keep: &[&str],
-    extra: &[(&str, fn(f64, f64) -> String)],
-) -> String {
+fn derived_table(dir: &Path, rows: usize, keep: &[&str], extra: &[DerivedColumn]) -> String {
     let text = std::fs::read_to_string(nb201()).unwrap();
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();

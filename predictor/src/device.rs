@@ -21,7 +21,7 @@ impl Normalizer {
     pub fn from_references(refs_ms: &[f32]) -> Result<Normalizer, PredictorError> {
         let min_ms = refs_ms.iter().copied().fold(f32::INFINITY, f32::min);
         let max_ms = refs_ms.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        if refs_ms.is_empty() || !(max_ms > min_ms) || !min_ms.is_finite() {
+        if refs_ms.is_empty() || max_ms <= min_ms || !min_ms.is_finite() || !max_ms.is_finite() {
             return Err(PredictorError::Degenerate(format!(
                 "the reference latencies have no spread (min {min_ms} ms, max {max_ms} ms)"
             )));

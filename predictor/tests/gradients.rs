@@ -19,10 +19,10 @@ fn small(encoder: Encoder) -> Config {
 fn graph() -> Encoder {
     // A 4-node chain with a skip, 3 features per node.
     let mut adjacency = vec![0.0; 16];
-    adjacency[4 + 0] = 1.0; // node 1 reads node 0
-    adjacency[2 * 4 + 1] = 1.0;
-    adjacency[3 * 4 + 2] = 1.0;
-    adjacency[3 * 4 + 0] = 1.0;
+    // (reader, read): node 1 reads node 0, and so on.
+    for (i, j) in [(1, 0), (2, 1), (3, 2), (3, 0)] {
+        adjacency[i * 4 + j] = 1.0;
+    }
     Encoder::Graph {
         nodes: 4,
         features: 3,

@@ -226,8 +226,9 @@ fn run_meta_train(a: MetaTrainArgs) -> Result<()> {
     file.save(&a.output)
         .with_context(|| format!("writing {}", a.output.display()))?;
     println!(
-        "wrote {}: best validation spearman {:.4} at iteration {} ({:.0} s)",
+        "wrote {}: validation spearman {:.4} (the network alone: {:.4} at iteration {}) ({:.0} s)",
         a.output.display(),
+        chosen_spearman,
         trained.best_valid_spearman,
         trained.best_iteration,
         start.elapsed().as_secs_f64()

@@ -171,7 +171,7 @@ pub fn run_search(
 
 pub fn run(a: SearchArgs) -> Result<()> {
     let space = Space::from_name(&a.space)?;
-    if !(a.budget_ms > 0.0) {
+    if a.budget_ms.is_nan() || a.budget_ms <= 0.0 {
         bail!("--budget-ms must be positive");
     }
     let predictor = AdaptedPredictor::from_table(
