@@ -21,7 +21,7 @@ fn nb201() -> String {
 /// A computed column: its name and how it is made from a row's (fpga_ms, gold_6226_ms).
 type DerivedColumn = (&'static str, fn(f64, f64) -> String);
 
-/// The first `rows` rows of the NB201 table with `keep` columns, and extra columns computed
+/// The first `rows` rows of the NB201 table and its reference archs, with `keep` columns, and extra columns computed
 /// from the row's `fpga_ms` and `gold_6226_ms`.
 fn derived_table(dir: &Path, rows: usize, keep: &[&str], extra: &[DerivedColumn]) -> String {
     let text = std::fs::read_to_string(nb201()).unwrap();
@@ -35,7 +35,16 @@ fn derived_table(dir: &Path, rows: usize, keep: &[&str], extra: &[DerivedColumn]
         out.push_str(name);
     }
     out.push('\n');
-    for line in lines.take(rows) {
+    // The rows of HELP's pools, then the reference archs (the hardware embedding needs them).
+    let all: Vec<&str> = lines.collect();
+    let refs =
+        std::fs::read_to_string(shared_data("help_hw_embedding_reference_archs.csv")).unwrap();
+    let ref_rows = refs
+        .lines()
+        .filter(|l| l.starts_with("nasbench201,"))
+        .map(|l| l.split(',').nth(2).unwrap().parse::<usize>().unwrap())
+        .filter(|&r| r >= rows);
+    for line in all[..rows].iter().copied().chain(ref_rows.map(|r| all[r])) {
         let c: Vec<&str> = line.split(',').collect();
         let mut cells: Vec<String> = keep.iter().map(|k| c[col(k)].to_string()).collect();
         let (f, g): (f64, f64) = (c[fpga].parse().unwrap(), c[gold].parse().unwrap());
