@@ -37,6 +37,38 @@ fn emulated_binary_matches_the_native_one() {
             assert!((x - y).abs() <= 1e-4 + 1e-3 * y.abs(), "{x} vs {y}");
         }
     }
+    // The predictor scores a device alike (float sums may differ in the last bits).
+    let data = std::env::var_os("EDGENAS_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+        .join("data/nb201_latency_help.csv");
+    let args = [
+        "predictor",
+        "eval",
+        "--space",
+        "nb201",
+        "--data",
+        data.to_str().unwrap(),
+        "--devices",
+        "raspi4,fpga",
+        "--seeds",
+        "2",
+        "--json",
+    ];
+    let a = json(&ok(home.path(), &args));
+    let b = json(&native(&args));
+    for (x, y) in a["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(b["devices"].as_array().unwrap())
+    {
+        let (x, y) = (
+            x["spearman"].as_f64().unwrap(),
+            y["spearman"].as_f64().unwrap(),
+        );
+        assert!((x - y).abs() < 1e-3, "{x} vs {y}");
+    }
     // Exported models are byte-identical: weights come from the same seeded generator.
     let arm_file = home.path().join("arm.onnx");
     let native_file = home.path().join("native.onnx");

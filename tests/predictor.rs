@@ -59,9 +59,6 @@ fn derived_table(dir: &Path, rows: usize, keep: &[&str], extra: &[DerivedColumn]
 
 #[test]
 fn the_shipped_nb201_model_reaches_its_recorded_validation_accuracy() {
-    if emulated() {
-        return; // thousands of GCN passes: native only
-    }
     let home = TempDir::new("pred-info");
     let info = json(&ok(home.path(), &["predictor", "info", "--space", "nb201"]));
     let devices: Vec<String> = info["valid_devices"]
@@ -102,9 +99,6 @@ fn the_shipped_nb201_model_reaches_its_recorded_validation_accuracy() {
 
 #[test]
 fn eval_works_on_a_device_the_model_never_saw() {
-    if emulated() {
-        return;
-    }
     let home = TempDir::new("pred-new-device");
     // A made-up accelerator: FPGA-like with a CPU-like share, in another unit scale.
     let table = derived_table(

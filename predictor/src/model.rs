@@ -205,12 +205,12 @@ impl Model {
 
     /// Normalised latency of each row of `x` (B × input_dim) on the device with embedding `hw`.
     pub fn predict(&self, p: &ParamSet, x: ArrayView2<f32>, hw: &[f32]) -> Array1<f32> {
-        self.forward(p, x, hw).0
+        self.forward(p, x, hw, false).0
     }
 
     /// The head's last hidden layer (B × head): the features the output layer combines.
     pub fn head_features(&self, p: &ParamSet, x: ArrayView2<f32>, hw: &[f32]) -> Array2<f32> {
-        let (_, mut t) = self.forward(p, x, hw);
+        let (_, mut t) = self.forward(p, x, hw, true);
         t.head_in.pop().expect("the head has an output layer")
     }
 
@@ -228,12 +228,20 @@ impl Model {
         y: &[f32],
         loss: Loss,
     ) -> (f32, ParamSet) {
-        let (pred, trace) = self.forward(p, x, hw);
+        let (pred, trace) = self.forward(p, x, hw, true);
         let (value, dpred) = loss_and_grad(&pred, y, loss);
         (value, self.backward(p, &trace, dpred))
     }
 
-    fn forward(&self, p: &ParamSet, x: ArrayView2<f32>, hw: &[f32]) -> (Array1<f32>, Trace) {
+    /// The forward pass; `keep` keeps every layer's input and output for the backward pass
+    /// (prediction alone does not pay for the copies).
+    fn forward(
+        &self,
+        p: &ParamSet,
+        x: ArrayView2<f32>,
+        hw: &[f32],
+        keep: bool,
+    ) -> (Array1<f32>, Trace) {
         assert_eq!(x.ncols(), self.config.input_dim(), "encoded arch length");
         assert_eq!(hw.len(), self.config.hw_dim, "hardware embedding length");
         let batch = x.nrows();
@@ -270,9 +278,11 @@ impl Model {
                 for l in 0..layers {
                     let agg = aggregate(adj, &hcur, m, batch);
                     let out = relu(linear(&agg, &p.tensors[2 * l], &p.tensors[2 * l + 1]));
-                    t.enc_in.push(agg);
-                    hcur = out.clone();
-                    t.enc_out.push(out);
+                    if keep {
+                        t.enc_in.push(agg);
+                        t.enc_out.push(out.clone());
+                    }
+                    hcur = out;
                 }
                 hcur.slice(s![nodes * batch.., ..]).to_owned()
             }
@@ -280,9 +290,11 @@ impl Model {
                 let mut hcur = x.to_owned();
                 for l in 0..layers {
                     let out = relu(linear(&hcur, &p.tensors[2 * l], &p.tensors[2 * l + 1]));
-                    t.enc_in.push(hcur);
-                    hcur = out.clone();
-                    t.enc_out.push(out);
+                    if keep {
+                        t.enc_in.push(hcur);
+                        t.enc_out.push(out.clone());
+                    }
+                    hcur = out;
                 }
                 hcur
             }
@@ -314,12 +326,16 @@ impl Model {
                 &p.tensors[base + 2 * k],
                 &p.tensors[base + 2 * k + 1],
             ));
-            t.head_in.push(c);
-            c = out.clone();
-            t.head_out.push(out);
+            if keep {
+                t.head_in.push(c);
+                t.head_out.push(out.clone());
+            }
+            c = out;
         }
         let out = linear(&c, &p.tensors[base + 4], &p.tensors[base + 5]);
-        t.head_in.push(c);
+        if keep {
+            t.head_in.push(c);
+        }
         (out.column(0).to_owned(), t)
     }
 

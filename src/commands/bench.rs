@@ -160,37 +160,49 @@ fn predictor_speed(
         .copied()
         .chain(std::iter::repeat_n(0.5, 10))
         .collect();
-    let mut adapt_ms = Vec::new();
-    let mut predict_ms = Vec::new();
+    // The shipped configuration, and HELP's network alone (Meta-SGD inner steps, no prior).
+    let shipped = adapted.learner.clone();
+    let mut network = shipped.clone();
+    network.blend = 1.0;
+    network.additive = None;
+    network.adaptation = edgenas_predictor::Adaptation::Sgd;
     let mut encode_ms = Vec::new();
+    let mut x = edgenas_predictor::ndarray::Array2::<f32>::zeros((archs.len(), dim));
     for _ in 0..repeats {
         let t = Instant::now();
-        let _ = adapted.learner.adapt(xs.view(), &ys, &adapted.device.hw);
-        adapt_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        let t = Instant::now();
-        let mut x = edgenas_predictor::ndarray::Array2::<f32>::zeros((archs.len(), dim));
         for (i, a) in archs.iter().enumerate() {
             x.row_mut(i)
                 .assign(&edgenas_predictor::ndarray::ArrayView1::from(&a.encode()));
         }
         encode_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        let t = Instant::now();
-        let p = adapted
-            .learner
-            .predict(&adapted.adapted, x.view(), &adapted.device.hw);
-        predict_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        assert_eq!(p.len(), archs.len());
     }
     println!(
-        "{} predictor, 1 thread, median of {repeats}: adaptation ({} inner steps on {} samples) {:.2} ms; encoding {} archs {:.1} ms; predicting them {:.1} ms",
+        "{} predictor, 1 thread, median of {repeats}: encoding {} archs {:.1} ms",
         space.name(),
-        adapted.learner.inner_steps,
-        support.len(),
-        median(adapt_ms),
         archs.len(),
-        median(encode_ms),
-        median(predict_ms)
+        median(encode_ms)
     );
+    for (name, learner) in [("shipped", &shipped), ("HELP network alone", &network)] {
+        let (mut adapt_ms, mut predict_ms) = (Vec::new(), Vec::new());
+        for _ in 0..repeats {
+            let t = Instant::now();
+            let a = learner.adapt(xs.view(), &ys, &adapted.device.hw);
+            adapt_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            let p = learner.predict(&a, x.view(), &adapted.device.hw);
+            predict_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            assert_eq!(p.len(), archs.len());
+        }
+        println!(
+            "  {name:<19} ({:?}, network weight {}): adaptation on {} samples {:.2} ms; predicting {} archs {:.1} ms",
+            learner.adaptation,
+            learner.blend,
+            support.len(),
+            median(adapt_ms),
+            archs.len(),
+            median(predict_ms)
+        );
+    }
     Ok(())
 }
 
@@ -231,16 +243,17 @@ fn search_speed(
         &opts,
         &mut |archs| adapted.predict_ms(archs),
         &mut |a| {
+            let score = objective.score(a);
             if first.get().is_none() {
                 first.set(Some(start.elapsed().as_secs_f64()));
             }
-            objective.score(a)
+            score
         },
     );
     let total = start.elapsed().as_secs_f64();
     let best = out.best.context("no arch within the budget was found")?;
     println!(
-        "{} search on {device}, budget {budget:.3} ms (the {:.0}% quantile of predicted latency), NASWOT objective, 1 thread: first arch within budget after {:.3} s; {} evaluations in {:.2} s; best predicted {:.3} ms, NASWOT {:.2}: {}",
+        "{} search on {device}, budget {budget:.3} ms (the {:.0}% quantile of predicted latency), NASWOT objective, 1 thread: first arch within budget found and scored after {:.3} s; {} evaluations in {:.2} s; best predicted {:.3} ms, NASWOT {:.2}: {}",
         space.name(),
         quantile * 100.0,
         first.get().unwrap_or(total),
