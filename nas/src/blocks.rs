@@ -81,29 +81,9 @@ pub fn inverted_residual(
 pub fn squeeze_excite(net: &mut Network, x: ValueId, mid: usize) -> Result<ValueId, RuntimeError> {
     let c = net.shape(x).c;
     let s = net.add(Op::GlobalAvgPool, &[x])?;
-    let s = net.add(
-        Op::Conv2d {
-            out_channels: mid,
-            kernel: 1,
-            stride: 1,
-            padding: 0,
-            groups: 1,
-            bias: true,
-        },
-        &[s],
-    )?;
-    let s = net.add(Op::Relu, &[s])?;
-    let s = net.add(
-        Op::Conv2d {
-            out_channels: c,
-            kernel: 1,
-            stride: 1,
-            padding: 0,
-            groups: 1,
-            bias: true,
-        },
-        &[s],
-    )?;
+    // 1×1 convs with a bias (SE has no BatchNorm): conv_bn's shape exactly.
+    let s = conv_bn(net, s, mid, 1, 1, 1, Some(Act::Relu))?;
+    let s = conv_bn(net, s, c, 1, 1, 1, None)?;
     let s = net.add(Op::HardSigmoid, &[s])?;
     net.add(Op::Mul, &[x, s])
 }
