@@ -38,17 +38,14 @@ fn emulated_binary_matches_the_native_one() {
         }
     }
     // The predictor scores a device alike (float sums may differ in the last bits).
-    let data = std::env::var_os("EDGENAS_SHARED")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
-        .join("data/nb201_latency_help.csv");
+    let data = shared_data("nb201_latency_help.csv");
     let args = [
         "predictor",
         "eval",
         "--space",
         "nb201",
         "--data",
-        data.to_str().unwrap(),
+        &data,
         "--devices",
         "raspi4,fpga",
         "--seeds",

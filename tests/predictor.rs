@@ -3,19 +3,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 
-fn shared_data(file: &str) -> PathBuf {
-    let base = std::env::var_os("EDGENAS_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    base.join("data").join(file)
-}
-
 fn nb201() -> String {
-    shared_data("nb201_latency_help.csv").display().to_string()
+    shared_data("nb201_latency_help.csv")
 }
 
 /// A computed column: its name and how it is made from a row's (fpga_ms, gold_6226_ms).

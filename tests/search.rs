@@ -4,26 +4,15 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use common::*;
-
-fn data(file: &str) -> String {
-    std::env::var_os("EDGENAS_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
-        .join("data")
-        .join(file)
-        .display()
-        .to_string()
-}
 
 #[test]
 fn accuracy_search_stays_within_the_budget_and_is_reproducible() {
     let home = TempDir::new("search");
     let (lat, acc) = (
-        data("nb201_latency_help.csv"),
-        data("nb201_accuracy_natsbench.csv"),
+        shared_data("nb201_latency_help.csv"),
+        shared_data("nb201_accuracy_natsbench.csv"),
     );
     let args = [
         "search",
@@ -83,7 +72,7 @@ fn accuracy_search_stays_within_the_budget_and_is_reproducible() {
 #[test]
 fn impossible_or_bad_budgets_fail_in_one_line() {
     let home = TempDir::new("search-bad");
-    let lat = data("nb201_latency_help.csv");
+    let lat = shared_data("nb201_latency_help.csv");
     let base = [
         "search",
         "--space",

@@ -147,12 +147,7 @@ fn predictor_speed(
         .into_iter()
         .chain(archs.iter().take(10).cloned())
         .collect();
-    let dim = support[0].encode().len();
-    let mut xs = edgenas_predictor::ndarray::Array2::<f32>::zeros((support.len(), dim));
-    for (i, a) in support.iter().enumerate() {
-        xs.row_mut(i)
-            .assign(&edgenas_predictor::ndarray::ArrayView1::from(&a.encode()));
-    }
+    let xs = super::search::encode_archs(&support);
     let ys: Vec<f32> = adapted
         .device
         .hw
@@ -167,13 +162,10 @@ fn predictor_speed(
     network.additive = None;
     network.adaptation = edgenas_predictor::Adaptation::Sgd;
     let mut encode_ms = Vec::new();
-    let mut x = edgenas_predictor::ndarray::Array2::<f32>::zeros((archs.len(), dim));
+    let mut x = edgenas_predictor::ndarray::Array2::<f32>::zeros((0, 0));
     for _ in 0..repeats {
         let t = Instant::now();
-        for (i, a) in archs.iter().enumerate() {
-            x.row_mut(i)
-                .assign(&edgenas_predictor::ndarray::ArrayView1::from(&a.encode()));
-        }
+        x = super::search::encode_archs(&archs);
         encode_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     println!(

@@ -61,18 +61,24 @@ impl AdaptedPredictor {
         if archs.is_empty() {
             return Vec::new();
         }
-        let dim = archs[0].encode().len();
-        let mut x = Array2::<f32>::zeros((archs.len(), dim));
-        for (i, a) in archs.iter().enumerate() {
-            x.row_mut(i)
-                .assign(&edgenas_predictor::ndarray::ArrayView1::from(&a.encode()));
-        }
+        let x = encode_archs(archs);
         self.learner
             .predict(&self.adapted, x.view(), &self.device.hw)
             .into_iter()
             .map(|y| self.device.norm.to_ms(y) as f64)
             .collect()
     }
+}
+
+/// The predictor's feature matrix of `archs` (one encoded arch per row; all of one space).
+pub fn encode_archs(archs: &[Arch]) -> Array2<f32> {
+    let dim = archs.first().map_or(0, |a| a.encode().len());
+    let mut x = Array2::<f32>::zeros((archs.len(), dim));
+    for (i, a) in archs.iter().enumerate() {
+        x.row_mut(i)
+            .assign(&edgenas_predictor::ndarray::ArrayView1::from(&a.encode()));
+    }
+    x
 }
 
 /// What the search maximises.

@@ -129,6 +129,17 @@ impl Drop for TempDir {
     }
 }
 
+/// A file of the public tables: `../shared/data` beside the checkout, or `$EDGENAS_SHARED/data`.
+pub fn shared_data(file: &str) -> String {
+    std::env::var_os("EDGENAS_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+        .join("data")
+        .join(file)
+        .display()
+        .to_string()
+}
+
 pub fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
