@@ -114,12 +114,7 @@ impl FbnetArch {
     /// Accepts the 22 block names or `op_idx_list` digits, joined by `-` (or `|`, as the
     /// table's `ops` column writes them).
     pub fn parse(s: &str) -> Result<FbnetArch, NasError> {
-        let err = |token: &str, reason: String| NasError::Parse {
-            space: "fbnet",
-            input: s.to_string(),
-            token: token.to_string(),
-            reason,
-        };
+        let err = |token: &str, reason: String| NasError::parse("fbnet", s, token, reason);
         let body = s.trim();
         let sep = if body.contains('|') { '|' } else { '-' };
         let tokens: Vec<&str> = body.split(sep).collect();

@@ -27,6 +27,18 @@ pub enum NasError {
     UnknownSpace(String),
 }
 
+impl NasError {
+    /// A parse error of `input` in `space`, naming the wrong `token`.
+    pub(crate) fn parse(space: &'static str, input: &str, token: &str, reason: String) -> NasError {
+        NasError::Parse {
+            space,
+            input: input.to_string(),
+            token: token.to_string(),
+            reason,
+        }
+    }
+}
+
 /// The search spaces edgenas knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Space {

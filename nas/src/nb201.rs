@@ -100,12 +100,7 @@ impl Nb201Arch {
     }
 
     pub fn parse(s: &str) -> Result<Nb201Arch, NasError> {
-        let err = |token: &str, reason: String| NasError::Parse {
-            space: "nb201",
-            input: s.to_string(),
-            token: token.to_string(),
-            reason,
-        };
+        let err = |token: &str, reason: String| NasError::parse("nb201", s, token, reason);
         let body = s.trim();
         let groups: Vec<&str> = body.split('+').collect();
         if groups.len() != 3 {

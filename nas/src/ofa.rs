@@ -57,12 +57,7 @@ fn resolutions() -> impl Iterator<Item = u16> {
 
 impl OfaArch {
     pub fn parse(s: &str) -> Result<OfaArch, NasError> {
-        let err = |token: &str, reason: String| NasError::Parse {
-            space: "ofa",
-            input: s.to_string(),
-            token: token.to_string(),
-            reason,
-        };
+        let err = |token: &str, reason: String| NasError::parse("ofa", s, token, reason);
         let mut body: String = s
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '"')
