@@ -38,12 +38,170 @@ pub enum Command {
     Bench(BenchArgs),
     /// The meta-learned latency predictor: meta-train it, evaluate it.
     Predictor(PredictorArgs),
-    /// Latency-constrained evolutionary search with the predictor adapted to a device.
+    /// Measure the space's 10 reference archs here: this device's hardware embedding.
+    Embed(EmbedArgs),
+    /// Adapt the shipped predictor to this device: the embedding plus informative support
+    /// archs measured here.
+    Adapt(AdaptArgs),
+    /// Predicted latency on this device, with a 90 % interval.
+    Predict(PredictArgs),
+    /// Measure fresh archs and compare them with their predictions: the honest check.
+    Validate(ValidateArgs),
+    /// Latency-constrained search with this device's predictor; --verify measures the picks.
     Search(SearchArgs),
+    /// The whole loop in one command: probe, embed, adapt, search, verify, export.
+    Run(RunArgs),
+}
+
+/// Where figures come from (this device, or an oracle table) and how they are measured.
+#[derive(Debug, Args, Clone)]
+pub struct DeviceArgs {
+    /// Inference threads (default: the board policy's, e.g. the big cluster's size; 1 on unknown boards).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Pin measurements to these CPUs, e.g. 4-7 (default: the board policy's big cores; `all` to not pin).
+    #[arg(long, value_name = "LIST")]
+    pub cpus: Option<String>,
+    /// Seconds to wait for a hot or throttled board to recover before refusing.
+    #[arg(long, default_value_t = 60.0, value_name = "SECS")]
+    pub cooldown: f64,
+    #[command(flatten)]
+    pub protocol: ProtocolArgs,
+    /// Interleaved measurement: rounds at least.
+    #[arg(long, default_value_t = 10)]
+    pub min_rounds: usize,
+    /// Interleaved measurement: rounds at most (bounds time and record size).
+    #[arg(long, default_value_t = 400)]
+    pub max_rounds: usize,
+    /// Interleaved measurement: each arch's share of a round, in ms (at least one run).
+    #[arg(long, default_value_t = 15.0, value_name = "MS")]
+    pub burst_ms: f64,
+    /// Record measurements even when pre-flight finds the machine unfit (kept as a flag).
+    #[arg(long)]
+    pub allow_unstable: bool,
+    /// Read /proc, /sys and /etc under this root (board identity, firmware and pre-flight state).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub sysroot: PathBuf,
+    /// Oracle mode: read latencies from this table instead of measuring (never journaled).
+    #[arg(long, value_name = "FILE.csv", requires = "oracle_device")]
+    pub oracle: Option<PathBuf>,
+    /// Oracle mode: the table's latency column (with or without _ms).
+    #[arg(long, value_name = "COLUMN", requires = "oracle")]
+    pub oracle_device: Option<String>,
+    /// Seed of the weights and inputs of measured networks.
+    #[arg(long, default_value_t = 0)]
+    pub weight_seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Search space: nb201, fbnet or ofa.
+    #[arg(long, default_value = "nb201")]
+    pub space: String,
+    /// Measure again even when a valid embedding is stored or journaled.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AdaptArgs {
+    /// Search space: nb201, fbnet or ofa.
+    #[arg(long, default_value = "nb201")]
+    pub space: String,
+    /// Support archs measured beside the 10 references.
+    #[arg(long, default_value_t = 10)]
+    pub samples: usize,
+    /// Choose the support archs at random instead of by the predictor's uncertainty.
+    #[arg(long)]
+    pub random: bool,
+    /// Seed of the support choice.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Meta-trained predictor file (default: the one shipped in the binary).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// Arch strings of one space.
+    #[arg(required = true, value_name = "ARCH")]
+    pub archs: Vec<String>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Search space: nb201, fbnet or ofa.
+    #[arg(long, default_value = "nb201")]
+    pub space: String,
+    /// Fresh random archs to measure (neither references nor support).
+    #[arg(long, default_value_t = 100)]
+    pub archs: usize,
+    /// Seed of the arch draw.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Search space: nb201, fbnet or ofa.
+    #[arg(long, default_value = "nb201")]
+    pub space: String,
+    /// Latency budget in ms; without one, three budgets are proposed from the predicted range.
+    #[arg(long, value_name = "MS")]
+    pub budget_ms: Option<f64>,
+    /// NB201 accuracy: cifar10, cifar100 or imagenet16 (NATS-Bench, compiled in).
+    #[arg(long, default_value = "cifar10")]
+    pub dataset: String,
+    /// Support archs measured beside the 10 references.
+    #[arg(long, default_value_t = 10)]
+    pub samples: usize,
+    /// Picks to verify by measurement.
+    #[arg(long, default_value_t = 3)]
+    pub verify: usize,
+    /// Where to write the winner (default: runs/ in the state directory).
+    #[arg(short, long, value_name = "FILE.onnx")]
+    pub output: Option<PathBuf>,
+    /// Draw the Pareto front with the verified picks as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// Objective evaluations of the evolutionary search (FBNet, OFA).
+    #[arg(long, default_value_t = 40)]
+    pub evaluations: usize,
+    /// Seed of the support choice and of the search.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum ObjectiveArg {
+    /// NATS-Bench test accuracy compiled into the binary (nb201; --dataset picks the dataset).
+    Nats,
     /// Accuracy from a table (--accuracy FILE.csv --accuracy-column NAME).
     Accuracy,
     /// The NASWOT training-free proxy, computed here with tract.
@@ -53,45 +211,66 @@ pub enum ObjectiveArg {
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// Search space: nb201, fbnet or ofa.
-    #[arg(long)]
+    #[arg(long, default_value = "nb201")]
     pub space: String,
-    /// Predicted-latency budget in milliseconds.
-    #[arg(long)]
+    /// Latency budget in milliseconds (predicted; measured with --verify).
+    #[arg(long, value_name = "MS")]
     pub budget_ms: f64,
-    /// Latency table holding the device's reference (and support) latencies.
-    #[arg(long, value_name = "FILE.csv")]
-    pub data: PathBuf,
-    /// The device (latency column without _ms) to adapt the predictor to.
-    #[arg(long)]
-    pub device: String,
-    /// Support measurements beside the 10 references.
+    /// NB201 accuracy: cifar10, cifar100 or imagenet16 (NATS-Bench, compiled in).
+    #[arg(long, default_value = "cifar10")]
+    pub dataset: String,
+    /// Measure the best picks until this many fit the budget by measurement (0: predict only).
+    #[arg(long, default_value_t = 0, value_name = "K")]
+    pub verify: usize,
+    /// Export the winner as ONNX.
+    #[arg(short, long, value_name = "FILE.onnx")]
+    pub output: Option<PathBuf>,
+    /// Draw the Pareto front (predicted and measured points) as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// Table mode (offline study): adapt to a device column of this latency table instead of
+    /// this device's stored predictor.
+    #[arg(long, value_name = "FILE.csv", requires = "device_column")]
+    pub data: Option<PathBuf>,
+    /// Table mode: the device (latency column without _ms) to adapt the predictor to.
+    #[arg(long = "device", value_name = "COLUMN", requires = "data")]
+    pub device_column: Option<String>,
+    /// Table mode: support measurements beside the 10 references.
     #[arg(long, default_value_t = 10)]
     pub samples: usize,
-    /// Predictor model file (default: the one shipped in the binary).
+    /// Table mode: predictor model file (default: the one shipped in the binary).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = ObjectiveArg::Naswot)]
-    pub objective: ObjectiveArg,
+    /// What to maximise (default: NATS-Bench accuracy for nb201, NASWOT otherwise).
+    #[arg(long, value_enum)]
+    pub objective: Option<ObjectiveArg>,
     /// Accuracy table (CSV with the space's arch columns) for --objective accuracy.
     #[arg(long, value_name = "FILE.csv")]
     pub accuracy: Option<PathBuf>,
+    /// Column of --accuracy to maximise.
     #[arg(long, default_value = "cifar10_test_acc")]
     pub accuracy_column: String,
     /// Random inputs per NASWOT score.
     #[arg(long, default_value_t = 8)]
     pub naswot_samples: usize,
-    /// Objective evaluations in all.
+    /// Objective evaluations of the evolutionary search.
     #[arg(long, default_value_t = 100)]
     pub evaluations: usize,
+    /// Population of the evolutionary search.
     #[arg(long, default_value_t = 20)]
     pub population: usize,
+    /// Tournament size of the evolutionary search.
     #[arg(long, default_value_t = 5)]
     pub tournament: usize,
+    /// Seed of the search.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Candidates to list.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -116,6 +295,12 @@ pub enum PredictorCommand {
         #[arg(long, value_name = "MODEL")]
         model: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SelectArg {
+    Random,
+    Informative,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -205,6 +390,14 @@ pub struct PredictorEvalArgs {
     /// Shrinkage of the linear term with --adaptation residual.
     #[arg(long, default_value_t = 0.1)]
     pub linear_lambda: f32,
+    /// Evaluate the shipped meta-learned model alone (HELP's encoding, no executed-network
+    /// costs), as shipped before the on-device model; --adaptation and --blend apply to it.
+    #[arg(long)]
+    pub meta_only: bool,
+    /// How the support archs are chosen: at random (HELP's protocol) or by the predictor's
+    /// uncertainty (what `adapt` does on a device).
+    #[arg(long, value_enum, default_value_t = SelectArg::Random)]
+    pub select: SelectArg,
     #[arg(long)]
     pub json: bool,
 }
@@ -382,6 +575,33 @@ pub enum BenchKind {
         /// Sampling time per arch in seconds (the protocol's max time).
         #[arg(long, default_value_t = 2.0)]
         max_time: f64,
+    },
+    /// Test-retest of the measurement protocol: N archs measured twice with interleaved rounds
+    /// and twice with the one-arch-at-a-time protocol, in one run.
+    Reproducibility {
+        #[arg(long, default_value = "nb201")]
+        space: String,
+        #[arg(long, default_value_t = 40)]
+        archs: usize,
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Skip the one-arch-at-a-time protocol (half the time).
+        #[arg(long)]
+        rounds_only: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Speed of the on-device loop's computations: adapt, predicting the whole NB201 space
+    /// with uncertainty, exact search (oracle figures, no measurement).
+    Loop {
+        #[arg(long, value_name = "FILE.csv")]
+        data: PathBuf,
+        #[arg(long, default_value = "raspi4")]
+        device: String,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
     },
     /// Time for evolutionary search to find archs within a predicted-latency budget.
     Search {

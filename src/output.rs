@@ -11,6 +11,44 @@ pub fn ms(x: f64) -> String {
     }
 }
 
+/// The conditions of a Fingerprint in one line, for headings.
+pub fn fingerprint_summary(fp: &edgenas_profiler::Fingerprint) -> String {
+    if fp.runtime == "oracle" {
+        return format!(
+            "oracle figures ({} of {}), not measured here",
+            fp.board.trim_start_matches("oracle:"),
+            fp.runtime_version
+        );
+    }
+    format!(
+        "{} ({}), {} {}, {} thread{}, CPUs {}, governor {}{}{}",
+        fp.board,
+        fp.cpu_model,
+        fp.runtime,
+        fp.runtime_version,
+        fp.threads,
+        if fp.threads == 1 { "" } else { "s" },
+        cpu_list(&fp.cpus),
+        fp.governor,
+        fp.firmware
+            .as_deref()
+            .map(|f| format!(", {f}"))
+            .unwrap_or_default(),
+        fp.power_mode
+            .as_deref()
+            .map(|m| format!(", power mode {m}"))
+            .unwrap_or_default()
+    )
+}
+
+/// Peak resident memory of this process in MB (Linux's VmHWM), if known.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
 /// A CPU list such as `0-3,6`.
 pub fn cpu_list(cpus: &[usize]) -> String {
     if cpus.is_empty() {

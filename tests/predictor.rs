@@ -77,6 +77,7 @@ fn the_shipped_nb201_model_reaches_its_recorded_validation_accuracy() {
             &samples,
             "--seeds",
             &seeds,
+            "--meta-only",
             "--json",
         ],
     ));

@@ -17,15 +17,21 @@ pub enum Kind {
     Predictor,
     /// A hardware embedding.
     Embedding,
+    /// A predictor adapted to one device (Fingerprint and space).
+    Adapted,
+    /// The result of a search (and its verification).
+    SearchResult,
     /// Used by tests of the journal machinery.
     TestJournal,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Measurements,
         Kind::Predictor,
         Kind::Embedding,
+        Kind::Adapted,
+        Kind::SearchResult,
         Kind::TestJournal,
     ];
 
@@ -34,6 +40,8 @@ impl Kind {
             Kind::Measurements => b"MEASURE\0",
             Kind::Predictor => b"PREDICT\0",
             Kind::Embedding => b"HWEMBED\0",
+            Kind::Adapted => b"ADAPTED\0",
+            Kind::SearchResult => b"SEARCHR\0",
             Kind::TestJournal => b"TESTJRN\0",
         }
     }
@@ -43,6 +51,8 @@ impl Kind {
             Kind::Measurements => "measurement-journal",
             Kind::Predictor => "predictor",
             Kind::Embedding => "hardware-embedding",
+            Kind::Adapted => "adapted-predictor",
+            Kind::SearchResult => "search-result",
             Kind::TestJournal => "test-journal",
         }
     }
@@ -119,6 +129,36 @@ impl FileHeader {
         }
         Ok(())
     }
+}
+
+/// Writes `bytes` to `path` so that a crash leaves the old file or the new one, never half of
+/// one: a temporary file beside it, fsynced, renamed over the path, then the directory fsynced.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.partial", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(&dir) {
+            d.sync_all()?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 #[cfg(test)]

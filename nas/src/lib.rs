@@ -168,6 +168,9 @@ impl Space {
     }
 }
 
+/// How many values [`Arch::cost_features`] returns.
+pub const COST_FEATURES: usize = edgenas_runtime::CostFeatures::NAMES.len() + 1;
+
 /// HELP's hardware-embedding reference archs (`help_hw_embedding_reference_archs.csv`).
 const REFERENCES_CSV: &str = include_str!("references.csv");
 
@@ -216,6 +219,17 @@ impl Arch {
             Arch::Fbnet(a) => a.encode(),
             Arch::Ofa(a) => a.encode(),
         }
+    }
+
+    /// The cost figures of the network the runtime executes (dead edges removed, constant
+    /// paths folded: [`edgenas_runtime::executed`]), then 1 when its output depends on its
+    /// input at all: the features the latency model starts from. Derived from the IR, so it is
+    /// the same for every space.
+    pub fn cost_features(&self) -> Vec<f64> {
+        let executed = self.build().executed();
+        let mut f = executed.network.cost_features().to_vec();
+        f.push(if executed.input_dependent { 1.0 } else { 0.0 });
+        f
     }
 
     pub fn mutate(&self, rng: &mut impl Rng) -> Arch {

@@ -102,9 +102,7 @@ impl PredictorFile {
             source: e,
         };
         // Written aside and renamed, so that a crash never leaves half a model.
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, self.to_bytes()).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        edgenas_format::write_atomic(path, &self.to_bytes()).map_err(io)
     }
 
     pub fn load(path: &Path) -> Result<PredictorFile, PredictorError> {

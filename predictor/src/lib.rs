@@ -9,6 +9,7 @@
 //! - [`metrics`]: Spearman, Kendall, share within ±10%; [`file`]: the versioned model file.
 
 pub mod additive;
+pub mod costaware;
 pub mod device;
 pub mod file;
 pub mod meta;
@@ -18,6 +19,7 @@ pub mod params;
 pub mod table;
 
 pub use additive::AdditivePrior;
+pub use costaware::{CostAwarePrior, CostScale, DeviceModel, Hyper, Selection};
 pub use device::{Device, Normalizer, Pools};
 pub use file::{PredictorFile, TrainingInfo, PREDICTOR_FORMAT};
 pub use meta::{

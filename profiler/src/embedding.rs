@@ -77,6 +77,30 @@ impl HardwareEmbedding {
         })
     }
 
+    /// The embedding of figures obtained otherwise (an oracle table).
+    pub fn from_figures(
+        space: &str,
+        references: &[String],
+        fingerprint: &Fingerprint,
+        raw_ms: Vec<f64>,
+    ) -> Result<HardwareEmbedding, EmbeddingError> {
+        let (lo, hi) = raw_ms
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                (a.min(x), b.max(x))
+            });
+        if !(hi > lo) {
+            return Err(EmbeddingError::Degenerate(lo));
+        }
+        Ok(HardwareEmbedding {
+            space: space.to_string(),
+            fingerprint: fingerprint.clone(),
+            references: references.to_vec(),
+            normalized: raw_ms.iter().map(|x| (x - lo) / (hi - lo)).collect(),
+            raw_ms,
+        })
+    }
+
     /// The latency-relevant fields in which the live state differs: empty = still valid.
     pub fn stale_fields(&self, live: &Fingerprint) -> Vec<&'static str> {
         self.fingerprint.differences(live)
@@ -89,13 +113,8 @@ impl HardwareEmbedding {
         };
         let mut bytes = header().encode().to_vec();
         bytes.extend(postcard::to_stdvec(self).map_err(|e| ProfilerError::Encode(e.to_string()))?);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        // Write then rename: a crash never leaves half an embedding.
-        let tmp = path.with_extension("partial");
-        std::fs::write(&tmp, &bytes).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        // Written aside, fsynced and renamed: a crash never leaves half an embedding.
+        edgenas_format::write_atomic(path, &bytes).map_err(io)
     }
 
     pub fn load(path: &Path) -> Result<HardwareEmbedding, ProfilerError> {

@@ -16,7 +16,7 @@ pub use edgenas_format::{FileHeader, Kind};
 pub use fingerprint::Fingerprint;
 pub use journal::{Journal, Recovery};
 pub use probe::{Conditions, Sysroot, System};
-pub use protocol::{Flag, Protocol, Sample};
+pub use protocol::{Flag, Protocol, Rounds, RoundsInfo, Sample};
 pub use stats::Stats;
 
 use serde::{Deserialize, Serialize};
@@ -46,7 +46,8 @@ pub enum ProfilerError {
 }
 
 /// Version of the measurement journal's record format.
-pub const MEASUREMENT_FORMAT: u16 = 1;
+/// Version 2: samples say whether they were taken in interleaved rounds.
+pub const MEASUREMENT_FORMAT: u16 = 2;
 
 pub fn measurement_header() -> FileHeader {
     FileHeader::new(Kind::Measurements, MEASUREMENT_FORMAT)

@@ -156,12 +156,66 @@ pub enum Phase {
     Sampling,
 }
 
-/// The raw result of sampling: per-run latencies and their statistics.
+/// The raw result of sampling: per-run latencies (or per-round figures) and their statistics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
+    /// Every timed run in milliseconds or, for interleaved rounds, one figure per round
+    /// (the fastest run of the subject's burst in that round).
     pub samples_ms: Vec<f64>,
     pub stats: Stats,
     pub warmup_runs: usize,
+    /// Set when the sample was taken in interleaved rounds with other subjects.
+    pub rounds: Option<RoundsInfo>,
+}
+
+/// How an interleaved sample was taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundsInfo {
+    /// Subjects measured together, in rotation.
+    pub subjects: usize,
+    /// Rounds (= entries of `samples_ms`).
+    pub rounds: usize,
+    /// Timed runs of this subject in all rounds.
+    pub timed_runs: usize,
+    /// Runs in each of this subject's bursts.
+    pub burst_runs: usize,
+}
+
+/// Interleaved rounds (DESIGN step 8): several subjects are timed in rotation, A B C … A B C …,
+/// each round a short burst per subject. On a machine whose slow phases last seconds a whole
+/// classic sample can land inside one; rounds spread every subject over the same phases, and
+/// the figure of a subject is the median over rounds of its burst minima: the minimum of a
+/// burst discards the runs a slow phase hit within the round, the median over rounds discards
+/// rounds that were slow throughout. The CI is the median's over rounds, so it widens when
+/// rounds disagree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rounds {
+    pub min_rounds: usize,
+    /// A hard cap, whatever the CI: bounds the record and the time.
+    pub max_rounds: usize,
+    /// Each subject's share of a round, in milliseconds (at least one run).
+    pub burst_ms: f64,
+}
+
+impl Default for Rounds {
+    fn default() -> Self {
+        Rounds {
+            min_rounds: 10,
+            max_rounds: 400,
+            burst_ms: 15.0,
+        }
+    }
+}
+
+/// Progress of an interleaved measurement.
+#[derive(Debug, Clone, Copy)]
+pub struct RoundsProgress {
+    pub round: usize,
+    pub elapsed: Duration,
+    /// Fraction of the expected work done, 0..=1.
+    pub fraction: f64,
+    /// The widest CI of the subjects so far (relative).
+    pub worst_ci: f64,
 }
 
 impl Protocol {
@@ -225,7 +279,99 @@ impl Protocol {
             samples_ms: samples,
             stats,
             warmup_runs: warm,
+            rounds: None,
         })
+    }
+
+    /// Times several subjects in interleaved rounds (see [`Rounds`]). The time limits of the
+    /// protocol are per subject: sampling lasts at least `min_time × n` and at most
+    /// `max_time × n`, and stops in between once every subject's CI is within `target_ci`.
+    pub fn sample_interleaved<E>(
+        &self,
+        rounds: &Rounds,
+        runs: &mut [&mut dyn FnMut() -> Result<(), E>],
+        progress: &mut dyn FnMut(RoundsProgress),
+    ) -> Result<Vec<Sample>, E> {
+        let n = runs.len();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        // Warm-up: each subject its runs, then one discarded round that also sizes the bursts.
+        let per_subject_warmup = self.warmup_time.div_f64(n as f64);
+        let mut warm = vec![0usize; n];
+        let mut est_ms = vec![0.0f64; n];
+        for (i, run) in runs.iter_mut().enumerate() {
+            let start = Instant::now();
+            let mut fastest = f64::INFINITY;
+            while warm[i] < self.warmup_runs || start.elapsed() < per_subject_warmup {
+                let t = Instant::now();
+                run()?;
+                fastest = fastest.min(t.elapsed().as_secs_f64() * 1e3);
+                warm[i] += 1;
+            }
+            est_ms[i] = fastest.max(1e-6);
+        }
+        let burst: Vec<usize> = est_ms
+            .iter()
+            .map(|&e| ((rounds.burst_ms / e).round() as usize).clamp(1, 10_000))
+            .collect();
+        let min_total = self.min_time.mul_f64(n as f64);
+        let max_total = self.max_time.mul_f64(n as f64);
+        let start = Instant::now();
+        let mut per_round: Vec<Vec<f64>> = vec![Vec::new(); n];
+        let mut timed = vec![0usize; n];
+        let mut round = 0usize;
+        let mut worst_ci = f64::INFINITY;
+        loop {
+            // Rotate the order so that no subject always follows the same one.
+            for k in 0..n {
+                let i = (k + round) % n;
+                let mut fastest = f64::INFINITY;
+                for _ in 0..burst[i] {
+                    let t = Instant::now();
+                    runs[i]()?;
+                    fastest = fastest.min(t.elapsed().as_secs_f64() * 1e3);
+                }
+                timed[i] += burst[i];
+                per_round[i].push(fastest);
+            }
+            round += 1;
+            let elapsed = start.elapsed();
+            if round >= rounds.min_rounds.max(6) {
+                worst_ci = batch_ci(&per_round);
+            }
+            let fraction = (elapsed.as_secs_f64() / min_total.as_secs_f64().max(1e-9))
+                .min(round as f64 / rounds.min_rounds.max(1) as f64)
+                .max(elapsed.as_secs_f64() / max_total.as_secs_f64().max(1e-9))
+                .min(1.0);
+            progress(RoundsProgress {
+                round,
+                elapsed,
+                fraction,
+                worst_ci,
+            });
+            let enough = round >= rounds.min_rounds && elapsed >= min_total;
+            if round >= rounds.max_rounds
+                || (enough && (worst_ci <= self.target_ci || elapsed >= max_total))
+            {
+                break;
+            }
+        }
+        Ok(per_round
+            .into_iter()
+            .enumerate()
+            .map(|(i, values)| Sample {
+                stats: Stats::of(&values),
+                rounds: Some(RoundsInfo {
+                    subjects: n,
+                    rounds: values.len(),
+                    timed_runs: timed[i],
+                    burst_runs: burst[i],
+                }),
+                samples_ms: values,
+                warmup_runs: warm[i],
+            })
+            .collect())
     }
 
     /// Flags that come from the sample itself.
@@ -246,6 +392,80 @@ impl Protocol {
             });
         }
         flags
+    }
+}
+
+/// The widest CI of a batch, relative. A subject faster than the batch's typical one (the
+/// median of the medians) is held to the typical one's absolute precision: a 0.3 ms network
+/// need not be timed to 3 µs to be ranked against 3 ms ones, and waiting for it would hold
+/// the whole batch (its own CI is still recorded and flagged).
+fn batch_ci(per_round: &[Vec<f64>]) -> f64 {
+    let stats: Vec<(f64, f64)> = per_round
+        .iter()
+        .map(|v| {
+            let mut s = v.clone();
+            s.sort_by(|a, b| a.total_cmp(b));
+            let median = crate::stats::quantile(&s, 0.5);
+            (median, crate::stats::median_ci_rel(&s) * median)
+        })
+        .collect();
+    let mut medians: Vec<f64> = stats.iter().map(|s| s.0).collect();
+    medians.sort_by(|a, b| a.total_cmp(b));
+    let typical = crate::stats::quantile(&medians, 0.5);
+    stats
+        .iter()
+        .map(|&(median, half)| half / median.max(typical).max(1e-12))
+        .fold(0.0, f64::max)
+}
+
+/// Conditions under which a measurement would not be trustworthy, found before it starts.
+pub fn preflight_flags(cond: &Conditions, temp_limit_c: f64) -> Vec<Flag> {
+    let mut flags = Vec::new();
+    let governors = cond.governors();
+    if !governors.is_empty() && governors.iter().any(|g| g != "performance") {
+        flags.push(Flag::Governor {
+            governor: cond.governor_summary(),
+        });
+    }
+    if let Some(t) = cond.throttle.as_ref().filter(|t| !t.now.is_empty()) {
+        flags.push(Flag::Throttled {
+            reasons: t.now.clone(),
+        });
+    }
+    if let Some(c) = cond.max_celsius().filter(|&c| c > temp_limit_c) {
+        flags.push(Flag::Hot {
+            celsius: c,
+            limit: temp_limit_c,
+        });
+    }
+    flags
+}
+
+/// Waits (bounded) for heat and throttling to pass; a governor does not change by waiting.
+/// Returns the last conditions read and the flags that remain; `notify` hears why it waits.
+pub fn cool_down(
+    root: &crate::Sysroot,
+    limit: f64,
+    wait: Duration,
+    mut cond: Conditions,
+    notify: &mut dyn FnMut(&str),
+) -> (Conditions, Vec<Flag>) {
+    let start = Instant::now();
+    loop {
+        let flags = preflight_flags(&cond, limit);
+        let transient = flags
+            .iter()
+            .any(|f| matches!(f, Flag::Throttled { .. } | Flag::Hot { .. }));
+        if !transient || start.elapsed() >= wait {
+            return (cond, flags);
+        }
+        let why: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        notify(&format!(
+            "waiting for the board to recover: {}",
+            why.join("; ")
+        ));
+        std::thread::sleep(Duration::from_secs(2).min(wait.saturating_sub(start.elapsed())));
+        cond = crate::probe::read_conditions(root);
     }
 }
 
@@ -331,6 +551,49 @@ mod tests {
             .sample_flags(&s.stats)
             .iter()
             .any(|f| f.code() == "ci-not-reached"));
+    }
+
+    #[test]
+    fn interleaved_rounds_time_every_subject_in_rotation_and_rank_them() {
+        let p = Protocol {
+            warmup_runs: 2,
+            warmup_time: Duration::ZERO,
+            min_time: Duration::ZERO,
+            max_time: Duration::from_millis(200),
+            ..Protocol::default()
+        };
+        let rounds = Rounds {
+            min_rounds: 8,
+            max_rounds: 12,
+            burst_ms: 3.0,
+        };
+        let order = std::cell::RefCell::new(Vec::new());
+        let mut fast = || -> Result<(), ()> {
+            order.borrow_mut().push('a');
+            std::thread::sleep(Duration::from_micros(500));
+            Ok(())
+        };
+        let mut slow = || -> Result<(), ()> {
+            order.borrow_mut().push('b');
+            std::thread::sleep(Duration::from_millis(2));
+            Ok(())
+        };
+        let samples = p
+            .sample_interleaved(&rounds, &mut [&mut fast, &mut slow], &mut |_| {})
+            .unwrap();
+        assert_eq!(samples.len(), 2);
+        let (a, b) = (&samples[0], &samples[1]);
+        assert!(a.stats.median_ms < b.stats.median_ms);
+        assert!(a.stats.median_ms >= 0.5 && b.stats.median_ms >= 2.0);
+        let info = a.rounds.as_ref().unwrap();
+        assert!(info.rounds >= 8 && info.rounds <= 12, "{info:?}");
+        assert_eq!(info.rounds, a.samples_ms.len());
+        // Bursts are sized to the subject: more runs of the fast one per round.
+        assert!(info.burst_runs > b.rounds.as_ref().unwrap().burst_runs);
+        // After warm-up the subjects alternate: both appear in every stretch of the sequence.
+        let seq: String = order.borrow().iter().collect();
+        let after_warmup = &seq[seq.len() / 2..];
+        assert!(after_warmup.contains("ab") && after_warmup.contains("ba"));
     }
 
     #[test]

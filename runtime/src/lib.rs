@@ -4,11 +4,13 @@
 //! `.onnx` file) into a [`Runnable`]: something that runs one inference on a fixed input.
 //! The profiler times any such closure and knows nothing of networks.
 
+pub mod executed;
 pub mod ir;
 pub mod naswot;
 pub mod onnx;
 pub mod tract_backend;
 
+pub use executed::{CostFeatures, Executed};
 pub use ir::{Network, NetworkCost, Node, Op, Shape, ValueId};
 pub use tract_backend::{TractModel, TractOptions};
 

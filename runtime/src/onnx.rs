@@ -34,7 +34,17 @@ pub fn tap_name(v: ValueId) -> String {
 
 /// Like [`to_model_proto`], with the values `taps` exposed as extra outputs after the main one
 /// (for proxies that read activations, such as NASWOT's ReLU patterns).
+///
+/// What is emitted is the network the runtime executes ([`Network::executed`]): constant
+/// branches and values that reach no output are left out, so what is timed, predicted and
+/// exported is one and the same graph. Taps on values that are not executed are dropped.
 pub fn to_model_proto_with_taps(net: &Network, seed: u64, taps: &[ValueId]) -> ModelProto {
+    let executed = net.executed();
+    let taps: Vec<ValueId> = taps
+        .iter()
+        .filter_map(|&v| executed.value_map.get(v).copied().flatten())
+        .collect();
+    let net = &executed.network;
     let mut b = GraphBuilder {
         graph: GraphProto {
             name: net.name.clone(),
@@ -61,7 +71,7 @@ pub fn to_model_proto_with_taps(net: &Network, seed: u64, taps: &[ValueId]) -> M
     // The output keeps a stable name whatever node produces it.
     b.push("Identity", &[&out_name], OUTPUT_NAME, vec![]);
     b.graph.output.push(value_info(OUTPUT_NAME, &out_dims));
-    for &v in taps {
+    for &v in &taps {
         let src = b.names[v].clone();
         b.push("Identity", &[&src], &tap_name(v), vec![]);
         b.graph
@@ -81,6 +91,10 @@ pub fn to_model_proto_with_taps(net: &Network, seed: u64, taps: &[ValueId]) -> M
             StringStringEntryProto {
                 key: "edgenas.network".into(),
                 value: net.name.clone(),
+            },
+            StringStringEntryProto {
+                key: "edgenas.input_dependent".into(),
+                value: executed.input_dependent.to_string(),
             },
             StringStringEntryProto {
                 key: "edgenas.weight_seed".into(),

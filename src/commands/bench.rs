@@ -14,6 +14,19 @@ use crate::output::ms;
 
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.bench {
+        BenchKind::Reproducibility {
+            space,
+            archs,
+            threads,
+            seed,
+            rounds_only,
+            json,
+        } => super::bench_loop::reproducibility(&space, archs, threads, seed, rounds_only, json),
+        BenchKind::Loop {
+            data,
+            device,
+            repeats,
+        } => super::bench_loop::loop_speed(&data, &device, repeats.max(1)),
         BenchKind::Protocol {
             arch,
             threads,
@@ -133,7 +146,7 @@ fn predictor_speed(
     use edgenas_nas::{Nb201Arch, Space};
     use rand::SeedableRng;
     let space = Space::from_name(space)?;
-    let adapted = super::search::AdaptedPredictor::from_table(space, data, device, 10, model, 0)?;
+    let adapted = TableLearner::from_table(space, data, device, 10, model, 0)?;
     let archs: Vec<Arch> = match space {
         Space::Nb201 => Nb201Arch::all().into_iter().map(Arch::Nb201).collect(),
         _ => {
@@ -147,7 +160,7 @@ fn predictor_speed(
         .into_iter()
         .chain(archs.iter().take(10).cloned())
         .collect();
-    let xs = super::search::encode_archs(&support);
+    let xs = encode_archs(&support);
     let ys: Vec<f32> = adapted
         .device
         .hw
@@ -165,7 +178,7 @@ fn predictor_speed(
     let mut x = edgenas_predictor::ndarray::Array2::<f32>::zeros((0, 0));
     for _ in 0..repeats {
         let t = Instant::now();
-        x = super::search::encode_archs(&archs);
+        x = encode_archs(&archs);
         encode_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
     println!(
@@ -211,13 +224,13 @@ fn search_speed(
     use edgenas_nas::Space;
     use rand::SeedableRng;
     let space = Space::from_name(space)?;
-    let adapted = super::search::AdaptedPredictor::from_table(space, data, device, 10, model, 0)?;
+    let adapted = TableLearner::from_table(space, data, device, 10, model, 0)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let sample: Vec<Arch> = (0..1000).map(|_| space.sample(&mut rng)).collect();
     let mut lats = adapted.predict_ms(&sample);
     lats.sort_by(f64::total_cmp);
     let budget = lats[((lats.len() as f64 * quantile) as usize).min(lats.len() - 1)];
-    let objective = super::search::Objective::Naswot {
+    let objective = edgenas_ondevice::search::Objective::Naswot {
         samples: 8,
         seed: 0,
     };
@@ -235,7 +248,7 @@ fn search_speed(
         &opts,
         &mut |archs| adapted.predict_ms(archs),
         &mut |a| {
-            let score = objective.score(a);
+            let score = objective.score(a).unwrap_or(f64::NEG_INFINITY);
             if first.get().is_none() {
                 first.set(Some(start.elapsed().as_secs_f64()));
             }
@@ -337,4 +350,77 @@ fn time_runs(model: &mut TractModel, n: usize, out: &mut Vec<f64>) -> Result<()>
         out.push(t.elapsed().as_secs_f64() * 1e3);
     }
     Ok(())
+}
+
+// --- HELP's network on a table column (the predictor bench compares against it) ---
+
+use std::path::Path;
+
+use edgenas_nas::Space;
+use edgenas_predictor::ndarray::Array2;
+use edgenas_predictor::{meta::support_rows, Adapted, Device, Learner, Pools};
+use rand::SeedableRng;
+
+use super::predictor::{help_train_pool, load_model, read_space_table};
+
+/// A predictor adapted to one device: predicts milliseconds.
+pub struct TableLearner {
+    pub learner: Learner,
+    pub adapted: Adapted,
+    pub device: Device,
+}
+
+impl TableLearner {
+    /// Adapts the space's predictor to `device` of a latency table: its reference latencies
+    /// (the hardware embedding) and `samples` support archs of HELP's train pool. This stands
+    /// in for measurements taken on the board until `embed` records them there.
+    pub fn from_table(
+        space: Space,
+        data: &Path,
+        device: &str,
+        samples: usize,
+        model: Option<&Path>,
+        seed: u64,
+    ) -> Result<TableLearner> {
+        let file = load_model(space, model)?;
+        let learner = file.learner()?;
+        let t = read_space_table(space, data)?;
+        let pools = Pools::help(help_train_pool(space), t.table.rows())?;
+        let device = Device::new(device, t.table.device(device)?, &t.reference_rows, &pools)?;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let rows = support_rows(&device, samples, &mut rng);
+        let xs = t
+            .features
+            .select(edgenas_predictor::ndarray::Axis(0), &rows);
+        let ys: Vec<f32> = rows.iter().map(|&r| device.y[r]).collect();
+        let adapted = learner.adapt(xs.view(), &ys, &device.hw);
+        Ok(TableLearner {
+            learner,
+            adapted,
+            device,
+        })
+    }
+
+    pub fn predict_ms(&self, archs: &[Arch]) -> Vec<f64> {
+        if archs.is_empty() {
+            return Vec::new();
+        }
+        let x = encode_archs(archs);
+        self.learner
+            .predict(&self.adapted, x.view(), &self.device.hw)
+            .into_iter()
+            .map(|y| self.device.norm.to_ms(y) as f64)
+            .collect()
+    }
+}
+
+/// The predictor's feature matrix of `archs` (one encoded arch per row; all of one space).
+pub fn encode_archs(archs: &[Arch]) -> Array2<f32> {
+    let dim = archs.first().map_or(0, |a| a.encode().len());
+    let mut x = Array2::<f32>::zeros((archs.len(), dim));
+    for (i, a) in archs.iter().enumerate() {
+        x.row_mut(i)
+            .assign(&edgenas_predictor::ndarray::ArrayView1::from(&a.encode()));
+    }
+    x
 }

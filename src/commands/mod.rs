@@ -1,13 +1,20 @@
 //! One module per subcommand.
 
+mod adapt;
 mod bench;
+mod bench_loop;
+mod device;
+mod embed;
 mod export;
 mod infer;
 mod journal;
+mod predict;
 mod predictor;
 mod probe;
-mod profile;
+pub mod profile;
+mod run;
 mod search;
+mod validate;
 
 use anyhow::Result;
 
@@ -23,6 +30,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Journal(args) => journal::run(args, home),
         Command::Bench(args) => bench::run(args),
         Command::Predictor(args) => predictor::run(args),
-        Command::Search(args) => search::run(args),
+        Command::Search(args) => search::run(args, home),
+        Command::Embed(args) => embed::run(args, home),
+        Command::Adapt(args) => adapt::run(args, home),
+        Command::Predict(args) => predict::run(args, home),
+        Command::Validate(args) => validate::run(args, home),
+        Command::Run(args) => run::run(args, home),
     }
 }

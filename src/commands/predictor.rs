@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use edgenas_nas::{Arch, EncodingSpec, Space};
 use edgenas_predictor::ndarray::{self, Array2};
+use edgenas_predictor::Selection;
 use edgenas_predictor::{
     evaluate, meta::validate, meta_train, select_on_validation, Adaptation, Config, Device,
     Encoder, LatencyTable, Learner, Loss, MetaTrainOptions, Model, Pools, PredictorFile, Score,
@@ -15,7 +16,7 @@ use edgenas_predictor::{
 use serde::Serialize;
 
 use crate::cli::{
-    AdaptArg, LossArg, MetaTrainArgs, PredictorArgs, PredictorCommand, PredictorEvalArgs,
+    AdaptArg, LossArg, MetaTrainArgs, PredictorArgs, PredictorCommand, PredictorEvalArgs, SelectArg,
 };
 
 pub fn run(args: PredictorArgs) -> Result<()> {
@@ -29,6 +30,8 @@ pub fn run(args: PredictorArgs) -> Result<()> {
 /// A latency table read for one space: every row's arch encoded, the references located.
 pub struct SpaceTable {
     pub table: LatencyTable,
+    /// The arch of every row.
+    pub archs: Vec<Arch>,
     pub features: Array2<f32>,
     pub reference_rows: Vec<usize>,
 }
@@ -82,6 +85,7 @@ pub fn read_space_table(space: Space, path: &Path) -> Result<SpaceTable> {
     };
     let mut features = Array2::<f32>::zeros((table.rows(), dim));
     let mut row_of: HashMap<Arch, usize> = HashMap::new();
+    let mut archs = Vec::with_capacity(table.rows());
     for (row, keys) in table.keys.iter().enumerate() {
         let values: Vec<&str> = columns.iter().map(|&c| keys[c].as_str()).collect();
         let arch = space
@@ -90,7 +94,8 @@ pub fn read_space_table(space: Space, path: &Path) -> Result<SpaceTable> {
         features
             .row_mut(row)
             .assign(&ndarray::ArrayView1::from(&arch.encode()));
-        row_of.entry(arch).or_insert(row);
+        row_of.entry(arch.clone()).or_insert(row);
+        archs.push(arch);
     }
     let reference_rows = space
         .references()
@@ -106,6 +111,7 @@ pub fn read_space_table(space: Space, path: &Path) -> Result<SpaceTable> {
         .collect::<Result<Vec<usize>>>()?;
     Ok(SpaceTable {
         table,
+        archs,
         features,
         reference_rows,
     })
@@ -330,8 +336,36 @@ fn run_eval(a: PredictorEvalArgs) -> Result<()> {
         devices: Vec::new(),
         mean_spearman: 0.0,
     };
+    // The on-device model needs every row's executed-network cost figures.
+    let ondevice = if a.meta_only {
+        None
+    } else {
+        let costs: Vec<Vec<f64>> = edgenas_ondevice::features::features_of(&t.archs)
+            .into_iter()
+            .map(|f| f.cost)
+            .collect();
+        Some((edgenas_ondevice::features::prior_for(space, &model)?, costs))
+    };
+    let selection = match a.select {
+        SelectArg::Random => Selection::Random,
+        SelectArg::Informative => Selection::Informative,
+    };
+    if a.meta_only && selection == Selection::Informative {
+        bail!("--select informative needs the on-device model (drop --meta-only)");
+    }
     for d in &devs {
-        let s: Score = evaluate(&learner, &t.features, d, a.samples, &seeds);
+        let s: Score = match &ondevice {
+            Some((prior, costs)) => edgenas_predictor::costaware::evaluate(
+                prior,
+                costs,
+                &t.features,
+                d,
+                a.samples,
+                &seeds,
+                selection,
+            )?,
+            None => evaluate(&learner, &t.features, d, a.samples, &seeds),
+        };
         report.devices.push(DeviceReport {
             device: d.name.clone(),
             spearman: s.spearman,
@@ -346,10 +380,20 @@ fn run_eval(a: PredictorEvalArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{} predictor, {} reference + {} support measurements per device, mean of {} draws",
+        "{} predictor ({}), {} reference + {} {} support measurements per device, mean of {} draws",
         space.name(),
+        if a.meta_only {
+            "the shipped meta-learned model alone"
+        } else {
+            "on-device model: executed-network costs + meta-learned prior"
+        },
         t.reference_rows.len(),
         a.samples,
+        if selection == Selection::Random {
+            "random"
+        } else {
+            "informative"
+        },
         a.seeds
     );
     println!(

@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use edgenas_nas::Arch;
 use edgenas_profiler::{
-    affinity, open_measurements, probe, protocol, Conditions, Fingerprint, Flag, Measurement,
-    Protocol, Sysroot, System,
+    affinity, open_measurements, probe, protocol, Fingerprint, Measurement, Protocol, Sysroot,
+    System,
 };
 use edgenas_runtime::{TractModel, TractOptions};
 use serde_json::{json, Value};
@@ -87,59 +87,6 @@ pub fn protocol_from(args: &ProtocolArgs) -> Result<Protocol> {
     Ok(p)
 }
 
-/// Conditions under which a measurement would not be trustworthy, found before it starts.
-pub fn preflight_flags(cond: &Conditions, temp_limit_c: f64) -> Vec<Flag> {
-    let mut flags = Vec::new();
-    let governors = cond.governors();
-    if !governors.is_empty() && governors.iter().any(|g| g != "performance") {
-        flags.push(Flag::Governor {
-            governor: cond.governor_summary(),
-        });
-    }
-    if let Some(t) = cond.throttle.as_ref().filter(|t| !t.now.is_empty()) {
-        flags.push(Flag::Throttled {
-            reasons: t.now.clone(),
-        });
-    }
-    if let Some(c) = cond.max_celsius().filter(|&c| c > temp_limit_c) {
-        flags.push(Flag::Hot {
-            celsius: c,
-            limit: temp_limit_c,
-        });
-    }
-    flags
-}
-
-/// Waits (bounded) for heat and throttling to pass; a governor does not change by waiting.
-/// Returns the last conditions read and the flags that remain.
-fn cool_down(
-    root: &Sysroot,
-    limit: f64,
-    wait: Duration,
-    mut cond: Conditions,
-) -> (Conditions, Vec<Flag>) {
-    let start = std::time::Instant::now();
-    loop {
-        let flags = preflight_flags(&cond, limit);
-        let transient = flags
-            .iter()
-            .any(|f| matches!(f, Flag::Throttled { .. } | Flag::Hot { .. }));
-        if !transient || start.elapsed() >= wait {
-            return (cond, flags);
-        }
-        eprintln!(
-            "waiting for the board to cool down: {}",
-            flags
-                .iter()
-                .map(|f| f.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-        std::thread::sleep(Duration::from_secs(2).min(wait.saturating_sub(start.elapsed())));
-        cond = probe::read_conditions(root);
-    }
-}
-
 pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
     let protocol = protocol_from(&args.protocol)?;
     let targets: Vec<Target> = args
@@ -203,11 +150,12 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
                 continue;
             }
         }
-        let (before, mut flags) = cool_down(
+        let (before, mut flags) = protocol::cool_down(
             &root,
             system.policy.temp_limit_c,
             Duration::from_secs_f64(args.cooldown),
             before,
+            &mut |why| eprintln!("{why}"),
         );
         if !flags.is_empty() && !args.allow_unstable {
             let reasons: Vec<String> = flags.iter().map(|f| f.to_string()).collect();

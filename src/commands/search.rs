@@ -1,194 +1,74 @@
-//! `edgenas search`: latency-constrained evolutionary search with an adapted predictor.
+//! `edgenas search`: latency-constrained search with this device's adapted predictor, the
+//! picks verified by measurement with --verify, the winner exported with -o.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use edgenas_nas::search::{aging_evolution, EvolutionOptions, SearchOutcome};
+use edgenas_nas::search::EvolutionOptions;
 use edgenas_nas::{Arch, Space};
-use edgenas_predictor::ndarray::Array2;
-use edgenas_predictor::table::split_csv_line;
-use edgenas_predictor::{meta::support_rows, Adapted, Device, Learner, Pools};
+use edgenas_ondevice::accuracy::Dataset;
+use edgenas_ondevice::features::prior_for;
+use edgenas_ondevice::search::{self as loop_search, Candidate, Objective, Verified};
+use edgenas_ondevice::steps::Report;
+use edgenas_ondevice::{steps, AdaptedPredictor, Measurer, OracleTable};
 use rand::SeedableRng;
-use serde_json::json;
+use serde_json::{json, Value};
 
-use super::predictor::{help_train_pool, load_model, read_space_table};
+use super::device::{with_report, Ctx};
+use super::predictor::load_model;
 use crate::cli::{ObjectiveArg, SearchArgs};
+use crate::output::{fingerprint_summary, ms};
 
-/// A predictor adapted to one device: predicts milliseconds.
-pub struct AdaptedPredictor {
-    pub learner: Learner,
-    pub adapted: Adapted,
-    pub device: Device,
-    /// Measurements it was adapted on (references + support).
-    pub measurements: usize,
+/// How the search is run (shared by `search` and `run`).
+pub struct SearchPlan {
+    pub space: Space,
+    pub budget_ms: f64,
+    pub objective: Objective,
+    pub verify: usize,
+    pub evolution: EvolutionOptions,
 }
 
-impl AdaptedPredictor {
-    /// Adapts the space's predictor to `device` of a latency table: its reference latencies
-    /// (the hardware embedding) and `samples` support archs of HELP's train pool. This stands
-    /// in for measurements taken on the board until `embed` records them there.
-    pub fn from_table(
-        space: Space,
-        data: &Path,
-        device: &str,
-        samples: usize,
-        model: Option<&Path>,
-        seed: u64,
-    ) -> Result<AdaptedPredictor> {
-        let file = load_model(space, model)?;
-        let learner = file.learner()?;
-        let t = read_space_table(space, data)?;
-        let pools = Pools::help(help_train_pool(space), t.table.rows())?;
-        let device = Device::new(device, t.table.device(device)?, &t.reference_rows, &pools)?;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let rows = support_rows(&device, samples, &mut rng);
-        let xs = t
-            .features
-            .select(edgenas_predictor::ndarray::Axis(0), &rows);
-        let ys: Vec<f32> = rows.iter().map(|&r| device.y[r]).collect();
-        let adapted = learner.adapt(xs.view(), &ys, &device.hw);
-        Ok(AdaptedPredictor {
-            learner,
-            adapted,
-            device,
-            measurements: rows.len(),
-        })
-    }
-
-    pub fn predict_ms(&self, archs: &[Arch]) -> Vec<f64> {
-        if archs.is_empty() {
-            return Vec::new();
-        }
-        let x = encode_archs(archs);
-        self.learner
-            .predict(&self.adapted, x.view(), &self.device.hw)
-            .into_iter()
-            .map(|y| self.device.norm.to_ms(y) as f64)
-            .collect()
-    }
+/// What a search found.
+pub struct SearchReport {
+    pub candidates: Vec<Candidate>,
+    pub front: Vec<usize>,
+    pub verified: Vec<Verified>,
+    /// The pick: the best verified arch that fits, else (without --verify) the best predicted.
+    pub best: Option<Pick>,
+    pub seconds: f64,
 }
 
-/// The predictor's feature matrix of `archs` (one encoded arch per row; all of one space).
-pub fn encode_archs(archs: &[Arch]) -> Array2<f32> {
-    let dim = archs.first().map_or(0, |a| a.encode().len());
-    let mut x = Array2::<f32>::zeros((archs.len(), dim));
-    for (i, a) in archs.iter().enumerate() {
-        x.row_mut(i)
-            .assign(&edgenas_predictor::ndarray::ArrayView1::from(&a.encode()));
-    }
-    x
+#[derive(Debug, Clone)]
+pub struct Pick {
+    pub candidate: Candidate,
+    pub measured_ms: Option<f64>,
+    pub fits: bool,
 }
 
-/// What the search maximises.
-pub enum Objective {
-    /// Accuracy looked up in a table (archs missing from it score -inf).
-    Table {
-        source: String,
-        column: String,
-        values: HashMap<Arch, f64>,
-    },
-    /// The NASWOT score measured here with tract on random inputs.
-    Naswot { samples: usize, seed: u64 },
+pub fn parse_dataset(name: &str) -> Result<Dataset> {
+    Dataset::from_name(name)
+        .with_context(|| format!("unknown dataset '{name}' (known: cifar10, cifar100, imagenet16)"))
 }
 
-impl Objective {
-    pub fn describe(&self) -> String {
-        match self {
-            Objective::Table { source, column, .. } => format!("accuracy table {source}, column {column}"),
-            Objective::Naswot { samples, .. } => format!(
-                "NASWOT training-free proxy (log|det K| of ReLU patterns over {samples} random inputs, run here with tract)"
-            ),
-        }
-    }
-
-    pub fn score(&self, arch: &Arch) -> f64 {
-        match self {
-            Objective::Table { values, .. } => {
-                values.get(arch).copied().unwrap_or(f64::NEG_INFINITY)
+/// The objective the arguments ask for; refuses combinations that would silently do another.
+pub fn resolve_objective(a: &SearchArgs, space: Space) -> Result<Objective> {
+    let chosen = match (a.objective, &a.accuracy) {
+        (Some(o), _) => o,
+        (None, Some(_)) => ObjectiveArg::Accuracy,
+        (None, None) if space == Space::Nb201 => ObjectiveArg::Nats,
+        (None, None) => ObjectiveArg::Naswot,
+    };
+    Ok(match chosen {
+        ObjectiveArg::Nats => {
+            if space != Space::Nb201 {
+                bail!("--objective nats is for the nb201 space (NATS-Bench); use naswot or accuracy for {}", space.name());
             }
-            Objective::Naswot { samples, seed } => {
-                edgenas_runtime::naswot::naswot_score(&arch.build(), *samples, *seed)
-                    .unwrap_or(f64::NEG_INFINITY)
+            if a.accuracy.is_some() {
+                bail!("--accuracy is read with --objective accuracy, not nats");
             }
+            Objective::Nats(parse_dataset(&a.dataset)?)
         }
-    }
-
-    /// Reads `column` of an accuracy CSV that holds the space's arch columns.
-    pub fn from_table(space: Space, path: &Path, column: &str) -> Result<Objective> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut lines = text.lines();
-        let header = split_csv_line(lines.next().context("the accuracy table is empty")?);
-        let find = |name: &str| {
-            header
-                .iter()
-                .position(|h| h == name)
-                .with_context(|| format!("{}: no column '{name}'", path.display()))
-        };
-        let arch_cols: Vec<usize> = space
-            .table_columns()
-            .iter()
-            .map(|c| find(c))
-            .collect::<Result<_>>()?;
-        let value_col = find(column)?;
-        let mut values = HashMap::new();
-        for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let cells = split_csv_line(line);
-            let at = |i: usize| cells.get(i).map(String::as_str).unwrap_or("");
-            let keys: Vec<&str> = arch_cols.iter().map(|&c| at(c)).collect();
-            let arch = space
-                .arch_from_columns(&keys)
-                .with_context(|| format!("{} line {}", path.display(), n + 2))?;
-            let v: f64 = at(value_col).parse().with_context(|| {
-                format!(
-                    "{} line {}: '{}' is not a number",
-                    path.display(),
-                    n + 2,
-                    at(value_col)
-                )
-            })?;
-            values.insert(arch, v);
-        }
-        Ok(Objective::Table {
-            source: path.display().to_string(),
-            column: column.to_string(),
-            values,
-        })
-    }
-}
-
-pub fn run_search(
-    space: Space,
-    predictor: &AdaptedPredictor,
-    objective: &Objective,
-    budget_ms: f64,
-    opts: &EvolutionOptions,
-) -> SearchOutcome {
-    aging_evolution(
-        space,
-        budget_ms,
-        opts,
-        &mut |archs| predictor.predict_ms(archs),
-        &mut |a| objective.score(a),
-    )
-}
-
-pub fn run(a: SearchArgs) -> Result<()> {
-    let space = Space::from_name(&a.space)?;
-    if a.budget_ms.is_nan() || a.budget_ms <= 0.0 {
-        bail!("--budget-ms must be positive");
-    }
-    let predictor = AdaptedPredictor::from_table(
-        space,
-        &a.data,
-        &a.device,
-        a.samples,
-        a.model.as_deref(),
-        a.seed,
-    )?;
-    let objective = match a.objective {
         ObjectiveArg::Accuracy => {
             let path = a
                 .accuracy
@@ -196,78 +76,349 @@ pub fn run(a: SearchArgs) -> Result<()> {
                 .context("--objective accuracy needs --accuracy FILE.csv")?;
             Objective::from_table(space, path, &a.accuracy_column)?
         }
-        ObjectiveArg::Naswot => Objective::Naswot {
-            samples: a.naswot_samples,
-            seed: a.seed,
-        },
-    };
-    let opts = EvolutionOptions {
-        population: a.population,
-        tournament: a.tournament,
-        evaluations: a.evaluations,
-        seed: a.seed,
-        ..EvolutionOptions::default()
-    };
+        ObjectiveArg::Naswot => {
+            if a.accuracy.is_some() {
+                bail!("--accuracy is read with --objective accuracy, not naswot");
+            }
+            if a.naswot_samples < 2 {
+                bail!("--naswot-samples must be at least 2 (the score compares inputs)");
+            }
+            Objective::Naswot {
+                samples: a.naswot_samples,
+                seed: a.seed,
+            }
+        }
+    })
+}
+
+pub fn check_budget(budget_ms: f64) -> Result<()> {
+    if !(budget_ms.is_finite() && budget_ms > 0.0) {
+        bail!("--budget-ms must be a positive number of milliseconds, got {budget_ms}");
+    }
+    Ok(())
+}
+
+/// Table mode: the on-device model adapted to a device column of a latency table (its
+/// references and `samples` random rows), for offline study.
+pub fn table_predictor(
+    space: Space,
+    data: &Path,
+    column: &str,
+    samples: usize,
+    model: Option<&Path>,
+    seed: u64,
+) -> Result<AdaptedPredictor> {
+    let file = load_model(space, model)?;
+    let prior = prior_for(space, &file)?;
+    let table = OracleTable::read(space, data, column)?;
+    let refs = space.references();
+    let references: Vec<(Arch, f64)> = refs
+        .iter()
+        .map(|a| {
+            table
+                .latency_ms(a)
+                .map(|ms| (a.clone(), ms))
+                .with_context(|| {
+                    format!("{}: reference arch {a} is not in the table", data.display())
+                })
+        })
+        .collect::<Result<_>>()?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut support = Vec::new();
+    let pool: Vec<&Arch> = table.archs.iter().filter(|a| !refs.contains(a)).collect();
+    while support.len() < samples.min(pool.len()) {
+        let a = pool[rand::RngExt::random_range(&mut rng, 0..pool.len())];
+        if !support.iter().any(|(s, _): &(Arch, f64)| s == a) {
+            support.push((a.clone(), table.latency_ms(a).expect("from the table")));
+        }
+    }
+    let fp = edgenas_ondevice::measure::oracle_fingerprint(&table);
+    Ok(AdaptedPredictor::adapt(
+        space,
+        &prior,
+        "shipped prior",
+        fp,
+        &references,
+        &support,
+    )?)
+}
+
+/// Candidates (exact for NB201 with a table objective, evolutionary otherwise), the front, and
+/// verification of the picks.
+pub fn search_and_verify(
+    plan: &SearchPlan,
+    predictor: &AdaptedPredictor,
+    measurer: Option<&mut Measurer>,
+    report: &mut Report,
+) -> Result<SearchReport> {
+    let file = load_model(plan.space, None)?;
+    let prior = prior_for(plan.space, &file)?;
+    let mut refit = |extra: &[(Arch, f64)]| predictor.refit(&prior, extra);
     let start = Instant::now();
-    let out = run_search(space, &predictor, &objective, a.budget_ms, &opts);
-    let seconds = start.elapsed().as_secs_f64();
-    let mut top = out.history.clone();
-    top.sort_by(|x, y| y.objective.total_cmp(&x.objective));
-    top.truncate(a.top);
-    let latency_source = format!(
-        "{} predictor adapted to {} from {} measurements in {}",
-        space.name(),
-        a.device,
-        predictor.measurements,
-        a.data.display()
-    );
-    if a.json {
-        let rows: Vec<_> = top
-            .iter()
-            .map(|c| json!({"arch": c.arch.to_string(), "predicted_latency_ms": c.latency_ms, "objective": c.objective}))
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "space": space.name(),
-                "budget_ms": a.budget_ms,
-                "latency": latency_source,
-                "objective": objective.describe(),
-                "evaluations": out.history.len(),
-                "latency_queries": out.latency_queries,
-                "seconds": seconds,
-                "top": rows,
-            }))?
-        );
-        return Ok(());
+    let exact = plan.space == Space::Nb201 && !matches!(plan.objective, Objective::Naswot { .. });
+    let (mut candidates, features) = if exact {
+        loop_search::exact_nb201(predictor, &plan.objective)?
+    } else {
+        let total = plan.evolution.evaluations;
+        loop_search::evolutionary(
+            plan.space,
+            predictor,
+            &plan.objective,
+            plan.budget_ms,
+            &plan.evolution,
+            &mut |k| (report.notify)(&format!("search: evaluated {k}/{total}")),
+        )?
+    };
+    if candidates.is_empty() {
+        bail!("no candidate has an objective (is the accuracy table for this space?)");
     }
-    println!(
-        "search: {} space, predicted latency <= {} ms",
-        space.name(),
-        a.budget_ms
-    );
-    println!("latency:   {latency_source}");
-    println!("objective: {}", objective.describe());
-    println!(
-        "{} archs evaluated, {} latency predictions, {:.2} s",
-        out.history.len(),
-        out.latency_queries,
-        seconds
-    );
-    if top.is_empty() {
+    let front = loop_search::pareto(&candidates);
+    let best_predicted = loop_search::best_predicted(&candidates, plan.budget_ms);
+    if best_predicted.is_none() {
+        let fastest = loop_search::fastest_predicted(&candidates).expect("not empty");
         bail!(
-            "no arch within {} ms was found (the budget may be below the space's fastest arch)",
-            a.budget_ms
+            "no arch is predicted within {} ms: the fastest {} the search saw is predicted at {} ({}); raise --budget-ms",
+            plan.budget_ms,
+            plan.space.name(),
+            ms(fastest.prediction.predicted_ms),
+            fastest.arch
         );
     }
-    for (i, c) in top.iter().enumerate() {
+    let mut verified = Vec::new();
+    let best = match measurer {
+        Some(m) if plan.verify > 0 => {
+            verified = loop_search::verify(
+                &mut candidates,
+                &features,
+                Some(&mut refit),
+                plan.budget_ms,
+                plan.verify,
+                (plan.verify * 5).max(plan.verify + 10),
+                m,
+                report.notify,
+                report.progress,
+            )?;
+            match verified.iter().find(|v| v.fits) {
+                Some(v) => Some(Pick {
+                    candidate: v.candidate.clone(),
+                    measured_ms: Some(v.measured.median_ms),
+                    fits: true,
+                }),
+                None => {
+                    let fastest = verified
+                        .iter()
+                        .map(|v| v.measured.median_ms)
+                        .fold(f64::INFINITY, f64::min);
+                    bail!(
+                        "none of the {} picks measured fits {} ms (the fastest measured {}); raise --budget-ms",
+                        verified.len(),
+                        plan.budget_ms,
+                        ms(fastest)
+                    );
+                }
+            }
+        }
+        _ => best_predicted.map(|i| Pick {
+            candidate: candidates[i].clone(),
+            measured_ms: None,
+            fits: true,
+        }),
+    };
+    Ok(SearchReport {
+        candidates,
+        front,
+        verified,
+        best,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Writes `arch`'s network (the executed graph that was timed) as ONNX.
+pub fn export_onnx(arch: &Arch, path: &Path, seed: u64) -> Result<()> {
+    let bytes = edgenas_runtime::onnx::to_onnx_bytes(&arch.build(), seed);
+    edgenas_format::write_atomic(path, &bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+pub fn write_plot(path: &Path, title: &str, plan: &SearchPlan, r: &SearchReport) -> Result<()> {
+    let svg = edgenas_ondevice::plot::pareto_svg(
+        title,
+        &plan.objective.describe(),
+        &r.candidates,
+        &r.front,
+        Some(plan.budget_ms),
+        &r.verified,
+    );
+    edgenas_format::write_atomic(path, svg.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+pub fn pick_json(p: &Pick) -> Value {
+    json!({
+        "arch": p.candidate.arch.to_string(),
+        "predicted_ms": p.candidate.prediction.predicted_ms,
+        "low_ms": p.candidate.prediction.low_ms,
+        "high_ms": p.candidate.prediction.high_ms,
+        "measured_ms": p.measured_ms,
+        "accuracy": p.candidate.objective,
+        "fits": p.fits,
+    })
+}
+
+pub fn report_json(plan: &SearchPlan, r: &SearchReport) -> Value {
+    let pareto: Vec<Value> = r
+        .front
+        .iter()
+        .map(|&i| {
+            let c = &r.candidates[i];
+            json!({"arch": c.arch.to_string(), "predicted_ms": c.prediction.predicted_ms, "accuracy": c.objective})
+        })
+        .collect();
+    let verified: Vec<Value> = r
+        .verified
+        .iter()
+        .map(|v| {
+            json!({
+                "arch": v.candidate.arch.to_string(),
+                "predicted_ms": v.candidate.prediction.predicted_ms,
+                "measured_ms": v.measured.median_ms,
+                "origin": v.measured.origin.name(),
+                "accuracy": v.candidate.objective,
+                "fits": v.fits,
+            })
+        })
+        .collect();
+    json!({
+        "space": plan.space.name(),
+        "budget_ms": plan.budget_ms,
+        "objective": plan.objective.describe(),
+        "best": r.best.as_ref().map(pick_json),
+        "pareto": pareto,
+        "verified": verified,
+        "candidates": r.candidates.len(),
+        "seconds": r.seconds,
+    })
+}
+
+pub fn print_report(plan: &SearchPlan, r: &SearchReport, top: usize) {
+    println!(
+        "Search: {} space, budget {} ms, {} candidates ({:.2} s)",
+        plan.space.name(),
+        plan.budget_ms,
+        r.candidates.len(),
+        r.seconds
+    );
+    println!("  objective: {}", plan.objective.describe());
+    let mut under: Vec<&Candidate> = r
+        .front
+        .iter()
+        .map(|&i| &r.candidates[i])
+        .filter(|c| c.prediction.predicted_ms <= plan.budget_ms)
+        .collect();
+    under.reverse();
+    println!("  Pareto front within the budget (best first, predicted):");
+    for c in under.iter().take(top) {
         println!(
-            "{:>2}. objective {:>10.4}  predicted {:>9.3} ms  {}",
-            i + 1,
+            "    {:>9.3}  {:>12} [{} … {}]  {}",
             c.objective,
-            c.latency_ms,
+            ms(c.prediction.predicted_ms),
+            ms(c.prediction.low_ms),
+            ms(c.prediction.high_ms),
             c.arch
         );
+    }
+    if !r.verified.is_empty() {
+        println!("  Verified by measurement:");
+        for v in &r.verified {
+            println!(
+                "    {:>9.3}  predicted {:>12}  measured {:>12} ({})  {}  {}",
+                v.candidate.objective,
+                ms(v.candidate.prediction.predicted_ms),
+                ms(v.measured.median_ms),
+                v.measured.origin.name(),
+                if v.fits { "fits" } else { "BREAKS BUDGET" },
+                v.candidate.arch
+            );
+        }
+    }
+    if let Some(b) = &r.best {
+        println!(
+            "  Best: {} (objective {:.3}, predicted {}{})",
+            b.candidate.arch,
+            b.candidate.objective,
+            ms(b.candidate.prediction.predicted_ms),
+            b.measured_ms
+                .map(|m| format!(", measured {}", ms(m)))
+                .unwrap_or_default()
+        );
+    }
+}
+
+pub fn run(a: SearchArgs, home: Option<&Path>) -> Result<()> {
+    let space = Space::from_name(&a.space)?;
+    check_budget(a.budget_ms)?;
+    if a.top == 0 {
+        bail!("--top must be at least 1");
+    }
+    if a.evaluations == 0 || a.population == 0 || a.tournament == 0 || a.tournament > a.population {
+        bail!(
+            "--evaluations, --population and --tournament must be at least 1, and --tournament at most --population"
+        );
+    }
+    let objective = resolve_objective(&a, space)?;
+    let plan = SearchPlan {
+        space,
+        budget_ms: a.budget_ms,
+        objective,
+        verify: a.verify,
+        evolution: EvolutionOptions {
+            population: a.population,
+            tournament: a.tournament,
+            evaluations: a.evaluations,
+            seed: a.seed,
+            ..EvolutionOptions::default()
+        },
+    };
+    let (report, fingerprint) = if let (Some(data), Some(column)) = (&a.data, &a.device_column) {
+        if a.verify > 0 {
+            bail!("--verify measures on this device; in table mode use --oracle FILE.csv --oracle-device COLUMN instead of --data/--device");
+        }
+        let predictor =
+            table_predictor(space, data, column, a.samples, a.model.as_deref(), a.seed)?;
+        let r = with_report("search", a.json, |rep| {
+            search_and_verify(&plan, &predictor, None, rep)
+        })?;
+        (r, predictor.fingerprint)
+    } else {
+        let mut ctx = Ctx::open(&a.device, home, space)?;
+        let (mut measurer, state) = ctx.parts();
+        let predictor = steps::stored_predictor(space, &measurer, state)?;
+        let r = with_report("verify", a.json, |rep| {
+            search_and_verify(&plan, &predictor, Some(&mut measurer), rep)
+        })?;
+        (r, predictor.fingerprint)
+    };
+    if let (Some(path), Some(best)) = (&a.output, &report.best) {
+        export_onnx(&best.candidate.arch, path, a.device.weight_seed)?;
+    }
+    if let Some(path) = &a.plot {
+        let title = format!("{} on {}", space.name(), fingerprint_summary(&fingerprint));
+        write_plot(path, &title, &plan, &report)?;
+    }
+    if a.json {
+        let mut v = report_json(&plan, &report);
+        v["exported"] = json!(a.output);
+        v["fingerprint"] = json!(fingerprint);
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("On {}", fingerprint_summary(&fingerprint));
+    print_report(&plan, &report, a.top);
+    if let Some(path) = &a.output {
+        println!("  Exported {}", path.display());
+    }
+    if let Some(path) = &a.plot {
+        println!("  Plot: {}", path.display());
     }
     Ok(())
 }

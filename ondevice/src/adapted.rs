@@ -1,0 +1,314 @@
+//! The predictor adapted to one device: the posterior of the cost-aware model given the
+//! device's reference and support measurements, saved keyed by Fingerprint and space.
+
+use std::path::Path;
+
+use edgenas_format::{FileHeader, Kind, HEADER_LEN};
+use edgenas_nas::{Arch, Space};
+use edgenas_predictor::costaware::{latency_unit, shift_for};
+use edgenas_predictor::metrics::spearman;
+use edgenas_predictor::{CostAwarePrior, CostScale, DeviceModel, Hyper};
+use edgenas_profiler::Fingerprint;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use crate::features::{features_of, ArchFeatures};
+use crate::LoopError;
+
+pub const ADAPTED_FORMAT: u16 = 1;
+
+/// The interval given with every prediction: central 90 %.
+pub const INTERVAL: f64 = 0.90;
+const INTERVAL_Z: f64 = 1.6449;
+
+/// Candidates informative selection chooses support archs from.
+pub const SUPPORT_POOL: usize = 400;
+
+fn header() -> FileHeader {
+    FileHeader::new(Kind::Adapted, ADAPTED_FORMAT)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdaptedPredictor {
+    pub space: String,
+    pub fingerprint: Fingerprint,
+    /// Reference archs and their figures (ms), in embedding order.
+    pub references: Vec<(String, f64)>,
+    /// Support archs and their figures (ms).
+    pub support: Vec<(String, f64)>,
+    /// The model's unit of latency: the references' spread / 0.9, in ms.
+    pub unit_ms: f64,
+    pub scale: CostScale,
+    pub model: DeviceModel,
+    /// Leave-one-out quality over the measured archs.
+    pub quality: Quality,
+    /// Where the meta-learned prior came from.
+    pub prior: String,
+    pub unix_time: u64,
+}
+
+/// How well the adapted model predicts each measured arch from the others.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Quality {
+    pub loo_spearman: f64,
+    pub loo_mape: f64,
+    /// Share of measured archs inside their leave-one-out interval.
+    pub loo_coverage: f64,
+}
+
+/// A prediction in milliseconds with its central [`INTERVAL`] interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Prediction {
+    pub predicted_ms: f64,
+    pub std_ms: f64,
+    pub low_ms: f64,
+    pub high_ms: f64,
+}
+
+/// Chooses `count` support archs that most reduce the predictor's uncertainty over the space,
+/// given the references. `pool` is what to choose from (oracle mode: the table's archs);
+/// otherwise a seeded sample of the space. The choice needs no measurement.
+pub fn choose_support(
+    space: Space,
+    prior: &CostAwarePrior,
+    count: usize,
+    seed: u64,
+    pool: Option<&[Arch]>,
+    exclude: &[Arch],
+) -> Result<Vec<Arch>, LoopError> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let refs = space.references();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_5e1e);
+    let mut candidates: Vec<Arch> = match pool {
+        Some(p) => {
+            let mut v: Vec<Arch> = p.to_vec();
+            v.shuffle(&mut rng);
+            v
+        }
+        None => (0..SUPPORT_POOL * 4)
+            .map(|_| space.sample(&mut rng))
+            .collect(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    candidates.retain(|a| !refs.contains(a) && !exclude.contains(a) && seen.insert(a.clone()));
+    candidates.truncate(SUPPORT_POOL);
+    let ref_feats = features_of(&refs);
+    let scale =
+        CostScale::from_references(&ref_feats.iter().map(|f| f.cost.clone()).collect::<Vec<_>>())?;
+    let rows = |fs: &[ArchFeatures]| -> Vec<Vec<f64>> {
+        fs.iter()
+            .map(|f| prior.row(&scale, &f.cost, &f.onehot))
+            .collect()
+    };
+    let known = rows(&ref_feats);
+    let cand = rows(&features_of(&candidates));
+    let pick = prior.select(&known, &cand, count, &Hyper::SELECTION)?;
+    Ok(pick.into_iter().map(|i| candidates[i].clone()).collect())
+}
+
+impl AdaptedPredictor {
+    /// Fits the device from its references' and support archs' figures (ms).
+    pub fn adapt(
+        space: Space,
+        prior: &CostAwarePrior,
+        prior_name: &str,
+        fingerprint: Fingerprint,
+        references: &[(Arch, f64)],
+        support: &[(Arch, f64)],
+    ) -> Result<AdaptedPredictor, LoopError> {
+        if let Some((a, _)) = references
+            .iter()
+            .chain(support)
+            .find(|(a, _)| a.space() != space)
+        {
+            return Err(LoopError::Invalid(format!(
+                "{a} is not an arch of the {} space",
+                space.name()
+            )));
+        }
+        let ref_ms: Vec<f64> = references.iter().map(|(_, ms)| *ms).collect();
+        if ref_ms.len() < 2 || ref_ms.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+            return Err(LoopError::Invalid(
+                "the reference figures must be positive milliseconds".into(),
+            ));
+        }
+        let unit_ms = latency_unit(&ref_ms);
+        let ref_archs: Vec<Arch> = references.iter().map(|(a, _)| a.clone()).collect();
+        let ref_feats = features_of(&ref_archs);
+        let scale = CostScale::from_references(
+            &ref_feats.iter().map(|f| f.cost.clone()).collect::<Vec<_>>(),
+        )?;
+        let all: Vec<&(Arch, f64)> = references.iter().chain(support).collect();
+        let feats = features_of(&all.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>());
+        let rows: Vec<Vec<f64>> = feats
+            .iter()
+            .map(|f| prior.row(&scale, &f.cost, &f.onehot))
+            .collect();
+        let ys: Vec<f64> = all.iter().map(|(_, ms)| ms / unit_ms).collect();
+        let shift = shift_for(&ref_ms, unit_ms);
+        let model = prior.fit(&rows, &ys, &prior.grid(), shift)?;
+        let quality = leave_one_out(prior, &rows, &ys, &model.hyper, unit_ms, shift)?;
+        Ok(AdaptedPredictor {
+            space: space.name().into(),
+            fingerprint,
+            references: references
+                .iter()
+                .map(|(a, ms)| (a.to_string(), *ms))
+                .collect(),
+            support: support.iter().map(|(a, ms)| (a.to_string(), *ms)).collect(),
+            unit_ms,
+            scale,
+            model,
+            quality,
+            prior: prior_name.to_string(),
+            unix_time: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        })
+    }
+
+    fn row(&self, f: &ArchFeatures) -> Vec<f64> {
+        let mut r = self.scale.apply(&f.cost);
+        r.extend(f.onehot.iter().map(|&v| v as f64));
+        r.push(1.0);
+        r
+    }
+
+    pub fn predict_features(&self, feats: &[ArchFeatures]) -> Vec<Prediction> {
+        let k = self.unit_ms;
+        feats
+            .iter()
+            .map(|f| {
+                let (m, sd) = self.model.predict(&self.row(f));
+                // A latency is never negative: the mean and the interval are cut at zero.
+                let mean = (m * k).max(0.0);
+                let std = sd * k;
+                Prediction {
+                    predicted_ms: mean,
+                    std_ms: std,
+                    low_ms: (m * k - INTERVAL_Z * std).max(0.0),
+                    high_ms: (m * k + INTERVAL_Z * std).max(0.0),
+                }
+            })
+            .collect()
+    }
+
+    /// The same device adapted again with `extra` figures beside its references and support
+    /// (verification measurements).
+    pub fn refit(
+        &self,
+        prior: &CostAwarePrior,
+        extra: &[(Arch, f64)],
+    ) -> Result<AdaptedPredictor, LoopError> {
+        let space = Space::from_name(&self.space)?;
+        let parse = |v: &[(String, f64)]| -> Result<Vec<(Arch, f64)>, LoopError> {
+            v.iter().map(|(s, ms)| Ok((space.parse(s)?, *ms))).collect()
+        };
+        let references = parse(&self.references)?;
+        let mut support = parse(&self.support)?;
+        for (a, ms) in extra {
+            if !support.iter().any(|(b, _)| b == a) && !references.iter().any(|(b, _)| b == a) {
+                support.push((a.clone(), *ms));
+            }
+        }
+        AdaptedPredictor::adapt(
+            space,
+            prior,
+            &self.prior,
+            self.fingerprint.clone(),
+            &references,
+            &support,
+        )
+    }
+
+    pub fn predict(&self, archs: &[Arch]) -> Result<Vec<Prediction>, LoopError> {
+        if let Some(a) = archs.iter().find(|a| a.space().name() != self.space) {
+            return Err(LoopError::Invalid(format!(
+                "{a} is a {} arch; this predictor is for the {} space",
+                a.space().name(),
+                self.space
+            )));
+        }
+        Ok(self.predict_features(&features_of(archs)))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), LoopError> {
+        let mut bytes = header().encode().to_vec();
+        bytes.extend(postcard::to_stdvec(self).map_err(|e| LoopError::Corrupt {
+            path: path.display().to_string(),
+            reason: format!("cannot encode ({e})"),
+        })?);
+        edgenas_format::write_atomic(path, &bytes).map_err(LoopError::io(path))
+    }
+
+    pub fn load(path: &Path) -> Result<AdaptedPredictor, LoopError> {
+        let bytes = std::fs::read(path).map_err(LoopError::io(path))?;
+        header().check(&bytes, path)?;
+        let corrupt = |reason: String| LoopError::Corrupt {
+            path: path.display().to_string(),
+            reason,
+        };
+        let p: AdaptedPredictor = postcard::from_bytes(&bytes[HEADER_LEN..])
+            .map_err(|e| corrupt(format!("not a valid adapted predictor ({e})")))?;
+        let d = p.model.dim;
+        let space = Space::from_name(&p.space)?;
+        let expected = p.scale.span.len() + space.references()[0].encode().len() + 1;
+        if p.model.mean.len() != d
+            || p.model.cov.len() != d * d
+            || d != expected
+            || !(p.unit_ms.is_finite() && p.unit_ms > 0.0)
+            || !p
+                .model
+                .mean
+                .iter()
+                .chain(&p.model.cov)
+                .all(|v| v.is_finite())
+        {
+            return Err(corrupt(
+                "the adapted predictor's dimensions do not fit its space".into(),
+            ));
+        }
+        Ok(p)
+    }
+}
+
+fn leave_one_out(
+    prior: &CostAwarePrior,
+    rows: &[Vec<f64>],
+    ys: &[f64],
+    hyper: &Hyper,
+    k: f64,
+    shift: f64,
+) -> Result<Quality, LoopError> {
+    let n = rows.len();
+    let mut pred = Vec::with_capacity(n);
+    let mut truth = Vec::with_capacity(n);
+    let mut ape = 0.0;
+    let mut inside = 0usize;
+    for i in 0..n {
+        let rest: Vec<Vec<f64>> = (0..n)
+            .filter(|&j| j != i)
+            .map(|j| rows[j].clone())
+            .collect();
+        let ry: Vec<f64> = (0..n).filter(|&j| j != i).map(|j| ys[j]).collect();
+        let m = prior.posterior(&rest, &ry, hyper, shift)?;
+        let (mean, sd) = m.predict(&rows[i]);
+        let p_ms = (mean * k).max(0.0);
+        let t_ms = ys[i] * k;
+        ape += ((p_ms - t_ms) / t_ms).abs();
+        if (p_ms - t_ms).abs() <= INTERVAL_Z * sd * k {
+            inside += 1;
+        }
+        pred.push(p_ms as f32);
+        truth.push(t_ms as f32);
+    }
+    Ok(Quality {
+        loo_spearman: spearman(&pred, &truth),
+        loo_mape: ape / n.max(1) as f64,
+        loo_coverage: inside as f64 / n.max(1) as f64,
+    })
+}

@@ -1,0 +1,84 @@
+//! `edgenas adapt`: the shipped predictor adapted to this device.
+
+use std::path::Path;
+
+use anyhow::Result;
+use edgenas_nas::Space;
+use edgenas_ondevice::steps;
+use serde_json::json;
+
+use super::device::{with_report, Ctx};
+use super::predictor::load_model;
+use crate::cli::AdaptArgs;
+use crate::output::{fingerprint_summary, ms};
+
+pub fn run(a: AdaptArgs, home: Option<&Path>) -> Result<()> {
+    let space = Space::from_name(&a.space)?;
+    let file = load_model(space, a.model.as_deref())?;
+    let mut ctx = Ctx::open(&a.device, home, space)?;
+    let pool = ctx.pool();
+    let (mut measurer, state) = ctx.parts();
+    let r = with_report("adapt", a.json, |rep| {
+        steps::adapt(
+            space,
+            &file,
+            &mut measurer,
+            state,
+            a.samples,
+            a.random,
+            a.seed,
+            pool.as_deref(),
+            rep,
+        )
+    })?;
+    let p = &r.predictor;
+    if a.json {
+        let support: Vec<_> = p
+            .support
+            .iter()
+            .zip(&r.support)
+            .map(|((arch, v), m)| json!({"arch": arch, "median_ms": v, "origin": m.origin.name()}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "space": space.name(),
+                "fingerprint": p.fingerprint,
+                "support": support,
+                "selection": if a.random { "random" } else { "informative" },
+                "quality": p.quality,
+                "hyper": p.model.hyper,
+                "prior": p.prior,
+                "seconds": r.seconds,
+                "path": r.path,
+            }))?
+        );
+        return Ok(());
+    }
+    println!(
+        "Adapted the {} predictor to {}",
+        space.name(),
+        fingerprint_summary(&p.fingerprint)
+    );
+    println!(
+        "  from the embedding's {} references and {} {} support archs:",
+        p.references.len(),
+        p.support.len(),
+        if a.random { "random" } else { "informative" }
+    );
+    for ((arch, v), m) in p.support.iter().zip(&r.support) {
+        println!("    {:>12}  ({})  {arch}", ms(*v), m.origin.name());
+    }
+    println!(
+        "  Quality on its own measurements (leave-one-out): Spearman {:.3}, MAPE {:.1}%, {:.0}% inside the 90% interval",
+        p.quality.loo_spearman,
+        p.quality.loo_mape * 100.0,
+        p.quality.loo_coverage * 100.0
+    );
+    println!(
+        "  Prior weights chosen by marginal likelihood: cost {}, meta-learned {}, free {}, noise {}",
+        p.model.hyper.cost_var, p.model.hyper.help_var, p.model.hyper.tau2, p.model.hyper.noise
+    );
+    println!("Saved {} in {:.1} s", r.path.display(), r.seconds);
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! `edgenas validate`: fresh archs measured and compared with their predictions.
+
+use std::path::Path;
+
+use anyhow::Result;
+use edgenas_nas::Space;
+use edgenas_ondevice::steps;
+use serde_json::json;
+
+use super::device::{with_report, Ctx};
+use crate::cli::ValidateArgs;
+use crate::output::{fingerprint_summary, ms};
+
+pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
+    let space = Space::from_name(&a.space)?;
+    let mut ctx = Ctx::open(&a.device, home, space)?;
+    let pool = ctx.pool();
+    let (mut measurer, state) = ctx.parts();
+    let predictor = steps::stored_predictor(space, &measurer, state)?;
+    let start = std::time::Instant::now();
+    let v = with_report("validate", a.json, |r| {
+        steps::validate(
+            space,
+            &predictor,
+            &mut measurer,
+            a.archs,
+            a.seed,
+            pool.as_deref(),
+            r,
+        )
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
+    if a.json {
+        let rows: Vec<_> = v
+            .archs
+            .iter()
+            .zip(v.predicted.iter().zip(&v.measured))
+            .map(|(arch, (p, m))| {
+                json!({
+                    "arch": arch.to_string(),
+                    "predicted_ms": p.predicted_ms,
+                    "low_ms": p.low_ms,
+                    "high_ms": p.high_ms,
+                    "measured_ms": m.median_ms,
+                    "measured_ci95_rel": m.ci_rel,
+                    "origin": m.origin.name(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "space": space.name(),
+                "fingerprint": predictor.fingerprint,
+                "spearman": v.spearman,
+                "kendall": v.kendall,
+                "mape": v.mape,
+                "within_10pct": v.within_10pct,
+                "coverage": v.coverage,
+                "interval": edgenas_ondevice::adapted::INTERVAL,
+                "count": v.archs.len(),
+                "seconds": seconds,
+                "archs": rows,
+            }))?
+        );
+        return Ok(());
+    }
+    println!(
+        "Validation: {} fresh {} archs on {}",
+        v.archs.len(),
+        space.name(),
+        fingerprint_summary(&predictor.fingerprint)
+    );
+    println!("  Spearman          {:.3}", v.spearman);
+    println!("  Kendall           {:.3}", v.kendall);
+    println!("  MAPE              {:.1}%", v.mape * 100.0);
+    println!("  within ±10%       {:.0}%", v.within_10pct * 100.0);
+    println!(
+        "  interval coverage {:.0}% (the interval claims 90%)",
+        v.coverage * 100.0
+    );
+    let worst =
+        v.predicted
+            .iter()
+            .zip(&v.measured)
+            .zip(&v.archs)
+            .max_by(|((p1, m1), _), ((p2, m2), _)| {
+                let e1 = ((p1.predicted_ms - m1.median_ms) / m1.median_ms).abs();
+                let e2 = ((p2.predicted_ms - m2.median_ms) / m2.median_ms).abs();
+                e1.total_cmp(&e2)
+            });
+    if let Some(((p, m), arch)) = worst {
+        println!(
+            "  worst: predicted {} against measured {}: {arch}",
+            ms(p.predicted_ms),
+            ms(m.median_ms)
+        );
+    }
+    println!("  {:.1} s", seconds);
+    Ok(())
+}

@@ -1,0 +1,352 @@
+//! The on-device loop end to end: embed, adapt, predict, validate, search --verify and run,
+//! measured here with a short protocol and in oracle mode on a published device; reuse,
+//! staleness, kill -9 and bad input.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A short interleaved protocol: correctness, not timing. Independent of the host's governor.
+const SHORT: &[&str] = &[
+    "--threads",
+    "1",
+    "--cpus",
+    "all",
+    "--allow-unstable",
+    "--warmup-runs",
+    "1",
+    "--warmup-time",
+    "0",
+    "--min-time",
+    "0",
+    "--max-time",
+    "0",
+    "--min-rounds",
+    "6",
+    "--max-rounds",
+    "6",
+    "--burst-ms",
+    "1",
+];
+
+fn with<'a>(args: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    v.extend_from_slice(extra);
+    v
+}
+
+fn oracle_args(device: &str) -> Vec<String> {
+    vec![
+        "--oracle".into(),
+        shared_data("nb201_latency_help.csv"),
+        "--oracle-device".into(),
+        device.into(),
+    ]
+}
+
+/// The true latency of an arch on a device of HELP's NB201 table.
+fn table_latency(arch: &str, device: &str) -> f64 {
+    let text = std::fs::read_to_string(shared_data("nb201_latency_help.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == format!("{device}_ms"))
+        .unwrap();
+    let a = header.iter().position(|h| *h == "arch_str").unwrap();
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|c| c[a] == arch)
+        .map(|c| c[col].parse().unwrap())
+        .unwrap()
+}
+
+#[test]
+fn the_loop_in_oracle_mode_finds_an_arch_that_truly_fits() {
+    let home = TempDir::new("oracle");
+    let o = oracle_args("raspi4");
+    let o: Vec<&str> = o.iter().map(String::as_str).collect();
+    let e = json(&ok(home.path(), &with(&["embed", "--json"], &o)));
+    assert_eq!(e["references"].as_array().unwrap().len(), 10);
+    assert_eq!(e["fingerprint"]["runtime"], "oracle");
+    // The figures are the table's.
+    let first = &e["references"][0];
+    assert_eq!(
+        first["median_ms"].as_f64().unwrap(),
+        table_latency(first["arch"].as_str().unwrap(), "raspi4")
+    );
+    let a = json(&ok(home.path(), &with(&["adapt", "--json"], &o)));
+    assert_eq!(a["support"].as_array().unwrap().len(), 10);
+    assert!(a["quality"]["loo_spearman"].as_f64().unwrap() > 0.5, "{a}");
+    // Predictions come with an interval around them.
+    let p = json(&ok(
+        home.path(),
+        &with(&["predict", ALL_CONV3, ALL_SKIP, "--json"], &o),
+    ));
+    for row in p.as_array().unwrap() {
+        let (lo, mid, hi) = (
+            row["low_ms"].as_f64().unwrap(),
+            row["predicted_ms"].as_f64().unwrap(),
+            row["high_ms"].as_f64().unwrap(),
+        );
+        assert!(lo <= mid && mid <= hi, "{row}");
+    }
+    assert!(p[0]["predicted_ms"].as_f64() > p[1]["predicted_ms"].as_f64());
+    // Validation against the table: a good ranking.
+    let v = json(&ok(
+        home.path(),
+        &with(&["validate", "--archs", "200", "--json"], &o),
+    ));
+    assert!(v["spearman"].as_f64().unwrap() > 0.8, "{}", v["spearman"]);
+    assert_eq!(v["archs"].as_array().unwrap().len(), 200);
+    // Search with verification: the pick fits by the table's own figure.
+    let budget = "25.68";
+    let out = home.path().join("best.onnx");
+    let svg = home.path().join("front.svg");
+    let s = json(&ok(
+        home.path(),
+        &with(
+            &[
+                "search",
+                "--budget-ms",
+                budget,
+                "--verify",
+                "1",
+                "-o",
+                out.to_str().unwrap(),
+                "--plot",
+                svg.to_str().unwrap(),
+                "--json",
+            ],
+            &o,
+        ),
+    ));
+    let best = &s["best"];
+    let arch = best["arch"].as_str().unwrap();
+    assert!(best["fits"].as_bool().unwrap());
+    assert!(table_latency(arch, "raspi4") <= 25.68, "{best}");
+    assert_eq!(
+        best["measured_ms"].as_f64().unwrap(),
+        table_latency(arch, "raspi4")
+    );
+    assert!(best["accuracy"].as_f64().unwrap() > 93.0, "{best}");
+    assert!(std::fs::metadata(&out).unwrap().len() > 1000);
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(plot.starts_with("<svg") && plot.contains("polyline") && plot.contains("budget"));
+    // The exported winner runs.
+    let inferred = ok(home.path(), &["infer", out.to_str().unwrap()]);
+    assert!(inferred.contains("[1, 10]"), "{inferred}");
+    // `run` reuses the embedding and ends with a pick that truly fits.
+    let r = json(&ok(
+        home.path(),
+        &with(&["run", "--budget-ms", "19.3", "--json"], &o),
+    ));
+    assert!(r["embedding_reused"].as_bool().unwrap());
+    let arch = r["best"]["arch"].as_str().unwrap();
+    assert!(table_latency(arch, "raspi4") <= 19.3, "{}", r["best"]);
+    assert!(std::path::Path::new(r["exported"].as_str().unwrap()).exists());
+}
+
+#[test]
+fn the_loop_measures_here_and_reuses_what_it_measured() {
+    if emulated() {
+        eprintln!("SKIPPED under emulation: measured with tract on the emulated CPU (oracle tests cover the ARM build)");
+        return;
+    }
+    let home = TempDir::new("device");
+    let e = json(&ok(home.path(), &with(&["embed", "--json"], SHORT)));
+    let refs = e["references"].as_array().unwrap();
+    assert_eq!(refs.len(), 10);
+    assert!(refs.iter().all(|r| r["origin"] == "measured"));
+    assert_eq!(e["fingerprint"]["runtime"], "tract");
+    assert_eq!(e["fingerprint"]["threads"], 1);
+    // The all-conv reference is the slowest, the skip-heavy ones are fast.
+    let ms: Vec<f64> = refs
+        .iter()
+        .map(|r| r["median_ms"].as_f64().unwrap())
+        .collect();
+    assert!(ms[9] > ms[2] * 5.0, "{ms:?}");
+    // A second embed reuses the stored embedding.
+    let again = json(&ok(home.path(), &with(&["embed", "--json"], SHORT)));
+    assert!(again["reused"].as_bool().unwrap());
+    assert_eq!(again["references"], e["references"]);
+    let a = json(&ok(
+        home.path(),
+        &with(&["adapt", "--samples", "4", "--json"], SHORT),
+    ));
+    assert_eq!(a["support"].as_array().unwrap().len(), 4);
+    let v = json(&ok(
+        home.path(),
+        &with(&["validate", "--archs", "6", "--json"], SHORT),
+    ));
+    for k in ["spearman", "kendall", "mape", "within_10pct", "coverage"] {
+        assert!(v[k].as_f64().is_some(), "{k}: {v}");
+    }
+    assert!((0.0..=1.0).contains(&v["coverage"].as_f64().unwrap()));
+    // The measured figures went to the journal: validating again measures nothing.
+    let t = Instant::now();
+    let v2 = json(&ok(
+        home.path(),
+        &with(&["validate", "--archs", "6", "--json"], SHORT),
+    ));
+    assert!(v2["archs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["origin"] == "journal"));
+    assert!(t.elapsed() < Duration::from_secs(30));
+    // Search with verification of one pick under a generous budget.
+    let out = home.path().join("w.onnx");
+    let s = json(&ok(
+        home.path(),
+        &with(
+            &[
+                "search",
+                "--budget-ms",
+                "1000",
+                "--verify",
+                "1",
+                "-o",
+                out.to_str().unwrap(),
+                "--json",
+            ],
+            SHORT,
+        ),
+    ));
+    assert!(s["best"]["measured_ms"].as_f64().unwrap() <= 1000.0);
+    assert!(out.exists());
+    // Another thread count is another device state: the embedding is stale, and says so.
+    let mut stale: Vec<&str> = SHORT.to_vec();
+    stale[1] = "2";
+    let err = fails(home.path(), &with(&["adapt"], &stale));
+    assert!(
+        err.contains("stale") && err.contains("threads") && err.contains("edgenas embed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn run_survives_kill_9_at_three_points_and_loses_no_measurement() {
+    if emulated() {
+        eprintln!("SKIPPED under emulation: kill -9 timing on real measurements");
+        return;
+    }
+    let home = TempDir::new("run-kill");
+    let args = with(
+        &[
+            "run",
+            "--budget-ms",
+            "1000",
+            "--samples",
+            "4",
+            "--verify",
+            "1",
+        ],
+        SHORT,
+    );
+    let journal_subjects = || -> Vec<String> {
+        let out = ok(home.path(), &["journal", "show", "--json"]);
+        json(&out)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["arch"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Kill points: during the embedding, once the adaptation started, once the search started.
+    let mut before: Vec<String> = Vec::new();
+    for (marker, delay) in [("[1/4]", 1500u64), ("[2/4]", 300), ("[3/4]", 0)] {
+        let mut child = edgenas(home.path())
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let start = Instant::now();
+        let mut line = String::new();
+        let mut seen = false;
+        while start.elapsed() < Duration::from_secs(120) {
+            line.clear();
+            if err.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            if line.contains(marker) {
+                seen = true;
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        if !seen {
+            // The whole run finished before the marker could be caught: nothing to kill.
+            break;
+        }
+        let now = journal_subjects();
+        for s in &before {
+            assert!(now.contains(s), "lost {s} after a kill at {marker}");
+        }
+        before = now;
+    }
+    // The rerun completes, loses nothing and reuses the embedding's measurements.
+    let r = json(&ok(home.path(), &with(&args, &["--json"])));
+    assert!(r["best"]["fits"].as_bool().unwrap());
+    let after = journal_subjects();
+    for s in &before {
+        assert!(after.contains(s), "lost {s}");
+    }
+    let refs: usize = after.iter().filter(|s| before.contains(s)).count();
+    assert!(refs >= before.len());
+    // A second run measures nothing new: every figure is in the journal.
+    let count = after.len();
+    ok(home.path(), &with(&args, &["--json"]));
+    assert_eq!(journal_subjects().len(), count);
+}
+
+#[test]
+fn bad_input_is_refused_in_one_line() {
+    let home = TempDir::new("loop-bad");
+    let e = fails(home.path(), &with(&["embed", "--space", "mnasnet"], SHORT));
+    assert!(e.contains("unknown search space"), "{e}");
+    let e = fails(home.path(), &with(&["adapt"], SHORT));
+    assert!(
+        e.contains("no nb201 hardware embedding") && e.contains("edgenas embed"),
+        "{e}"
+    );
+    let e = fails(home.path(), &with(&["predict", ALL_CONV3], SHORT));
+    assert!(e.contains("edgenas embed"), "{e}");
+    let e = fails(home.path(), &with(&["run", "--budget-ms", "0"], SHORT));
+    assert!(e.contains("--budget-ms"), "{e}");
+    let e = fails(home.path(), &with(&["run", "--budget-ms", "nan"], SHORT));
+    assert!(e.contains("--budget-ms"), "{e}");
+    let e = fails(home.path(), &with(&["validate", "--archs", "1"], SHORT));
+    assert!(e.contains("--archs") || e.contains("embed"), "{e}");
+    let e = fails(home.path(), &with(&["embed", "--min-rounds", "2"], SHORT));
+    assert!(e.contains("--min-rounds"), "{e}");
+    // Oracle mode: an unknown column names the known ones.
+    let lat = shared_data("nb201_latency_help.csv");
+    let e = fails(
+        home.path(),
+        &["embed", "--oracle", &lat, "--oracle-device", "toaster"],
+    );
+    assert!(e.contains("toaster") && e.contains("raspi4"), "{e}");
+    // A corrupt state file is refused, not misread, and the journal is untouched.
+    let o = oracle_args("fpga");
+    let o: Vec<&str> = o.iter().map(String::as_str).collect();
+    let emb = json(&ok(home.path(), &with(&["embed", "--json"], &o)));
+    let path = emb["path"].as_str().unwrap().to_string();
+    std::fs::write(&path, b"garbage, not an embedding").unwrap();
+    let e = fails(home.path(), &with(&["adapt"], &o));
+    assert!(e.contains("not an edgenas file"), "{e}");
+    // Below every arch: the budget is refused with the fastest prediction named.
+    std::fs::remove_file(&path).unwrap();
+    ok(home.path(), &with(&["embed"], &o));
+    ok(home.path(), &with(&["adapt"], &o));
+    let e = fails(home.path(), &with(&["search", "--budget-ms", "0.001"], &o));
+    assert!(e.contains("fastest"), "{e}");
+}
