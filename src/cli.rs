@@ -168,7 +168,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "nb201")]
     pub space: String,
     /// Latency budget in ms; without one, three budgets are proposed from the predicted range.
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
     pub budget_ms: Option<f64>,
     /// NB201 accuracy: cifar10, cifar100 or imagenet16 (NATS-Bench, compiled in).
     #[arg(long, default_value = "cifar10")]
@@ -214,7 +214,7 @@ pub struct SearchArgs {
     #[arg(long, default_value = "nb201")]
     pub space: String,
     /// Latency budget in milliseconds (predicted; measured with --verify).
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
     pub budget_ms: f64,
     /// NB201 accuracy: cifar10, cifar100 or imagenet16 (NATS-Bench, compiled in).
     #[arg(long, default_value = "cifar10")]

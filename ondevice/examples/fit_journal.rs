@@ -7,6 +7,9 @@ use edgenas_nas::{Arch, Space};
 use edgenas_ondevice::features::features_of;
 use edgenas_predictor::metrics::spearman;
 
+/// A design-row maker.
+type Design = Box<dyn Fn(&edgenas_ondevice::features::ArchFeatures) -> Vec<f64>>;
+
 fn ridge(x: &[Vec<f64>], y: &[f64], lambda: f64) -> Vec<f64> {
     let d = x[0].len();
     let mut a = vec![0.0; d * d];
@@ -42,10 +45,7 @@ fn main() {
     let y: Vec<f64> = archs.iter().map(|a| seen[&a.to_string()]).collect();
     let feats = features_of(&archs);
     println!("{} archs", archs.len());
-    let kinds: Vec<(
-        &str,
-        Box<dyn Fn(&edgenas_ondevice::features::ArchFeatures) -> Vec<f64>>,
-    )> = vec![
+    let kinds: Vec<(&str, Design)> = vec![
         (
             "cost",
             Box::new(|f| {
@@ -73,7 +73,7 @@ fn main() {
         ),
     ];
     for (name, make) in &kinds {
-        let x: Vec<Vec<f64>> = feats.iter().map(|f| make(f)).collect();
+        let x: Vec<Vec<f64>> = feats.iter().map(make).collect();
         for lambda in [1e-3, 1e-1, 10.0] {
             let k = 5;
             let mut pred = vec![0.0; x.len()];

@@ -39,6 +39,9 @@ pub struct AdaptedPredictor {
     pub support: Vec<(String, f64)>,
     /// The model's unit of latency: the references' spread / 0.9, in ms.
     pub unit_ms: f64,
+    /// No prediction goes below this: half the fastest figure the device produced. A linear
+    /// model extrapolating below everything measured would otherwise reach zero or less.
+    pub floor_ms: f64,
     pub scale: CostScale,
     pub model: DeviceModel,
     /// Leave-one-out quality over the measured archs.
@@ -160,6 +163,7 @@ impl AdaptedPredictor {
                 .collect(),
             support: support.iter().map(|(a, ms)| (a.to_string(), *ms)).collect(),
             unit_ms,
+            floor_ms: 0.5 * all.iter().map(|(_, ms)| *ms).fold(f64::INFINITY, f64::min),
             scale,
             model,
             quality,
@@ -180,18 +184,17 @@ impl AdaptedPredictor {
 
     pub fn predict_features(&self, feats: &[ArchFeatures]) -> Vec<Prediction> {
         let k = self.unit_ms;
+        let floor = self.floor_ms;
         feats
             .iter()
             .map(|f| {
                 let (m, sd) = self.model.predict(&self.row(f));
-                // A latency is never negative: the mean and the interval are cut at zero.
-                let mean = (m * k).max(0.0);
                 let std = sd * k;
                 Prediction {
-                    predicted_ms: mean,
+                    predicted_ms: (m * k).max(floor),
                     std_ms: std,
-                    low_ms: (m * k - INTERVAL_Z * std).max(0.0),
-                    high_ms: (m * k + INTERVAL_Z * std).max(0.0),
+                    low_ms: (m * k - INTERVAL_Z * std).max(floor),
+                    high_ms: (m * k + INTERVAL_Z * std).max(floor),
                 }
             })
             .collect()
@@ -261,6 +264,7 @@ impl AdaptedPredictor {
             || p.model.cov.len() != d * d
             || d != expected
             || !(p.unit_ms.is_finite() && p.unit_ms > 0.0)
+            || !(p.floor_ms.is_finite() && p.floor_ms >= 0.0)
             || !p
                 .model
                 .mean

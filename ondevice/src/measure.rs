@@ -78,7 +78,7 @@ pub struct MeasureProgress {
 
 pub enum Source<'a> {
     Device {
-        setup: Setup,
+        setup: Box<Setup>,
         journal: &'a mut MeasurementJournal,
     },
     Oracle(&'a OracleTable),
@@ -93,7 +93,10 @@ impl<'a> Measurer<'a> {
     pub fn device(setup: Setup, journal: &'a mut MeasurementJournal) -> Measurer<'a> {
         let fingerprint = live_fingerprint(&setup);
         Measurer {
-            source: Source::Device { setup, journal },
+            source: Source::Device {
+                setup: Box::new(setup),
+                journal,
+            },
             fingerprint,
         }
     }

@@ -662,7 +662,7 @@ pub fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
         for m in 0..j {
             dsum -= l[j * n + m] * l[j * n + m];
         }
-        if !(dsum > 0.0) {
+        if dsum.is_nan() || dsum <= 0.0 {
             return None;
         }
         let dj = dsum.sqrt();
@@ -743,7 +743,9 @@ mod tests {
             .unwrap();
         assert!(m.predict(&a).1 < m.predict(&b).1);
         // With `a` known, a pool of [a, b] should pick b first.
-        let pick = prior.select(&[a.clone()], &[a, b], 1, &h).unwrap();
+        let pick = prior
+            .select(std::slice::from_ref(&a), &[a.clone(), b], 1, &h)
+            .unwrap();
         assert_eq!(pick, vec![1]);
     }
 

@@ -89,7 +89,7 @@ impl HardwareEmbedding {
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
                 (a.min(x), b.max(x))
             });
-        if !(hi > lo) {
+        if hi.is_nan() || lo.is_nan() || hi <= lo {
             return Err(EmbeddingError::Degenerate(lo));
         }
         Ok(HardwareEmbedding {

@@ -194,7 +194,7 @@ pub fn run(a: RunArgs, home: Option<&Path>) -> Result<()> {
                 "best": pick_json(&best),
                 "verified": report.verified.len(),
                 "embedding_seconds": embedded.seconds,
-                "embedding_floor_seconds": floor_s,
+                "embedding_inference_seconds": floor_s,
                 "embedding_reused": embedded.reused,
                 "predictor": {
                     "loo_spearman": predictor.quality.loo_spearman,
@@ -222,7 +222,7 @@ pub fn run(a: RunArgs, home: Option<&Path>) -> Result<()> {
         println!("  Embedding:    reused ({})", embedded.path.display());
     } else {
         println!(
-            "  Embedding:    {:.1} s for 10 references (physical floor {:.1} s: their latency × the runs the protocol took)",
+            "  Embedding:    {:.1} s for 10 references ({:.1} s of it running them: their latency × the runs the protocol took)",
             embedded.seconds, floor_s
         );
     }
