@@ -21,17 +21,20 @@ pub enum Kind {
     Adapted,
     /// The result of a search (and its verification).
     SearchResult,
+    /// Cost figures and encodings of a whole space, computed once.
+    FeatureCache,
     /// Used by tests of the journal machinery.
     TestJournal,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Measurements,
         Kind::Predictor,
         Kind::Embedding,
         Kind::Adapted,
         Kind::SearchResult,
+        Kind::FeatureCache,
         Kind::TestJournal,
     ];
 
@@ -42,6 +45,7 @@ impl Kind {
             Kind::Embedding => b"HWEMBED\0",
             Kind::Adapted => b"ADAPTED\0",
             Kind::SearchResult => b"SEARCHR\0",
+            Kind::FeatureCache => b"FEATURE\0",
             Kind::TestJournal => b"TESTJRN\0",
         }
     }
@@ -53,6 +57,7 @@ impl Kind {
             Kind::Embedding => "hardware-embedding",
             Kind::Adapted => "adapted-predictor",
             Kind::SearchResult => "search-result",
+            Kind::FeatureCache => "feature-cache",
             Kind::TestJournal => "test-journal",
         }
     }

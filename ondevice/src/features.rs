@@ -22,26 +22,71 @@ impl ArchFeatures {
     }
 }
 
-/// Features of many archs, computed on every core (a network is built per arch).
+/// Features of many archs. One thread on purpose: threads hang the emulated ARM build
+/// under qemu-user (as multithreaded tract does), and a board's other cores are better left
+/// to the measurements.
 pub fn features_of(archs: &[Arch]) -> Vec<ArchFeatures> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(8);
-    if archs.len() < 256 || threads == 1 {
-        return archs.iter().map(ArchFeatures::of).collect();
+    archs.iter().map(ArchFeatures::of).collect()
+}
+
+/// Bumped whenever what [`ArchFeatures::of`] computes changes (the cache is then rebuilt).
+const FEATURES_VERSION: u16 = 1;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedFeatures {
+    binary_version: String,
+    cost: Vec<Vec<f64>>,
+    onehot: Vec<Vec<f32>>,
+}
+
+/// The features of all 15,625 NB201 cells in enumeration order. Building 15,625 networks takes
+/// ~0.4 s, so they are computed once and kept in `cache_dir` (when given), in a versioned file
+/// that names the binary's version; a file that does not match is rebuilt, never misread.
+pub fn nb201_all(cache_dir: Option<&std::path::Path>) -> Vec<ArchFeatures> {
+    let header =
+        edgenas_format::FileHeader::new(edgenas_format::Kind::FeatureCache, FEATURES_VERSION);
+    let version = env!("CARGO_PKG_VERSION");
+    let path = cache_dir.map(|d| d.join("nb201.features"));
+    if let Some(p) = &path {
+        if let Ok(bytes) = std::fs::read(p) {
+            if header.check(&bytes, p).is_ok() {
+                if let Ok(c) =
+                    postcard::from_bytes::<CachedFeatures>(&bytes[edgenas_format::HEADER_LEN..])
+                {
+                    if c.binary_version == version
+                        && c.cost.len() == edgenas_nas::Nb201Arch::COUNT
+                        && c.onehot.len() == c.cost.len()
+                    {
+                        return c
+                            .cost
+                            .into_iter()
+                            .zip(c.onehot)
+                            .map(|(cost, onehot)| ArchFeatures { cost, onehot })
+                            .collect();
+                    }
+                }
+            }
+        }
     }
-    let chunk = archs.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = archs
-            .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(ArchFeatures::of).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("feature threads do not panic"))
-            .collect()
-    })
+    let archs: Vec<Arch> = edgenas_nas::Nb201Arch::all()
+        .into_iter()
+        .map(Arch::Nb201)
+        .collect();
+    let feats = features_of(&archs);
+    if let Some(p) = &path {
+        let cached = CachedFeatures {
+            binary_version: version.to_string(),
+            cost: feats.iter().map(|f| f.cost.clone()).collect(),
+            onehot: feats.iter().map(|f| f.onehot.clone()).collect(),
+        };
+        if let Ok(body) = postcard::to_stdvec(&cached) {
+            let mut bytes = header.encode().to_vec();
+            bytes.extend(body);
+            // A cache that cannot be written is only slower next time.
+            let _ = edgenas_format::write_atomic(p, &bytes);
+        }
+    }
+    feats
 }
 
 /// The on-device prior of a space from its shipped (or given) predictor file.

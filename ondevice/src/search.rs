@@ -131,28 +131,32 @@ pub struct Candidate {
 pub fn exact_nb201(
     predictor: &AdaptedPredictor,
     objective: &Objective,
+    cache_dir: Option<&std::path::Path>,
 ) -> Result<(Vec<Candidate>, Vec<ArchFeatures>), LoopError> {
     if predictor.space != Space::Nb201.name() {
         return Err(LoopError::Invalid(
             "exact search is for the nb201 space".into(),
         ));
     }
-    let archs: Vec<Arch> = Nb201Arch::all()
+    let all = crate::features::nb201_all(cache_dir);
+    let preds = predictor.predict_features(&all);
+    let mut cands = Vec::with_capacity(all.len());
+    let mut feats = Vec::with_capacity(all.len());
+    for ((arch, f), prediction) in Nb201Arch::all()
         .into_iter()
         .map(Arch::Nb201)
-        .filter(|a| objective.score(a).is_some())
-        .collect();
-    let feats = features_of(&archs);
-    let preds = predictor.predict_features(&feats);
-    let cands = archs
-        .into_iter()
+        .zip(all)
         .zip(preds)
-        .map(|(arch, prediction)| Candidate {
-            objective: objective.score(&arch).expect("filtered"),
-            arch,
-            prediction,
-        })
-        .collect();
+    {
+        if let Some(objective) = objective.score(&arch) {
+            cands.push(Candidate {
+                arch,
+                prediction,
+                objective,
+            });
+            feats.push(f);
+        }
+    }
     Ok((cands, feats))
 }
 

@@ -48,6 +48,11 @@ impl StateDir {
         ))
     }
 
+    /// Computed-once data (the NB201 features).
+    pub fn cache(&self) -> PathBuf {
+        self.root.join("cache")
+    }
+
     pub fn search_result(&self, space: Space, fp: &Fingerprint) -> PathBuf {
         self.root
             .join("runs")

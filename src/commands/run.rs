@@ -97,7 +97,10 @@ pub fn run(a: RunArgs, home: Option<&Path>) -> Result<()> {
     let Some(budget_ms) = a.budget_ms else {
         // No budget: propose three from the predicted range and stop before searching.
         let cands = match space {
-            Space::Nb201 => edgenas_ondevice::search::exact_nb201(predictor, &objective)?.0,
+            Space::Nb201 => {
+                edgenas_ondevice::search::exact_nb201(predictor, &objective, Some(&state.cache()))?
+                    .0
+            }
             _ => {
                 let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(a.seed);
                 let archs: Vec<_> = (0..2000).map(|_| space.sample(&mut rng)).collect();
@@ -159,6 +162,7 @@ pub fn run(a: RunArgs, home: Option<&Path>) -> Result<()> {
             seed: a.seed,
             ..EvolutionOptions::default()
         },
+        cache_dir: Some(state.cache()),
     };
     let report = with_report("verify", a.json, |r| {
         search_and_verify(&plan, predictor, Some(&mut measurer), r)

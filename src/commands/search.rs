@@ -27,6 +27,8 @@ pub struct SearchPlan {
     pub objective: Objective,
     pub verify: usize,
     pub evolution: EvolutionOptions,
+    /// Where computed-once data is kept (the NB201 features).
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 /// What a search found.
@@ -157,7 +159,7 @@ pub fn search_and_verify(
     let start = Instant::now();
     let exact = plan.space == Space::Nb201 && !matches!(plan.objective, Objective::Naswot { .. });
     let (mut candidates, features) = if exact {
-        loop_search::exact_nb201(predictor, &plan.objective)?
+        loop_search::exact_nb201(predictor, &plan.objective, plan.cache_dir.as_deref())?
     } else {
         let total = plan.evolution.evaluations;
         loop_search::evolutionary(
@@ -378,6 +380,7 @@ pub fn run(a: SearchArgs, home: Option<&Path>) -> Result<()> {
             seed: a.seed,
             ..EvolutionOptions::default()
         },
+        cache_dir: crate::state::home(home).ok().map(|h| h.join("cache")),
     };
     let (report, fingerprint) = if let (Some(data), Some(column)) = (&a.data, &a.device_column) {
         if a.verify > 0 {
