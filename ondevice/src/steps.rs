@@ -246,6 +246,8 @@ pub struct Validation {
     pub within_10pct: f64,
     /// Share of measured figures inside the predicted interval.
     pub coverage: f64,
+    /// Archs whose output does not depend on their input (left out of MAPE and ±10 %).
+    pub constant_archs: usize,
 }
 
 /// `validate`: `count` random archs that were neither references nor support, measured and
@@ -289,18 +291,23 @@ pub fn validate(
     let p: Vec<f32> = predicted.iter().map(|p| p.predicted_ms as f32).collect();
     let t: Vec<f32> = measured.iter().map(|m| m.median_ms as f32).collect();
     let n = archs.len() as f64;
-    let mape = predicted
+    // Relative errors only over archs whose output depends on their input: the runtime folds
+    // the others to a constant (microseconds), where a relative error says nothing.
+    let live: Vec<bool> = archs
+        .iter()
+        .map(|a| a.cost_features().last() == Some(&1.0))
+        .collect();
+    let rel: Vec<f64> = predicted
         .iter()
         .zip(&measured)
-        .map(|(p, m)| ((p.predicted_ms - m.median_ms) / m.median_ms).abs())
-        .sum::<f64>()
-        / n;
-    let within = predicted
-        .iter()
-        .zip(&measured)
-        .filter(|(p, m)| ((p.predicted_ms - m.median_ms) / m.median_ms).abs() <= 0.1)
-        .count() as f64
-        / n;
+        .zip(&live)
+        .filter(|(_, &l)| l)
+        .map(|((p, m), _)| ((p.predicted_ms - m.median_ms) / m.median_ms).abs())
+        .collect();
+    let m = rel.len().max(1) as f64;
+    let mape = rel.iter().sum::<f64>() / m;
+    let within = rel.iter().filter(|&&e| e <= 0.1).count() as f64 / m;
+    let constant_archs = live.iter().filter(|&&l| !l).count();
     let coverage = predicted
         .iter()
         .zip(&measured)
@@ -313,6 +320,7 @@ pub fn validate(
         mape,
         within_10pct: within,
         coverage,
+        constant_archs,
         archs,
         predicted,
         measured,

@@ -57,6 +57,7 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
                 "mape": v.mape,
                 "within_10pct": v.within_10pct,
                 "coverage": v.coverage,
+                "constant_archs": v.constant_archs,
                 "interval": edgenas_ondevice::adapted::INTERVAL,
                 "count": v.archs.len(),
                 "seconds": seconds,
@@ -74,6 +75,12 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
     println!("  Spearman          {:.3}", v.spearman);
     println!("  Kendall           {:.3}", v.kendall);
     println!("  MAPE              {:.1}%", v.mape * 100.0);
+    if v.constant_archs > 0 {
+        println!(
+            "                    ({} arch(s) whose output ignores the input, folded to a constant by the runtime, are left out of MAPE and ±10%)",
+            v.constant_archs
+        );
+    }
     println!("  within ±10%       {:.0}%", v.within_10pct * 100.0);
     println!(
         "  interval coverage {:.0}% (the interval claims 90%)",
