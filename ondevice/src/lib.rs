@@ -24,6 +24,7 @@ pub mod plot;
 pub mod search;
 pub mod state;
 pub mod steps;
+mod table;
 
 pub use adapted::{AdaptedPredictor, Prediction};
 pub use measure::{Measured, Measurer, Setup};

@@ -25,69 +25,42 @@ pub struct OracleTable {
 impl OracleTable {
     /// Reads `column` (with or without `_ms`) of a latency CSV holding `space`'s arch columns.
     pub fn read(space: Space, path: &Path, column: &str) -> Result<OracleTable, LoopError> {
-        let bad = |reason: String| LoopError::Oracle(format!("{}: {reason}", path.display()));
-        let mut reader = csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
-            csv::ErrorKind::Io(source) => LoopError::Io {
-                path: path.display().to_string(),
-                source,
-            },
-            other => bad(format!("{other:?}")),
-        })?;
-        let header = reader
-            .headers()
-            .map_err(|e| bad(format!("no header line ({e})")))?
-            .clone();
+        let wrap = |m: String| LoopError::Oracle(m);
         let col = column.trim_end_matches("_ms");
-        let find = |name: &str| header.iter().position(|h| h == name);
-        let value_col = find(&format!("{col}_ms"))
-            .or_else(|| find(col))
-            .ok_or_else(|| {
-                let known: Vec<&str> = header
-                    .iter()
-                    .filter_map(|h| h.strip_suffix("_ms"))
-                    .collect();
-                bad(format!(
-                    "no latency column '{col}' (its latency columns are: {})",
-                    known.join(", ")
-                ))
-            })?;
-        let arch_cols: Vec<usize> = space
-            .table_columns()
-            .iter()
-            .map(|c| {
-                find(c)
-                    .ok_or_else(|| bad(format!("a {} table needs the column '{c}'", space.name())))
-            })
-            .collect::<Result<_, _>>()?;
+        let pick = |header: &csv::StringRecord| {
+            let find = |name: &str| header.iter().position(|h| h == name);
+            find(&format!("{col}_ms"))
+                .or_else(|| find(col))
+                .ok_or_else(|| {
+                    let known: Vec<&str> = header
+                        .iter()
+                        .filter_map(|h| h.strip_suffix("_ms"))
+                        .collect();
+                    format!(
+                        "no latency column '{col}' (its latency columns are: {})",
+                        known.join(", ")
+                    )
+                })
+        };
         let mut latency = HashMap::new();
         let mut archs = Vec::new();
-        for (i, record) in reader.records().enumerate() {
-            let line = i + 2;
-            let record = record.map_err(|e| bad(format!("line {line}: {e}")))?;
-            let keys: Vec<&str> = arch_cols
-                .iter()
-                .map(|&c| record.get(c).unwrap_or(""))
-                .collect();
-            let arch = space
-                .arch_from_columns(&keys)
-                .map_err(|e| bad(format!("line {line}: {e}")))?;
-            let cell = record.get(value_col).unwrap_or("");
-            let ms: f64 = cell
-                .trim()
+        for row in crate::table::read_rows(space, path, &pick, &wrap)? {
+            let ms: f64 = row
+                .cell
                 .parse()
                 .ok()
                 .filter(|v: &f64| v.is_finite() && *v > 0.0)
                 .ok_or_else(|| {
-                    bad(format!(
-                        "line {line}: latency '{cell}' is not a positive number"
+                    LoopError::Oracle(format!(
+                        "{} line {}: latency '{}' is not a positive number",
+                        path.display(),
+                        row.line,
+                        row.cell
                     ))
                 })?;
-            if latency.insert(arch.clone(), ms).is_none() {
-                archs.push(arch);
+            if latency.insert(row.arch.clone(), ms).is_none() {
+                archs.push(row.arch);
             }
-        }
-        if archs.is_empty() {
-            return Err(bad("the table has no rows".into()));
         }
         Ok(OracleTable {
             space,

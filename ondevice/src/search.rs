@@ -64,51 +64,29 @@ impl Objective {
 
     /// Reads `column` of an accuracy CSV holding `space`'s arch columns.
     pub fn from_table(space: Space, path: &Path, column: &str) -> Result<Objective, LoopError> {
-        let bad = |reason: String| LoopError::Invalid(format!("{}: {reason}", path.display()));
-        let mut reader = csv::Reader::from_path(path).map_err(|e| match e.into_kind() {
-            csv::ErrorKind::Io(source) => LoopError::Io {
-                path: path.display().to_string(),
-                source,
-            },
-            other => bad(format!("{other:?}")),
-        })?;
-        let header = reader
-            .headers()
-            .map_err(|e| bad(format!("no header line ({e})")))?
-            .clone();
-        let find = |name: &str| {
+        let wrap = |m: String| LoopError::Invalid(m);
+        let pick = |header: &csv::StringRecord| {
             header
                 .iter()
-                .position(|h| h == name)
-                .ok_or_else(|| bad(format!("no column '{name}'")))
+                .position(|h| h == column)
+                .ok_or_else(|| format!("no column '{column}'"))
         };
-        let arch_cols: Vec<usize> = space
-            .table_columns()
-            .iter()
-            .map(|c| find(c))
-            .collect::<Result<_, _>>()?;
-        let value_col = find(column)?;
         let mut values = HashMap::new();
-        for (i, record) in reader.records().enumerate() {
-            let line = i + 2;
-            let record = record.map_err(|e| bad(format!("line {line}: {e}")))?;
-            let keys: Vec<&str> = arch_cols
-                .iter()
-                .map(|&c| record.get(c).unwrap_or(""))
-                .collect();
-            let arch = space
-                .arch_from_columns(&keys)
-                .map_err(|e| bad(format!("line {line}: {e}")))?;
-            let cell = record.get(value_col).unwrap_or("").trim();
-            let v: f64 = cell
+        for row in crate::table::read_rows(space, path, &pick, &wrap)? {
+            let v: f64 = row
+                .cell
                 .parse()
                 .ok()
                 .filter(|v: &f64| v.is_finite())
-                .ok_or_else(|| bad(format!("line {line}: '{cell}' is not a number")))?;
-            values.insert(arch, v);
-        }
-        if values.is_empty() {
-            return Err(bad("the accuracy table has no rows".into()));
+                .ok_or_else(|| {
+                    LoopError::Invalid(format!(
+                        "{} line {}: '{}' is not a number",
+                        path.display(),
+                        row.line,
+                        row.cell
+                    ))
+                })?;
+            values.insert(row.arch, v);
         }
         Ok(Objective::Table {
             source: path.display().to_string(),

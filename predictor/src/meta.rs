@@ -203,38 +203,9 @@ fn refit(
 }
 
 /// Solves K a = r for a symmetric positive definite K (Cholesky); None if K is not.
-pub(crate) fn solve_spd(mut k: Vec<f64>, n: usize, mut r: Vec<f64>) -> Option<Vec<f64>> {
-    for j in 0..n {
-        let mut d = k[j * n + j];
-        for m in 0..j {
-            d -= k[j * n + m] * k[j * n + m];
-        }
-        if d <= 0.0 {
-            return None;
-        }
-        let d = d.sqrt();
-        k[j * n + j] = d;
-        for i in j + 1..n {
-            let mut v = k[i * n + j];
-            for m in 0..j {
-                v -= k[i * n + m] * k[j * n + m];
-            }
-            k[i * n + j] = v / d;
-        }
-    }
-    for i in 0..n {
-        for m in 0..i {
-            r[i] -= k[i * n + m] * r[m];
-        }
-        r[i] /= k[i * n + i];
-    }
-    for i in (0..n).rev() {
-        for m in i + 1..n {
-            r[i] -= k[m * n + i] * r[m];
-        }
-        r[i] /= k[i * n + i];
-    }
-    Some(r)
+pub(crate) fn solve_spd(k: Vec<f64>, n: usize, r: Vec<f64>) -> Option<Vec<f64>> {
+    let l = crate::costaware::cholesky(&k, n)?;
+    Some(crate::costaware::chol_solve(&l, n, r))
 }
 
 /// Scores of one device, averaged over support draws.

@@ -76,9 +76,6 @@ impl Ctx {
 /// The measurement setup from the command line and the board policy.
 pub fn setup_from(args: &DeviceArgs) -> Result<Setup> {
     let protocol = crate::commands::profile::protocol_from(&args.protocol)?;
-    if !(args.cooldown.is_finite() && args.cooldown >= 0.0) {
-        bail!("--cooldown must be a non-negative number of seconds");
-    }
     if args.min_rounds < 6 || args.max_rounds < args.min_rounds {
         bail!(
             "--min-rounds must be at least 6 (a median's CI needs them) and --max-rounds at least --min-rounds"
@@ -87,20 +84,12 @@ pub fn setup_from(args: &DeviceArgs) -> Result<Setup> {
     if !(args.burst_ms.is_finite() && args.burst_ms > 0.0) {
         bail!("--burst-ms must be a positive number of milliseconds");
     }
-    let root = Sysroot::new(&args.sysroot);
-    if !root.path("/").is_dir() {
-        bail!("sysroot {} is not a directory", args.sysroot.display());
-    }
-    let system = probe::read_system(&root);
-    let threads = args.threads.unwrap_or(system.policy.threads);
-    if threads == 0 {
-        bail!("--threads must be at least 1");
-    }
-    let cpus = match args.cpus.as_deref() {
-        Some("all") => Vec::new(),
-        Some(list) => affinity::parse(list)?,
-        None => system.policy.cpus.clone(),
-    };
+    let (root, system, threads, cpus) = machine(
+        &args.sysroot,
+        args.threads,
+        args.cpus.as_deref(),
+        args.cooldown,
+    )?;
     Ok(Setup {
         root,
         system,
@@ -116,6 +105,34 @@ pub fn setup_from(args: &DeviceArgs) -> Result<Setup> {
         allow_unstable: args.allow_unstable,
         seed: args.weight_seed,
     })
+}
+
+/// The machine measurements run on: the sysroot read, the threads and CPUs (what the user
+/// asked, else the board policy: big cores first), the cool-down checked.
+pub fn machine(
+    sysroot: &Path,
+    threads: Option<usize>,
+    cpus: Option<&str>,
+    cooldown: f64,
+) -> Result<(Sysroot, edgenas_profiler::System, usize, Vec<usize>)> {
+    if !(cooldown.is_finite() && cooldown >= 0.0) {
+        bail!("--cooldown must be a non-negative number of seconds");
+    }
+    let root = Sysroot::new(sysroot);
+    if !root.path("/").is_dir() {
+        bail!("sysroot {} is not a directory", sysroot.display());
+    }
+    let system = probe::read_system(&root);
+    let threads = threads.unwrap_or(system.policy.threads);
+    if threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    let cpus = match cpus {
+        Some("all") => Vec::new(),
+        Some(list) => affinity::parse(list)?,
+        None => system.policy.cpus.clone(),
+    };
+    Ok((root, system, threads, cpus))
 }
 
 /// Shows measurement progress: a bar on a terminal, one line per finished batch otherwise.

@@ -6,8 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use edgenas_nas::Arch;
 use edgenas_profiler::{
-    affinity, open_measurements, probe, protocol, Fingerprint, Measurement, Protocol, Sysroot,
-    System,
+    affinity, open_measurements, probe, protocol, Fingerprint, Measurement, Protocol, System,
 };
 use edgenas_runtime::{TractModel, TractOptions};
 use serde_json::{json, Value};
@@ -94,24 +93,12 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
         .iter()
         .map(|s| Target::parse(s))
         .collect::<Result<_>>()?;
-    if !(args.cooldown.is_finite() && args.cooldown >= 0.0) {
-        bail!("--cooldown must be a non-negative number of seconds");
-    }
-    let root = Sysroot::new(&args.sysroot);
-    if !root.path("/").is_dir() {
-        bail!("sysroot {} is not a directory", args.sysroot.display());
-    }
-    let system = probe::read_system(&root);
-    // Threads and affinity: what the user asked, else the board policy (big cores first).
-    let threads = args.threads.unwrap_or(system.policy.threads);
-    if threads == 0 {
-        bail!("--threads must be at least 1");
-    }
-    let cpus = match args.cpus.as_deref() {
-        Some("all") => Vec::new(),
-        Some(list) => affinity::parse(list)?,
-        None => system.policy.cpus.clone(),
-    };
+    let (root, system, threads, cpus) = crate::commands::device::machine(
+        &args.sysroot,
+        args.threads,
+        args.cpus.as_deref(),
+        args.cooldown,
+    )?;
     if !cpus.is_empty() {
         affinity::pin_current_thread(&cpus)?;
     }
