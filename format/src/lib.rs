@@ -19,8 +19,6 @@ pub enum Kind {
     Embedding,
     /// A predictor adapted to one device (Fingerprint and space).
     Adapted,
-    /// The result of a search (and its verification).
-    SearchResult,
     /// Cost figures and encodings of a whole space, computed once.
     FeatureCache,
     /// Used by tests of the journal machinery.
@@ -28,12 +26,11 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Measurements,
         Kind::Predictor,
         Kind::Embedding,
         Kind::Adapted,
-        Kind::SearchResult,
         Kind::FeatureCache,
         Kind::TestJournal,
     ];
@@ -44,7 +41,6 @@ impl Kind {
             Kind::Predictor => b"PREDICT\0",
             Kind::Embedding => b"HWEMBED\0",
             Kind::Adapted => b"ADAPTED\0",
-            Kind::SearchResult => b"SEARCHR\0",
             Kind::FeatureCache => b"FEATURE\0",
             Kind::TestJournal => b"TESTJRN\0",
         }
@@ -56,7 +52,6 @@ impl Kind {
             Kind::Predictor => "predictor",
             Kind::Embedding => "hardware-embedding",
             Kind::Adapted => "adapted-predictor",
-            Kind::SearchResult => "search-result",
             Kind::FeatureCache => "feature-cache",
             Kind::TestJournal => "test-journal",
         }

@@ -52,10 +52,4 @@ impl StateDir {
     pub fn cache(&self) -> PathBuf {
         self.root.join("cache")
     }
-
-    pub fn search_result(&self, space: Space, fp: &Fingerprint) -> PathBuf {
-        self.root
-            .join("runs")
-            .join(format!("{}-{}.search", space.name(), fingerprint_id(fp)))
-    }
 }

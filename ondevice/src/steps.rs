@@ -11,7 +11,7 @@ use rand::SeedableRng;
 
 use crate::adapted::{choose_support, AdaptedPredictor, Prediction};
 use crate::features::prior_for;
-use crate::measure::{MeasureProgress, Measured, Measurer, Origin};
+use crate::measure::{MeasureProgress, Measured, Measurer};
 use crate::state::StateDir;
 use crate::LoopError;
 
@@ -325,9 +325,4 @@ pub fn validate(
         predicted,
         measured,
     })
-}
-
-/// Whether any figure of `ms` came from real measurement (for the summary's wording).
-pub fn any_measured(ms: &[Measured]) -> bool {
-    ms.iter().any(|m| m.origin == Origin::Measured)
 }
