@@ -266,7 +266,6 @@ impl CostAwarePrior {
     fn grams(&self, rows: &[Vec<f64>]) -> [Vec<f64>; 4] {
         let n = rows.len();
         let k = self.cost_dim;
-        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
         let proj: Vec<Vec<f64>> = rows
             .iter()
             .map(|r| {
@@ -326,11 +325,7 @@ impl CostAwarePrior {
             let g = self.grams(&gated);
             for h in grid.iter().filter(|h| h.gate == gate) {
                 let m0 = self.prior_mean(h, shift);
-                let r: Vec<f64> = gated
-                    .iter()
-                    .zip(y)
-                    .map(|(row, yi)| yi - row.iter().zip(&m0).map(|(a, b)| a * b).sum::<f64>())
-                    .collect();
+                let r = residual(&gated, y, &m0);
                 let mut kmat: Vec<f64> = (0..n * n)
                     .map(|i| {
                         h.cost_var * g[0][i]
@@ -344,7 +339,7 @@ impl CostAwarePrior {
                 }
                 if let Some(l) = cholesky(&kmat, n) {
                     let alpha = chol_solve(&l, n, r.clone());
-                    let fit: f64 = r.iter().zip(&alpha).map(|(a, b)| a * b).sum();
+                    let fit = dot(&r, &alpha);
                     let logdet: f64 = (0..n).map(|i| l[i * n + i].ln()).sum::<f64>() * 2.0;
                     let ev = -0.5 * fit
                         - 0.5 * logdet
@@ -380,7 +375,7 @@ impl CostAwarePrior {
         for (j, r) in rows.iter().enumerate() {
             for i in 0..d {
                 let srow = &s0[i * d..(i + 1) * d];
-                a[i * n + j] = srow.iter().zip(r).map(|(p, q)| p * q).sum();
+                a[i * n + j] = dot(srow, r);
             }
         }
         let mut kmat = vec![0.0; n * n];
@@ -394,11 +389,7 @@ impl CostAwarePrior {
             PredictorError::Degenerate("the support measurements are degenerate".into())
         })?;
         let m0 = self.prior_mean(h, shift);
-        let r: Vec<f64> = rows
-            .iter()
-            .zip(y)
-            .map(|(row, yi)| yi - row.iter().zip(&m0).map(|(p, q)| p * q).sum::<f64>())
-            .collect();
+        let r = residual(rows, y, &m0);
         let alpha = chol_solve(&l, n, r);
         let mean: Vec<f64> = (0..d)
             .map(|i| m0[i] + (0..n).map(|j| a[i * n + j] * alpha[j]).sum::<f64>())
@@ -470,7 +461,7 @@ impl CostAwarePrior {
         let mut q = vec![0.0; m * m];
         for i in 0..m {
             for j in 0..=i {
-                let v: f64 = g[i].iter().zip(&pool[j]).map(|(a, b)| a * b).sum();
+                let v = dot(&g[i], &pool[j]);
                 q[i * m + j] = v;
                 q[j * m + i] = v;
             }
@@ -507,14 +498,14 @@ impl DeviceModel {
     pub fn predict(&self, row: &[f64]) -> (f64, f64) {
         let row = &gate_row(row, self.cost_dim, self.flag_index, self.hyper.gate);
         let d = self.dim;
-        let mean: f64 = row.iter().zip(&self.mean).map(|(a, b)| a * b).sum();
+        let mean = dot(row, &self.mean);
         let mut var = self.hyper.noise;
         for i in 0..d {
             if row[i] == 0.0 {
                 continue;
             }
             let c = &self.cov[i * d..(i + 1) * d];
-            var += row[i] * c.iter().zip(row).map(|(a, b)| a * b).sum::<f64>();
+            var += row[i] * dot(c, row);
         }
         (mean, var.max(0.0).sqrt())
     }
@@ -565,7 +556,6 @@ pub fn evaluate(
     seeds: &[u64],
     selection: Selection,
 ) -> Result<crate::Score, PredictorError> {
-    use rand::seq::SliceRandom;
     use rand::SeedableRng;
     let ref_costs: Vec<Vec<f64>> = device.refs.iter().map(|&r| costs[r].clone()).collect();
     let scale = CostScale::from_references(&ref_costs)?;
@@ -577,11 +567,7 @@ pub fn evaluate(
         )
     };
     let query: Vec<Vec<f64>> = device.query_pool.iter().map(|&r| row(r)).collect();
-    let truth: Vec<f32> = device
-        .query_pool
-        .iter()
-        .map(|&r| device.latency_ms[r])
-        .collect();
+    let truth = crate::meta::query_truth(device);
     let grid = prior.grid();
     // Latency in units of the references' spread, without offset (see [`latency_unit`]).
     let unit = latency_unit(
@@ -602,17 +588,13 @@ pub fn evaluate(
     let mut total = crate::Score::default();
     for &seed in seeds {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let mut pool: Vec<usize> = device
-            .train_pool
-            .iter()
-            .copied()
-            .filter(|r| !device.refs.contains(r))
-            .collect();
-        pool.shuffle(&mut rng);
         let mut rows_used = device.refs.clone();
         match selection {
-            Selection::Random => rows_used.extend(pool.iter().take(samples)),
+            Selection::Random => {
+                rows_used = crate::meta::support_rows(device, samples, &mut rng);
+            }
             Selection::Informative => {
+                let mut pool = crate::meta::shuffled_pool(device, &mut rng);
                 pool.truncate(SELECTION_POOL);
                 let known: Vec<Vec<f64>> = device.refs.iter().map(|&r| row(r)).collect();
                 let cand: Vec<Vec<f64>> = pool.iter().map(|&r| row(r)).collect();
@@ -628,16 +610,21 @@ pub fn evaluate(
         let model = prior.fit(&xs, &ys, &grid, shift)?;
         let pred: Vec<f32> = query.iter().map(|q| model.predict(q).0 as f32).collect();
         let pred_ms: Vec<f32> = pred.iter().map(|&p| p * unit as f32).collect();
-        total.spearman += crate::metrics::spearman(&pred, &truth);
-        total.kendall += crate::metrics::kendall_tau_b(&pred, &truth);
-        total.within_10pct += crate::metrics::within(&pred_ms, &truth, 0.1);
+        total.add(&pred, &pred_ms, &truth);
     }
-    let n = seeds.len().max(1) as f64;
-    Ok(crate::Score {
-        spearman: total.spearman / n,
-        kendall: total.kendall / n,
-        within_10pct: total.within_10pct / n,
-    })
+    Ok(total.mean(seeds.len()))
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// `y - X m0`: what the prior mean leaves unexplained.
+fn residual(rows: &[Vec<f64>], y: &[f64], m0: &[f64]) -> Vec<f64> {
+    rows.iter()
+        .zip(y)
+        .map(|(row, yi)| yi - dot(row, m0))
+        .collect()
 }
 
 /// A row with the encoding block and intercept zeroed when `gate` is on and the flag says the

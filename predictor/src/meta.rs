@@ -216,9 +216,27 @@ pub struct Score {
     pub within_10pct: f64,
 }
 
-/// The support set of one draw: the references, then `samples` other archs of the train pool.
-pub fn support_rows(device: &Device, samples: usize, rng: &mut impl Rng) -> Vec<usize> {
-    let mut rows = device.refs.clone();
+impl Score {
+    /// Adds one draw's ranking of the query pool (`pred` on the model's scale, `pred_ms` in ms).
+    pub fn add(&mut self, pred: &[f32], pred_ms: &[f32], truth: &[f32]) {
+        self.spearman += spearman(pred, truth);
+        self.kendall += kendall_tau_b(pred, truth);
+        self.within_10pct += within(pred_ms, truth, 0.1);
+    }
+
+    /// The mean over `draws` added draws.
+    pub fn mean(self, draws: usize) -> Score {
+        let n = draws.max(1) as f64;
+        Score {
+            spearman: self.spearman / n,
+            kendall: self.kendall / n,
+            within_10pct: self.within_10pct / n,
+        }
+    }
+}
+
+/// The train pool without the references, in the draw's random order.
+pub fn shuffled_pool(device: &Device, rng: &mut impl Rng) -> Vec<usize> {
     let mut pool: Vec<usize> = device
         .train_pool
         .iter()
@@ -226,8 +244,23 @@ pub fn support_rows(device: &Device, samples: usize, rng: &mut impl Rng) -> Vec<
         .filter(|r| !device.refs.contains(r))
         .collect();
     pool.shuffle(rng);
-    rows.extend(pool.into_iter().take(samples));
+    pool
+}
+
+/// The support set of one draw: the references, then `samples` other archs of the train pool.
+pub fn support_rows(device: &Device, samples: usize, rng: &mut impl Rng) -> Vec<usize> {
+    let mut rows = device.refs.clone();
+    rows.extend(shuffled_pool(device, rng).into_iter().take(samples));
     rows
+}
+
+/// The query pool's true latencies (ms), what every draw is ranked against.
+pub fn query_truth(device: &Device) -> Vec<f32> {
+    device
+        .query_pool
+        .iter()
+        .map(|&r| device.latency_ms[r])
+        .collect()
 }
 
 /// HELP's protocol for one device: adapt on the support of each seed's draw, rank the query pool.
@@ -239,11 +272,7 @@ pub fn evaluate(
     seeds: &[u64],
 ) -> Score {
     let query = features.select(Axis(0), &device.query_pool);
-    let truth: Vec<f32> = device
-        .query_pool
-        .iter()
-        .map(|&r| device.latency_ms[r])
-        .collect();
+    let truth = query_truth(device);
     let mut total = Score::default();
     for &seed in seeds {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -253,16 +282,9 @@ pub fn evaluate(
         let adapted = learner.adapt(xs.view(), &ys, &device.hw);
         let pred = learner.predict(&adapted, query.view(), &device.hw);
         let pred_ms: Vec<f32> = pred.iter().map(|&p| device.norm.to_ms(p)).collect();
-        total.spearman += spearman(&pred, &truth);
-        total.kendall += kendall_tau_b(&pred, &truth);
-        total.within_10pct += within(&pred_ms, &truth, 0.1);
+        total.add(&pred, &pred_ms, &truth);
     }
-    let n = seeds.len().max(1) as f64;
-    Score {
-        spearman: total.spearman / n,
-        kendall: total.kendall / n,
-        within_10pct: total.within_10pct / n,
-    }
+    total.mean(seeds.len())
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
