@@ -56,17 +56,8 @@ pub enum Command {
 /// Where figures come from (this device, or an oracle table) and how they are measured.
 #[derive(Debug, Args, Clone)]
 pub struct DeviceArgs {
-    /// Inference threads (default: the board policy's, e.g. the big cluster's size; 1 on unknown boards).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Pin measurements to these CPUs, e.g. 4-7 (default: the board policy's big cores; `all` to not pin).
-    #[arg(long, value_name = "LIST")]
-    pub cpus: Option<String>,
-    /// Seconds to wait for a hot or throttled board to recover before refusing.
-    #[arg(long, default_value_t = 60.0, value_name = "SECS")]
-    pub cooldown: f64,
     #[command(flatten)]
-    pub protocol: ProtocolArgs,
+    pub machine: MachineArgs,
     /// Interleaved measurement: rounds at least.
     #[arg(long, default_value_t = 10)]
     pub min_rounds: usize,
@@ -76,12 +67,6 @@ pub struct DeviceArgs {
     /// Interleaved measurement: each arch's share of a round, in ms (at least one run).
     #[arg(long, default_value_t = 15.0, value_name = "MS")]
     pub burst_ms: f64,
-    /// Record measurements even when pre-flight finds the machine unfit (kept as a flag).
-    #[arg(long)]
-    pub allow_unstable: bool,
-    /// Read /proc, /sys and /etc under this root (board identity, firmware and pre-flight state).
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub sysroot: PathBuf,
     /// Oracle mode: read latencies from this table instead of measuring (never journaled).
     #[arg(long, value_name = "FILE.csv", requires = "oracle_device")]
     pub oracle: Option<PathBuf>,
@@ -436,15 +421,13 @@ pub struct ProtocolArgs {
     pub max_cv: f64,
 }
 
-#[derive(Debug, Args)]
-pub struct ProfileArgs {
-    /// Arch strings (NB201 `|op~0|+|...|`) or .onnx files.
-    #[arg(required = true, value_name = "ARCH|FILE.onnx")]
-    pub targets: Vec<String>,
+/// The machine a measurement runs on and the protocol it follows (profile and the loop).
+#[derive(Debug, Args, Clone)]
+pub struct MachineArgs {
     /// Inference threads (default: the board policy's, e.g. the big cluster's size; 1 on unknown boards).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Pin the measurement to these CPUs, e.g. 4-7 (default: the board policy's big cores; `all` to not pin).
+    /// Pin measurements to these CPUs, e.g. 4-7 (default: the board policy's big cores; `all` to not pin).
     #[arg(long, value_name = "LIST")]
     pub cpus: Option<String>,
     /// Seconds to wait for a hot or throttled board to recover before refusing.
@@ -452,9 +435,21 @@ pub struct ProfileArgs {
     pub cooldown: f64,
     #[command(flatten)]
     pub protocol: ProtocolArgs,
-    /// Record the measurement even when pre-flight finds the machine unfit (the reason is kept as a flag).
+    /// Record measurements even when pre-flight finds the machine unfit (the reason is kept as a flag).
     #[arg(long)]
     pub allow_unstable: bool,
+    /// Read /proc, /sys and /etc under this root (board identity, firmware and pre-flight state).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub sysroot: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Arch strings (NB201 `|op~0|+|...|`) or .onnx files.
+    #[arg(required = true, value_name = "ARCH|FILE.onnx")]
+    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub machine: MachineArgs,
     /// Skip targets the journal already holds under the same conditions (resume an interrupted run).
     #[arg(long)]
     pub resume: bool,
@@ -464,9 +459,6 @@ pub struct ProfileArgs {
     /// Journal file (default: measurements.journal in the state directory).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
-    /// Read /proc, /sys and /etc under this root (board identity, firmware and pre-flight state).
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub sysroot: PathBuf,
     #[arg(long)]
     pub json: bool,
 }

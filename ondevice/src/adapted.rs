@@ -139,13 +139,15 @@ impl AdaptedPredictor {
             ));
         }
         let unit_ms = latency_unit(&ref_ms);
-        let ref_archs: Vec<Arch> = references.iter().map(|(a, _)| a.clone()).collect();
-        let ref_feats = features_of(&ref_archs);
-        let scale = CostScale::from_references(
-            &ref_feats.iter().map(|f| f.cost.clone()).collect::<Vec<_>>(),
-        )?;
         let all: Vec<&(Arch, f64)> = references.iter().chain(support).collect();
         let feats = features_of(&all.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>());
+        // The references come first: their figures set the cost scale.
+        let scale = CostScale::from_references(
+            &feats[..references.len()]
+                .iter()
+                .map(|f| f.cost.clone())
+                .collect::<Vec<_>>(),
+        )?;
         let rows: Vec<Vec<f64>> = feats
             .iter()
             .map(|f| prior.row(&scale, &f.cost, &f.onehot))

@@ -286,17 +286,15 @@ pub fn validate(
             archs.push(a);
         }
     }
-    let predicted = predictor.predict(&archs)?;
+    let feats = crate::features::features_of(&archs);
+    let predicted = predictor.predict_features(&feats);
     let measured = measurer.measure(&archs, report.notify, report.progress)?;
     let p: Vec<f32> = predicted.iter().map(|p| p.predicted_ms as f32).collect();
     let t: Vec<f32> = measured.iter().map(|m| m.median_ms as f32).collect();
     let n = archs.len() as f64;
     // Relative errors only over archs whose output depends on their input: the runtime folds
     // the others to a constant (microseconds), where a relative error says nothing.
-    let live: Vec<bool> = archs
-        .iter()
-        .map(|a| a.cost_features().last() == Some(&1.0))
-        .collect();
+    let live: Vec<bool> = feats.iter().map(|f| f.cost.last() == Some(&1.0)).collect();
     let rel: Vec<f64> = predicted
         .iter()
         .zip(&measured)

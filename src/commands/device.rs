@@ -13,7 +13,7 @@ use edgenas_ondevice::steps::Report;
 use edgenas_ondevice::{Measurer, OracleTable};
 use edgenas_profiler::{affinity, open_measurements, probe, MeasurementJournal, Rounds, Sysroot};
 
-use crate::cli::DeviceArgs;
+use crate::cli::{DeviceArgs, MachineArgs};
 use crate::progress::ProgressBar;
 
 /// What a loop command works with.
@@ -75,7 +75,7 @@ impl Ctx {
 
 /// The measurement setup from the command line and the board policy.
 pub fn setup_from(args: &DeviceArgs) -> Result<Setup> {
-    let protocol = crate::commands::profile::protocol_from(&args.protocol)?;
+    let protocol = crate::commands::profile::protocol_from(&args.machine.protocol)?;
     if args.min_rounds < 6 || args.max_rounds < args.min_rounds {
         bail!(
             "--min-rounds must be at least 6 (a median's CI needs them) and --max-rounds at least --min-rounds"
@@ -84,12 +84,7 @@ pub fn setup_from(args: &DeviceArgs) -> Result<Setup> {
     if !(args.burst_ms.is_finite() && args.burst_ms > 0.0) {
         bail!("--burst-ms must be a positive number of milliseconds");
     }
-    let (root, system, threads, cpus) = machine(
-        &args.sysroot,
-        args.threads,
-        args.cpus.as_deref(),
-        args.cooldown,
-    )?;
+    let (root, system, threads, cpus) = machine(&args.machine)?;
     Ok(Setup {
         root,
         system,
@@ -101,8 +96,8 @@ pub fn setup_from(args: &DeviceArgs) -> Result<Setup> {
             max_rounds: args.max_rounds,
             burst_ms: args.burst_ms,
         },
-        cooldown: Duration::from_secs_f64(args.cooldown),
-        allow_unstable: args.allow_unstable,
+        cooldown: Duration::from_secs_f64(args.machine.cooldown),
+        allow_unstable: args.machine.allow_unstable,
         seed: args.weight_seed,
     })
 }
@@ -110,24 +105,21 @@ pub fn setup_from(args: &DeviceArgs) -> Result<Setup> {
 /// The machine measurements run on: the sysroot read, the threads and CPUs (what the user
 /// asked, else the board policy: big cores first), the cool-down checked.
 pub fn machine(
-    sysroot: &Path,
-    threads: Option<usize>,
-    cpus: Option<&str>,
-    cooldown: f64,
+    args: &MachineArgs,
 ) -> Result<(Sysroot, edgenas_profiler::System, usize, Vec<usize>)> {
-    if !(cooldown.is_finite() && cooldown >= 0.0) {
+    if !(args.cooldown.is_finite() && args.cooldown >= 0.0) {
         bail!("--cooldown must be a non-negative number of seconds");
     }
-    let root = Sysroot::new(sysroot);
+    let root = Sysroot::new(&args.sysroot);
     if !root.path("/").is_dir() {
-        bail!("sysroot {} is not a directory", sysroot.display());
+        bail!("sysroot {} is not a directory", args.sysroot.display());
     }
     let system = probe::read_system(&root);
-    let threads = threads.unwrap_or(system.policy.threads);
+    let threads = args.threads.unwrap_or(system.policy.threads);
     if threads == 0 {
         bail!("--threads must be at least 1");
     }
-    let cpus = match cpus {
+    let cpus = match args.cpus.as_deref() {
         Some("all") => Vec::new(),
         Some(list) => affinity::parse(list)?,
         None => system.policy.cpus.clone(),

@@ -87,18 +87,13 @@ pub fn protocol_from(args: &ProtocolArgs) -> Result<Protocol> {
 }
 
 pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
-    let protocol = protocol_from(&args.protocol)?;
+    let protocol = protocol_from(&args.machine.protocol)?;
     let targets: Vec<Target> = args
         .targets
         .iter()
         .map(|s| Target::parse(s))
         .collect::<Result<_>>()?;
-    let (root, system, threads, cpus) = crate::commands::device::machine(
-        &args.sysroot,
-        args.threads,
-        args.cpus.as_deref(),
-        args.cooldown,
-    )?;
+    let (root, system, threads, cpus) = crate::commands::device::machine(&args.machine)?;
     if !cpus.is_empty() {
         affinity::pin_current_thread(&cpus)?;
     }
@@ -140,11 +135,11 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
         let (before, mut flags) = protocol::cool_down(
             &root,
             system.policy.temp_limit_c,
-            Duration::from_secs_f64(args.cooldown),
+            Duration::from_secs_f64(args.machine.cooldown),
             before,
             &mut |why| eprintln!("{why}"),
         );
-        if !flags.is_empty() && !args.allow_unstable {
+        if !flags.is_empty() && !args.machine.allow_unstable {
             let reasons: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
             bail!(
                 "refusing to measure: {} (fix it, or pass --allow-unstable to record the condition with the sample)",
