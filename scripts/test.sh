@@ -3,6 +3,7 @@
 # checks formatting and lints, then runs the workspace's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # The public tables live beside the checkout (../shared); tests find them there or via EDGENAS_SHARED.
 if [ -z "${EDGENAS_SHARED:-}" ] && [ -d ../shared/data ]; then
@@ -44,7 +45,6 @@ if [ "${EDGENAS_SKIP_ARM:-0}" = 1 ]; then
 else
   if ! command -v qemu-aarch64 >/dev/null 2>&1 || [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
     echo "== installing qemu-user and the aarch64 C library (the emulated binary's loader)"
-    sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
     sudo_ apt-get update -q >/dev/null 2>&1 || true
     sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user libc6-dev-arm64-cross >/dev/null
   fi
@@ -63,6 +63,14 @@ else
   else
     echo "== cross: armv7 SKIPPED (EDGENAS_ARMV7=0)"
   fi
+  # `edgenas remote` against real sshds on 127.0.0.1 whose boards run dist/'s aarch64 tarball.
+  if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null 2>&1; then
+    echo "== installing openssh-server and openssh-client (remote tests: sshd on loopback)"
+    sudo_ apt-get update -q >/dev/null 2>&1 || true
+    sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server openssh-client >/dev/null
+  fi
+  echo "== remote: deploy, run, attach, fetch and a fleet over sshd on loopback (boards run $a64 under qemu)"
+  cargo test -p edgenas --test remote -- --ignored 2>&1 | tee -a "$log"
   echo "== end-to-end tests on emulated aarch64 ($a64)"
   EDGENAS_TEST_BIN="$PWD/$a64" EDGENAS_TEST_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
     cargo test -p edgenas --tests 2>&1 | tee -a "$log"

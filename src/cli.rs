@@ -51,6 +51,99 @@ pub enum Command {
     Search(SearchArgs),
     /// The whole loop in one command: probe, embed, adapt, search, verify, export.
     Run(RunArgs),
+    /// Drive boards over SSH: deploy edgenas, run commands detached, reattach, fetch results.
+    Remote(RemoteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    #[command(subcommand)]
+    pub action: RemoteAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RemoteAction {
+    /// Install the matching ARM build from dist/ on the board (atomically, sha256-checked;
+    /// a no-op when the same build is there).
+    Deploy {
+        #[command(flatten)]
+        boards: RemoteBoards,
+        /// Install this binary or tarball instead of the matching one from --dist.
+        #[arg(long, value_name = "FILE")]
+        binary: Option<PathBuf>,
+        /// Folder of the release tarballs (edgenas-<version>-<target>.tar.gz).
+        #[arg(long, value_name = "DIR", default_value = "dist")]
+        dist: PathBuf,
+    },
+    /// Start `edgenas ARGS` on the board detached from the SSH session, stream its output while
+    /// connected, and exit with its status.
+    Run {
+        #[command(flatten)]
+        boards: RemoteBoards,
+        /// Start the job and return at once (follow it later with `remote attach`).
+        #[arg(long)]
+        detach: bool,
+        /// The edgenas command to run on the board, after `--`.
+        #[arg(last = true, required = true, value_name = "ARGS")]
+        args: Vec<String>,
+    },
+    /// Reconnect to a running or finished job and show the rest of its output.
+    Attach {
+        #[command(flatten)]
+        boards: RemoteBoards,
+        /// The job id (default: the board's newest job).
+        #[arg(value_name = "JOB")]
+        job: Option<String>,
+        /// Show the whole log, not only what was not shown here yet.
+        #[arg(long)]
+        from_start: bool,
+    },
+    /// List the board's jobs: running, ended (with their status) or lost.
+    Jobs {
+        #[command(flatten)]
+        boards: RemoteBoards,
+    },
+    /// Copy the board's journal (merged without duplicates), embeddings, adapted predictors,
+    /// results and job logs into the local state directory under hosts/<HOST>/.
+    Fetch {
+        #[command(flatten)]
+        boards: RemoteBoards,
+    },
+}
+
+/// Which boards, and how ssh reaches them.
+#[derive(Debug, Args, Clone)]
+pub struct RemoteBoards {
+    /// The board: [USER@]HOST[:PORT] or an ssh_config alias.
+    #[arg(value_name = "HOST", required_unless_present = "hosts")]
+    pub host: Option<String>,
+    /// A fleet: one host per line (# comments) or an Ansible INI inventory.
+    #[arg(long, value_name = "FILE", conflicts_with = "host")]
+    pub hosts: Option<PathBuf>,
+    /// With --hosts: only this group of the inventory (and its children).
+    #[arg(long, value_name = "NAME", requires = "hosts")]
+    pub group: Option<String>,
+    /// Boards worked on at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub jobs: usize,
+    /// Passed to ssh as -o KEY=VALUE (repeatable).
+    #[arg(long = "ssh-option", value_name = "KEY=VALUE")]
+    pub ssh_options: Vec<String>,
+    /// ssh configuration file, passed to ssh as -F FILE.
+    #[arg(long, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+    /// Where edgenas is installed on the board (`~/` is the remote user's home).
+    #[arg(
+        long,
+        alias = "dest",
+        value_name = "PATH",
+        default_value = "~/.local/bin/edgenas"
+    )]
+    pub remote_bin: String,
+    /// The board's state directory (default: the board's own: $EDGENAS_HOME, else
+    /// $XDG_DATA_HOME/edgenas, else ~/.local/share/edgenas).
+    #[arg(long, value_name = "DIR")]
+    pub remote_home: Option<String>,
 }
 
 /// Where figures come from (this device, or an oracle table) and how they are measured.
@@ -491,6 +584,9 @@ pub struct JournalArgs {
     /// Journal file (default: measurements.journal in the state directory).
     #[arg(long, global = true, value_name = "FILE")]
     pub journal: Option<PathBuf>,
+    /// The journal fetched from this board (`edgenas remote fetch HOST`).
+    #[arg(long, global = true, value_name = "HOST", conflicts_with = "journal")]
+    pub host: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

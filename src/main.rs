@@ -44,6 +44,12 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(exit) = e.downcast_ref::<output::Exit>() {
+                if let Some(m) = &exit.message {
+                    eprintln!("error: {m}");
+                }
+                return ExitCode::from(exit.code);
+            }
             // `{:#}` prints the context chain on one line: "reading x: no such file".
             let line = format!("{e:#}").replace('\n', " ");
             eprintln!("error: {line}");

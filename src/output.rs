@@ -99,3 +99,22 @@ mod tests {
         assert_eq!(ms(1234.0), "1234.0 ms");
     }
 }
+
+/// Ends the program with this exit status; the message (if any) is printed as the error line.
+/// For commands whose status is another program's (`remote run` exits with the job's).
+#[derive(Debug)]
+pub struct Exit {
+    pub code: u8,
+    pub message: Option<String>,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.message {
+            Some(m) => f.write_str(m),
+            None => write!(f, "exit status {}", self.code),
+        }
+    }
+}
+
+impl std::error::Error for Exit {}

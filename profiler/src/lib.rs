@@ -76,6 +76,50 @@ impl Measurement {
     pub fn stats(&self) -> &Stats {
         &self.sample.stats
     }
+
+    /// A stable identity of the record: the first 128 bits of the SHA-256 of its encoding
+    /// (postcard is deterministic), the same on every machine. Merging journals fetched from
+    /// boards keys on it, so fetching twice adds nothing twice.
+    pub fn identity(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let bytes = postcard::to_stdvec(self).expect("a measurement always encodes");
+        Sha256::digest(bytes)[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// What merging one journal into another did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Merged {
+    pub added: usize,
+    pub already: usize,
+}
+
+/// Appends to the journal at `into` every record of `from` it does not hold yet (by
+/// [`Measurement::identity`]), in `from`'s order. Idempotent.
+pub fn merge_measurements(
+    into: &std::path::Path,
+    from: &std::path::Path,
+) -> Result<Merged, ProfilerError> {
+    let source = open_measurements(from)?;
+    let mut target = open_measurements(into)?;
+    let mut known: std::collections::HashSet<String> =
+        target.records().iter().map(Measurement::identity).collect();
+    let mut merged = Merged {
+        added: 0,
+        already: 0,
+    };
+    for m in source.records() {
+        if known.insert(m.identity()) {
+            target.append(m.clone())?;
+            merged.added += 1;
+        } else {
+            merged.already += 1;
+        }
+    }
+    Ok(merged)
 }
 
 pub type MeasurementJournal = Journal<Measurement>;

@@ -11,7 +11,10 @@ use crate::output::{ellipsize, ms};
 use crate::state;
 
 pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
-    let path = state::journal_path(home, args.journal.as_deref())?;
+    let path = match &args.host {
+        Some(host) => crate::commands::remote::fetched_journal(home, host)?,
+        None => state::journal_path(home, args.journal.as_deref())?,
+    };
     if !path.exists() {
         anyhow::bail!("no journal at {} (profile something first)", path.display());
     }

@@ -12,6 +12,7 @@ mod predict;
 mod predictor;
 mod probe;
 pub mod profile;
+mod remote;
 mod run;
 mod search;
 mod validate;
@@ -36,5 +37,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Predict(args) => predict::run(args, home),
         Command::Validate(args) => validate::run(args, home),
         Command::Run(args) => run::run(args, home),
+        Command::Remote(args) => remote::run(args, home),
     }
 }

@@ -264,6 +264,7 @@ fn print_human(m: &Measurement, system: &System) {
 pub fn measurement_json(m: &Measurement) -> Value {
     let s = m.stats();
     json!({
+        "id": m.identity(),
         "arch": m.subject,
         "space": m.space,
         "runtime": m.fingerprint.runtime,

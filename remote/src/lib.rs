@@ -1,0 +1,24 @@
+//! Driving edge boards over SSH with the system `ssh`, so that `~/.ssh/config`, agents, jump
+//! hosts, ControlMaster and `known_hosts` behave as users expect.
+//!
+//! - [`host`]: `[USER@]HOST[:PORT]` specs, plain host lists and Ansible INI inventories;
+//! - [`quote`]: quoting for the board's POSIX shell (every argument arrives as one literal);
+//! - [`ssh`]: the `ssh` command line and its failures, classified into one-line errors;
+//! - [`scripts`]: the small POSIX shell programs run on the board (probe, jobs, fetch);
+//! - [`fleet`]: bounded parallel fan-out where one failing board never stops the others.
+//!
+//! Everything goes through `ssh` itself, file transfers included (streamed over stdin/stdout):
+//! one program, one set of options, and no difference between scp's legacy and SFTP modes in
+//! how remote paths are interpreted.
+
+pub mod fleet;
+pub mod host;
+pub mod quote;
+pub mod scripts;
+pub mod ssh;
+
+mod error;
+
+pub use error::RemoteError;
+pub use host::{parse_inventory, Host};
+pub use ssh::Ssh;
