@@ -503,6 +503,10 @@ pub struct ProtocolArgs {
     /// Sampling stops at this many seconds even if the CI target is not reached.
     #[arg(long, default_value_t = 10.0)]
     pub max_time: f64,
+    /// Sampling stops at this many timed runs, before any other rule (bounds the record: every
+    /// run's time is stored).
+    #[arg(long, default_value_t = edgenas_profiler::protocol::DEFAULT_MAX_RUNS, value_name = "N")]
+    pub max_runs: usize,
     /// Warm-up time in seconds.
     #[arg(long, default_value_t = 0.5)]
     pub warmup_time: f64,
@@ -605,6 +609,12 @@ pub enum JournalAction {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Verify every record's checksum; list damaged stretches and a torn tail (read-only;
+    /// exits non-zero when there is damage).
+    Check,
+    /// Rewrite the journal with every valid record, before and after any damage; the original
+    /// is kept beside it as <name>.damaged-<unix time>.
+    Repair,
 }
 
 #[derive(Debug, Args)]
@@ -690,6 +700,16 @@ pub enum BenchKind {
         device: String,
         #[arg(long, default_value_t = 5)]
         repeats: usize,
+    },
+    /// Opening a large measurement journal: time and memory for read-only and writer opens
+    /// and for decoding every record once (a synthetic journal in a temporary folder).
+    Journal {
+        /// Records in the synthetic journal.
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        /// Timed runs stored per record (an interleaved record holds 10 to 400).
+        #[arg(long, default_value_t = 100)]
+        samples: usize,
     },
     /// Time for evolutionary search to find archs within a predicted-latency budget.
     Search {

@@ -117,20 +117,64 @@ fn journal_keeps_every_complete_record_after_a_torn_write() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("torn"), "{}", stderr(&o));
     assert!(stdout(&o).contains("1 measurement(s)"), "{}", stdout(&o));
-    assert_eq!(
-        std::fs::metadata(&path).unwrap().len() as usize,
-        second_start
-    );
+    // Reading never modifies the journal; the next writer cuts the torn tail.
+    assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, cut);
+    let mut again = vec!["profile", ALL_NONE];
+    again.extend_from_slice(QUICK);
+    ok(home.path(), &again);
+    let shown = json(&ok(home.path(), &["journal", "show", "--json"]));
+    assert_eq!(shown.as_array().unwrap().len(), 2);
+    assert!(ok(home.path(), &["journal", "check"]).contains("2 valid records"));
     // CSV export: a header and one row, with the arch quoted-free and the figures numeric.
     let csv = ok(home.path(), &["journal", "export", "--csv"]);
     let rows: Vec<&str> = csv.lines().collect();
-    assert_eq!(rows.len(), 2, "{csv}");
+    assert_eq!(rows.len(), 3, "{csv}");
     assert!(rows[0].starts_with("unix_time,space,subject"));
     assert!(rows[1].contains(ALL_SKIP));
     // A file that is not a journal is refused, not misread.
     std::fs::write(&path, b"hello").unwrap();
     let err = fails(home.path(), &["journal", "show"]);
     assert!(err.contains("not an edgenas file"), "{err}");
+}
+
+#[test]
+fn a_damaged_record_is_reported_skipped_and_repaired_never_deleted_by_reading() {
+    let home = TempDir::new("damage");
+    let mut args = vec!["profile", ALL_SKIP, ALL_NONE];
+    args.extend_from_slice(QUICK);
+    ok(home.path(), &args);
+    let path = home.path().join("measurements.journal");
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Two flipped bytes in the first record's payload.
+    bytes[18 + 8 + 3] ^= 0x41;
+    bytes[18 + 8 + 4] ^= 0x41;
+    std::fs::write(&path, &bytes).unwrap();
+    let o = run(home.path(), &["journal", "show", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("damaged"), "{}", stderr(&o));
+    let shown = json(&stdout(&o));
+    assert_eq!(shown.as_array().unwrap().len(), 1);
+    assert_eq!(shown[0]["arch"], ALL_NONE);
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "reading changed the journal");
+    // A writer is not locked out either: it appends after the damage.
+    let mut more = vec!["profile", ALL_SKIP];
+    more.extend_from_slice(QUICK);
+    ok(home.path(), &more);
+    let o = run(home.path(), &["journal", "check"]);
+    assert!(!o.status.success());
+    assert!(stdout(&o).contains("2 valid records"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("checksum mismatch"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("journal repair"), "{}", stderr(&o));
+    let repaired = ok(home.path(), &["journal", "repair"]);
+    assert!(repaired.contains("kept all 2 valid records"), "{repaired}");
+    let aside: Vec<_> = std::fs::read_dir(home.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("measurements.journal.damaged-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the original is kept");
+    assert!(ok(home.path(), &["journal", "check"]).contains("2 valid records"));
+    assert!(ok(home.path(), &["journal", "repair"]).contains("nothing to repair"));
 }
 
 #[test]

@@ -30,7 +30,7 @@ fn embeddings_keep_conditions_apart_and_probe_reports_staleness() {
     ok(home.path(), &other);
 
     let journal = open_measurements(&home.path().join("measurements.journal")).unwrap();
-    let records = journal.records();
+    let records = &journal.records().unwrap();
     assert_eq!(records.len(), 4);
     let fp = records[0].fingerprint.clone();
     let refs: Vec<String> = refs.iter().map(|s| s.to_string()).collect();

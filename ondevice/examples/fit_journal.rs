@@ -31,9 +31,9 @@ fn ridge(x: &[Vec<f64>], y: &[f64], lambda: f64) -> Vec<f64> {
 
 fn main() {
     let path = std::env::args().nth(1).expect("JOURNAL");
-    let j = edgenas_profiler::open_measurements(std::path::Path::new(&path)).expect("journal");
+    let j = edgenas_profiler::read_measurements(std::path::Path::new(&path)).expect("journal");
     let mut seen = std::collections::HashMap::new();
-    for m in j.records() {
+    for m in j.records().expect("records decode") {
         if m.space == "nb201" && m.sample.rounds.is_some() {
             seen.insert(m.subject.clone(), m.stats().median_ms);
         }

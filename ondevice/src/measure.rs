@@ -5,6 +5,7 @@
 //! records are appended as soon as the batch ends, so an interruption costs at most the batch
 //! in progress and a rerun resumes.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use edgenas_nas::Arch;
@@ -87,24 +88,39 @@ pub enum Source<'a> {
 pub struct Measurer<'a> {
     pub source: Source<'a>,
     fingerprint: Fingerprint,
+    /// The journal's interleaved figures under the live Fingerprint, newest per subject: read
+    /// once, so that lookups never decode the journal again.
+    recorded: HashMap<String, Measured>,
 }
 
 impl<'a> Measurer<'a> {
-    pub fn device(setup: Setup, journal: &'a mut MeasurementJournal) -> Measurer<'a> {
+    pub fn device(
+        setup: Setup,
+        journal: &'a mut MeasurementJournal,
+    ) -> Result<Measurer<'a>, LoopError> {
         let fingerprint = live_fingerprint(&setup);
-        Measurer {
+        let mut recorded = HashMap::new();
+        for m in journal.iter() {
+            let m = m?;
+            if m.fingerprint == fingerprint && m.sample.rounds.is_some() {
+                recorded.insert(m.subject.clone(), from_record(&m, Origin::Journal));
+            }
+        }
+        Ok(Measurer {
             source: Source::Device {
                 setup: Box::new(setup),
                 journal,
             },
             fingerprint,
-        }
+            recorded,
+        })
     }
 
     pub fn oracle(table: &'a OracleTable) -> Measurer<'a> {
         Measurer {
             fingerprint: oracle_fingerprint(table),
             source: Source::Oracle(table),
+            recorded: HashMap::new(),
         }
     }
 
@@ -119,20 +135,7 @@ impl<'a> Measurer<'a> {
 
     /// What the journal already holds for `arch` under the live Fingerprint (interleaved).
     pub fn recorded(&self, arch: &Arch) -> Option<Measured> {
-        let Source::Device { journal, .. } = &self.source else {
-            return None;
-        };
-        let subject = arch.to_string();
-        journal
-            .records()
-            .iter()
-            .rev()
-            .find(|m| {
-                m.subject == subject
-                    && m.fingerprint == self.fingerprint
-                    && m.sample.rounds.is_some()
-            })
-            .map(|m| from_record(m, Origin::Journal))
+        self.recorded.get(&arch.to_string()).cloned()
     }
 
     /// Figures of `archs`, in order: reused where the journal has them, measured otherwise.
@@ -325,6 +328,8 @@ impl<'a> Measurer<'a> {
                 after: after.clone(),
             };
             journal.append(m.clone())?;
+            self.recorded
+                .insert(m.subject.clone(), from_record(&m, Origin::Journal));
             out.push(from_record(&m, Origin::Measured));
         }
         Ok(out)

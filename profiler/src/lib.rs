@@ -14,7 +14,7 @@ pub mod stats;
 
 pub use edgenas_format::{FileHeader, Kind};
 pub use fingerprint::Fingerprint;
-pub use journal::{Journal, Recovery};
+pub use journal::{Damage, Journal, Recovery, Repaired};
 pub use probe::{Conditions, Sysroot, System};
 pub use protocol::{Flag, Protocol, Rounds, RoundsInfo, Sample};
 pub use stats::Stats;
@@ -103,17 +103,20 @@ pub fn merge_measurements(
     into: &std::path::Path,
     from: &std::path::Path,
 ) -> Result<Merged, ProfilerError> {
-    let source = open_measurements(from)?;
+    let source = read_measurements(from)?;
     let mut target = open_measurements(into)?;
-    let mut known: std::collections::HashSet<String> =
-        target.records().iter().map(Measurement::identity).collect();
+    let mut known = std::collections::HashSet::new();
+    for m in target.iter() {
+        known.insert(m?.identity());
+    }
     let mut merged = Merged {
         added: 0,
         already: 0,
     };
-    for m in source.records() {
+    for m in source.iter() {
+        let m = m?;
         if known.insert(m.identity()) {
-            target.append(m.clone())?;
+            target.append(m)?;
             merged.added += 1;
         } else {
             merged.already += 1;
@@ -124,6 +127,12 @@ pub fn merge_measurements(
 
 pub type MeasurementJournal = Journal<Measurement>;
 
+/// The measurement journal, for appending (created when missing).
 pub fn open_measurements(path: &std::path::Path) -> Result<MeasurementJournal, ProfilerError> {
     Journal::open(path, measurement_header())
+}
+
+/// The measurement journal, read-only: never modified, whatever is found.
+pub fn read_measurements(path: &std::path::Path) -> Result<MeasurementJournal, ProfilerError> {
+    Journal::read(path, measurement_header())
 }

@@ -23,6 +23,45 @@ pub struct Protocol {
     pub max_cv: f64,
     /// A sample with more than this fraction of outliers is flagged.
     pub max_outlier_fraction: f64,
+    /// Sampling stops at this many timed runs whatever else is unmet: it bounds the record
+    /// (every run's time is stored) and the memory. Not stored in the record (the journal's
+    /// format predates it); the record's run count shows when it stopped sampling.
+    #[serde(skip, default = "default_max_runs")]
+    pub max_runs: usize,
+}
+
+/// The default run cap: a 10,000-run record is ~80 KB, far under the journal's record limit.
+pub const DEFAULT_MAX_RUNS: usize = 10_000;
+
+fn default_max_runs() -> usize {
+    DEFAULT_MAX_RUNS
+}
+
+/// Where the protocol reads time: the monotonic clock, or a test's.
+pub trait Clock {
+    /// Time since an arbitrary fixed origin.
+    fn now(&mut self) -> Duration;
+}
+
+/// `Instant`-based: what real measurements use.
+pub struct MonotonicClock(Instant);
+
+impl MonotonicClock {
+    pub fn new() -> MonotonicClock {
+        MonotonicClock(Instant::now())
+    }
+}
+
+impl Default for MonotonicClock {
+    fn default() -> Self {
+        MonotonicClock::new()
+    }
+}
+
+impl Clock for MonotonicClock {
+    fn now(&mut self) -> Duration {
+        self.0.elapsed()
+    }
 }
 
 impl Default for Protocol {
@@ -36,6 +75,7 @@ impl Default for Protocol {
             target_ci: 0.01,
             max_cv: 0.05,
             max_outlier_fraction: 0.05,
+            max_runs: DEFAULT_MAX_RUNS,
         }
     }
 }
@@ -222,31 +262,44 @@ impl Protocol {
     /// Warms up, then samples `run` until the stop rule holds.
     pub fn sample<E>(
         &self,
+        run: impl FnMut() -> Result<(), E>,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Sample, E> {
+        self.sample_with_clock(&mut MonotonicClock::new(), run, progress)
+    }
+
+    /// [`Protocol::sample`] with the time read from `clock`: the stop rules, testable.
+    pub fn sample_with_clock<E>(
+        &self,
+        clock: &mut dyn Clock,
         mut run: impl FnMut() -> Result<(), E>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Sample, E> {
-        let start = Instant::now();
+        let start = clock.now();
         let mut warm = 0;
-        while warm < self.warmup_runs || start.elapsed() < self.warmup_time {
+        while warm < self.warmup_runs || clock.now() - start < self.warmup_time {
             run()?;
             warm += 1;
+            let elapsed = clock.now() - start;
             let fraction = (warm as f64 / self.warmup_runs.max(1) as f64)
-                .min(start.elapsed().as_secs_f64() / self.warmup_time.as_secs_f64().max(1e-9));
+                .min(elapsed.as_secs_f64() / self.warmup_time.as_secs_f64().max(1e-9));
             progress(Progress {
                 phase: Phase::Warmup,
                 runs: warm,
-                elapsed: start.elapsed(),
+                elapsed,
                 fraction: fraction.min(1.0),
             });
         }
-        let start = Instant::now();
-        let mut samples: Vec<f64> = Vec::with_capacity(self.min_runs.max(64));
+        let start = clock.now();
+        let cap = self.max_runs.max(1);
+        let mut samples: Vec<f64> = Vec::with_capacity(self.min_runs.clamp(64, cap));
         let mut next_check = self.min_runs.max(1);
         loop {
-            let t = Instant::now();
+            let t = clock.now();
             run()?;
-            samples.push(t.elapsed().as_secs_f64() * 1e3);
-            let elapsed = start.elapsed();
+            let end = clock.now();
+            samples.push((end - t).as_secs_f64() * 1e3);
+            let elapsed = end - start;
             let enough = samples.len() >= self.min_runs && elapsed >= self.min_time;
             let frac_min = (samples.len() as f64 / self.min_runs.max(1) as f64)
                 .min(elapsed.as_secs_f64() / self.min_time.as_secs_f64().max(1e-9));
@@ -256,8 +309,13 @@ impl Protocol {
                 elapsed,
                 fraction: frac_min
                     .min(1.0)
-                    .max(elapsed.as_secs_f64() / self.max_time.as_secs_f64()),
+                    .max(elapsed.as_secs_f64() / self.max_time.as_secs_f64())
+                    .max(samples.len() as f64 / cap as f64),
             });
+            // The run cap bounds the record, so it beats every minimum.
+            if samples.len() >= cap {
+                break;
+            }
             if !enough {
                 continue;
             }
@@ -521,36 +579,78 @@ pub fn drift_flags(before: &Conditions, after: &Conditions, cpus: usize) -> Vec<
 mod tests {
     use super::*;
 
+    /// A clock that only moves when the "network" runs: each run takes the next duration.
+    struct FakeClock {
+        now: std::rc::Rc<std::cell::Cell<Duration>>,
+    }
+
+    impl Clock for FakeClock {
+        fn now(&mut self) -> Duration {
+            self.now.get()
+        }
+    }
+
+    /// Samples with run times drawn from `times` (cycled) on a fake clock.
+    fn fake_sample(p: &Protocol, times_us: &[u64]) -> Sample {
+        let now = std::rc::Rc::new(std::cell::Cell::new(Duration::ZERO));
+        let mut clock = FakeClock { now: now.clone() };
+        let mut i = 0;
+        p.sample_with_clock::<()>(
+            &mut clock,
+            || {
+                now.set(now.get() + Duration::from_micros(times_us[i % times_us.len()]));
+                i += 1;
+                Ok(())
+            },
+            &mut |_| {},
+        )
+        .unwrap()
+    }
+
     #[test]
-    fn stop_rule_respects_minimums_and_max_time() {
-        let p = Protocol {
-            warmup_runs: 3,
-            warmup_time: Duration::ZERO,
-            min_runs: 7,
-            min_time: Duration::ZERO,
-            max_time: Duration::from_millis(50),
-            target_ci: 0.0, // never reached: max_time must stop it
+    fn the_stop_rules_on_a_fake_clock() {
+        let base = Protocol {
+            warmup_runs: 5,
+            warmup_time: Duration::from_millis(50),
+            min_runs: 20,
+            min_time: Duration::from_millis(100),
+            max_time: Duration::from_secs(1),
+            target_ci: 0.01,
             ..Protocol::default()
         };
-        let mut calls = 0;
-        let s = p
-            .sample::<()>(
-                || {
-                    calls += 1;
-                    std::thread::sleep(Duration::from_millis(1));
-                    Ok(())
-                },
-                &mut |_| {},
-            )
-            .unwrap();
-        assert_eq!(s.warmup_runs, 3);
-        assert!(s.stats.runs >= 7);
-        assert_eq!(calls, s.warmup_runs + s.stats.runs);
-        assert!(s.samples_ms.iter().all(|&ms| ms >= 1.0));
-        assert!(p
+        // Warm-up lasts its time (50 ms at 1 ms a run = 50 runs), not only its run count.
+        let s = fake_sample(&base, &[1000]);
+        assert_eq!(s.warmup_runs, 50);
+        // Identical runs: the CI is zero at once, so sampling ends when both minimums are met:
+        // 100 ms at 1 ms a run.
+        assert_eq!(s.stats.runs, 100);
+        assert!(s.samples_ms.iter().all(|&ms| ms == 1.0));
+        // Runs alternating 1 and 3 ms: the median's CI never narrows to 1 %, so max_time ends it
+        // (1 s = 500 pairs of 2 ms average).
+        let s = fake_sample(&base, &[1000, 3000]);
+        assert_eq!(s.stats.runs, 500);
+        assert!(base
             .sample_flags(&s.stats)
             .iter()
             .any(|f| f.code() == "ci-not-reached"));
+        // The run cap beats max_time and the minimums: a 1 µs network stops at max_runs.
+        let capped = Protocol {
+            max_runs: 300,
+            min_time: Duration::from_secs(5),
+            max_time: Duration::from_secs(9),
+            ..base.clone()
+        };
+        let s = fake_sample(&capped, &[1, 2, 3]);
+        assert_eq!(s.stats.runs, 300);
+        assert_eq!(s.samples_ms.len(), 300);
+        // A CI target of 5 % is reached early with mild noise.
+        let loose = Protocol {
+            target_ci: 0.05,
+            min_time: Duration::ZERO,
+            ..base.clone()
+        };
+        let s = fake_sample(&loose, &[1000, 1010, 990, 1005, 995]);
+        assert!(s.stats.runs >= 20 && s.stats.runs < 100, "{}", s.stats.runs);
     }
 
     #[test]

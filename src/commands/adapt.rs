@@ -17,7 +17,7 @@ pub fn run(a: AdaptArgs, home: Option<&Path>) -> Result<()> {
     let file = load_model(space, a.model.as_deref())?;
     let mut ctx = Ctx::open(&a.device, home, space)?;
     let pool = ctx.pool();
-    let (mut measurer, state) = ctx.parts();
+    let (mut measurer, state) = ctx.parts()?;
     let r = with_report("adapt", a.json, |rep| {
         steps::adapt(
             space,

@@ -27,6 +27,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
             device,
             repeats,
         } => super::bench_loop::loop_speed(&data, &device, repeats.max(1)),
+        BenchKind::Journal { records, samples } => {
+            super::bench_journal::open_large(records, samples.max(1))
+        }
         BenchKind::Protocol {
             arch,
             threads,

@@ -95,7 +95,7 @@ pub fn reproducibility(
     let rounds_pass =
         |journal: &mut edgenas_profiler::MeasurementJournal| -> Result<(Vec<f64>, f64)> {
             let t = Instant::now();
-            let mut m = Measurer::device(make_setup(), journal);
+            let mut m = Measurer::device(make_setup(), journal)?;
             let figures = m.measure_ignoring_journal(&archs, &mut { quiet }, &mut |p| {
                 if p.batch.is_none() {
                     eprintln!("  interleaved rounds: {}/{}", p.done, p.total);

@@ -46,9 +46,10 @@ impl Ctx {
             eprintln!(
                 "note: the journal's last record was torn (an interrupted write); cut {} bytes, kept {} measurements",
                 journal.recovery.truncated_bytes,
-                journal.records().len()
+                journal.len()
             );
         }
+        crate::commands::journal::warn_damage(&journal);
         Ok(Ctx {
             state,
             journal: Some(journal),
@@ -58,13 +59,15 @@ impl Ctx {
     }
 
     /// The measurer and the state directory; a second call is an error of the program.
-    pub fn parts(&mut self) -> (Measurer<'_>, &StateDir) {
+    pub fn parts(&mut self) -> Result<(Measurer<'_>, &StateDir)> {
         let m = match (&self.oracle, self.setup.take(), self.journal.as_mut()) {
             (Some(table), _, _) => Measurer::oracle(table),
-            (None, Some(setup), Some(journal)) => Measurer::device(setup, journal),
+            (None, Some(setup), Some(journal)) => {
+                Measurer::device(setup, journal).context("reading the journal's figures")?
+            }
             _ => unreachable!("one measurer per command"),
         };
-        (m, &self.state)
+        Ok((m, &self.state))
     }
 
     /// The pool support and validation archs are drawn from: the oracle table's archs.

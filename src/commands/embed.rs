@@ -14,7 +14,7 @@ use crate::output::{fingerprint_summary, ms};
 pub fn run(a: EmbedArgs, home: Option<&Path>) -> Result<()> {
     let space = Space::from_name(&a.space)?;
     let mut ctx = Ctx::open(&a.device, home, space)?;
-    let (mut measurer, state) = ctx.parts();
+    let (mut measurer, state) = ctx.parts()?;
     let e = with_report("embed", a.json, |r| {
         steps::embed(space, &mut measurer, state, a.force, r)
     })?;

@@ -9,10 +9,9 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let arch = Arch::parse(&args.arch)?;
     let net = arch.build();
     let bytes = edgenas_runtime::onnx::to_onnx_bytes(&net, args.seed);
-    // Write beside the target and rename: a crash never leaves a half-written model.
-    let tmp = args.output.with_extension("onnx.partial");
-    std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &args.output)
+    // Written beside the target, fsynced, renamed: a crash never leaves a half-written model,
+    // and a failure leaves no partial file.
+    edgenas_format::write_atomic(&args.output, &bytes)
         .with_context(|| format!("writing {}", args.output.display()))?;
     let cost = net.cost();
     println!(

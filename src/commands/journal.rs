@@ -1,10 +1,13 @@
-//! `edgenas journal show|export --csv`
+//! `edgenas journal show|export --csv|check|repair`: everything but `repair` opens the journal
+//! read-only and never changes it.
 
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use edgenas_profiler::{open_measurements, Measurement};
+use anyhow::{bail, Context, Result};
+use edgenas_profiler::{
+    journal::repair, measurement_header, read_measurements, Measurement, MeasurementJournal,
+};
 
 use crate::cli::{JournalAction, JournalArgs};
 use crate::output::{ellipsize, ms};
@@ -18,35 +21,70 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
     if !path.exists() {
         anyhow::bail!("no journal at {} (profile something first)", path.display());
     }
-    let journal = open_measurements(&path)
-        .with_context(|| format!("opening the journal {}", path.display()))?;
-    if journal.recovery.truncated_bytes > 0 {
+    if let JournalAction::Repair = args.action {
+        let r = repair(&path, measurement_header())
+            .with_context(|| format!("repairing the journal {}", path.display()))?;
+        match r.original {
+            None => println!("{}: {} records, nothing to repair", path.display(), r.kept),
+            Some(original) => println!(
+                "{}: kept all {} valid records, dropped {} bytes of damage; the original is {}",
+                path.display(),
+                r.kept,
+                r.dropped_bytes,
+                original.display()
+            ),
+        }
+        return Ok(());
+    }
+    let journal = read_measurements(&path)
+        .with_context(|| format!("reading the journal {}", path.display()))?;
+    if let JournalAction::Check = args.action {
+        println!("{}: {} valid records", path.display(), journal.len());
+        for d in journal.damaged() {
+            println!(
+                "damaged: {} bytes at offset {} ({})",
+                d.bytes, d.offset, d.reason
+            );
+        }
+        let torn = journal.recovery.torn_tail_bytes;
+        if torn > 0 {
+            println!(
+                "torn tail: {torn} bytes of an interrupted write (the next measurement cuts it)"
+            );
+        }
+        if !journal.damaged().is_empty() {
+            bail!(
+                "the journal has {} damaged stretch(es); `edgenas journal repair` keeps every valid record and the original beside it",
+                journal.damaged().len()
+            );
+        }
+        return Ok(());
+    }
+    if journal.recovery.torn_tail_bytes > 0 {
         eprintln!(
-            "note: the journal's last record was torn; cut {} bytes",
-            journal.recovery.truncated_bytes
+            "note: the journal ends in a torn record ({} bytes of an interrupted write); the next measurement cuts it",
+            journal.recovery.torn_tail_bytes
         );
     }
+    warn_damage(&journal);
     match args.action {
+        JournalAction::Check | JournalAction::Repair => unreachable!("handled above"),
         JournalAction::Show { json } => {
             if json {
-                let v: Vec<_> = journal
-                    .records()
-                    .iter()
-                    .map(crate::commands::profile::measurement_json)
-                    .collect();
+                let mut v = Vec::with_capacity(journal.len());
+                for m in journal.iter() {
+                    v.push(crate::commands::profile::measurement_json(&m?));
+                }
                 println!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(());
             }
-            println!(
-                "{} measurement(s) in {}",
-                journal.records().len(),
-                path.display()
-            );
+            println!("{} measurement(s) in {}", journal.len(), path.display());
             println!(
                 "{:>3}  {:<44} {:>12} {:>11} {:>5} {:>3}  flags",
                 "#", "subject", "median", "MAD", "runs", "thr"
             );
-            for (i, m) in journal.records().iter().enumerate() {
+            for (i, m) in journal.iter().enumerate() {
+                let m = m?;
                 let s = m.stats();
                 let flags: Vec<&str> = m.flags.iter().map(|f| f.code()).collect();
                 println!(
@@ -69,19 +107,29 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
             let mut text = String::new();
             text.push_str(CSV_HEADER);
             text.push('\n');
-            for m in journal.records() {
-                text.push_str(&csv_row(m));
+            for m in journal.iter() {
+                text.push_str(&csv_row(&m?));
                 text.push('\n');
             }
             match output {
-                Some(p) => {
-                    std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?
-                }
+                Some(p) => edgenas_format::write_atomic(&p, text.as_bytes())
+                    .with_context(|| format!("writing {}", p.display()))?,
                 None => std::io::stdout().lock().write_all(text.as_bytes())?,
             }
         }
     }
     Ok(())
+}
+
+/// One line on stderr when the journal has damage in the middle (skipped, kept on disk).
+pub fn warn_damage(journal: &MeasurementJournal) {
+    let n = journal.damaged().len();
+    if n > 0 {
+        eprintln!(
+            "warning: {} has {n} damaged stretch(es) that were skipped; `edgenas journal check` lists them, `edgenas journal repair` rewrites it with every valid record",
+            journal.path().display()
+        );
+    }
 }
 
 const CSV_HEADER: &str = "unix_time,space,subject,board,cpu_model,arch,kernel,firmware,power_mode,governor,runtime,runtime_version,threads,cpus,runs,median_ms,mad_ms,mean_ms,std_ms,min_ms,max_ms,p10_ms,p90_ms,cv,outliers,init_ms,flags";

@@ -2,6 +2,7 @@
 
 mod adapt;
 mod bench;
+mod bench_journal;
 mod bench_loop;
 mod device;
 mod embed;

@@ -28,7 +28,7 @@ pub fn run(a: PredictArgs, home: Option<&Path>) -> Result<()> {
         );
     }
     let mut ctx = Ctx::open(&a.device, home, space)?;
-    let (measurer, state) = ctx.parts();
+    let (measurer, state) = ctx.parts()?;
     let predictor = steps::stored_predictor(space, &measurer, state)?;
     let preds = predictor.predict(&archs)?;
     if a.json {

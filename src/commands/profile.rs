@@ -71,10 +71,31 @@ pub fn protocol_from(args: &ProtocolArgs) -> Result<Protocol> {
         max_time: secs("max-time", args.max_time)?,
         target_ci: args.target_ci,
         max_cv: args.max_cv,
+        max_runs: args.max_runs,
         ..Protocol::default()
     };
     if p.min_runs == 0 {
         bail!("--min-runs must be at least 1");
+    }
+    // A million runs is an 8 MB record, well under what the journal reads back.
+    if !(1..=1_000_000).contains(&p.max_runs) || p.max_runs < p.min_runs {
+        bail!(
+            "--max-runs must be from --min-runs ({}) to 1000000, got {}",
+            p.min_runs,
+            p.max_runs
+        );
+    }
+    if !(p.target_ci > 0.0 && p.target_ci < 1.0) {
+        bail!(
+            "--target-ci must be a fraction between 0 and 1 (0.01 = 1 %), got {}",
+            p.target_ci
+        );
+    }
+    if !(p.max_cv > 0.0 && p.max_cv.is_finite()) {
+        bail!(
+            "--max-cv must be a positive fraction (0.05 = 5 %), got {}",
+            p.max_cv
+        );
     }
     if p.max_time < p.min_time {
         bail!(
@@ -104,9 +125,10 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
         eprintln!(
             "note: the journal's last record was torn (an interrupted write); cut {} bytes, kept {} measurements",
             journal.recovery.truncated_bytes,
-            journal.records().len()
+            journal.len()
         );
     }
+    crate::commands::journal::warn_damage(&journal);
     let mut results = Vec::new();
     for target in &targets {
         let subject = target.subject();
@@ -119,16 +141,18 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
             cpus.clone(),
         );
         if args.resume {
-            if let Some(m) = journal
-                .records()
-                .iter()
-                .rev()
-                .find(|m| m.subject == subject && m.fingerprint == fingerprint)
-            {
+            let mut found = None;
+            for m in journal.iter() {
+                let m = m?;
+                if m.subject == subject && m.fingerprint == fingerprint {
+                    found = Some(m);
+                }
+            }
+            if let Some(m) = found {
                 if !args.json {
                     eprintln!("{subject}: already in the journal under the same conditions, skipped (--resume)");
                 }
-                results.push(m.clone());
+                results.push(m);
                 continue;
             }
         }

@@ -40,7 +40,7 @@ pub fn run(a: RunArgs, home: Option<&Path>) -> Result<()> {
     let file = load_model(space, None)?;
     let mut ctx = Ctx::open(&a.device, home, space)?;
     let pool = ctx.pool();
-    let (mut measurer, state) = ctx.parts();
+    let (mut measurer, state) = ctx.parts()?;
     let say = |s: String| {
         if !a.json {
             eprintln!("{s}");

@@ -394,7 +394,7 @@ pub fn run(a: SearchArgs, home: Option<&Path>) -> Result<()> {
         (r, predictor.fingerprint)
     } else {
         let mut ctx = Ctx::open(&a.device, home, space)?;
-        let (mut measurer, state) = ctx.parts();
+        let (mut measurer, state) = ctx.parts()?;
         let predictor = steps::stored_predictor(space, &measurer, state)?;
         let r = with_report("verify", a.json, |rep| {
             search_and_verify(&plan, &predictor, Some(&mut measurer), rep)

@@ -15,7 +15,7 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
     let space = Space::from_name(&a.space)?;
     let mut ctx = Ctx::open(&a.device, home, space)?;
     let pool = ctx.pool();
-    let (mut measurer, state) = ctx.parts();
+    let (mut measurer, state) = ctx.parts()?;
     let predictor = steps::stored_predictor(space, &measurer, state)?;
     let start = std::time::Instant::now();
     let v = with_report("validate", a.json, |r| {

@@ -68,6 +68,11 @@ fn move_tree(from: &Path, to: &Path) -> Result<usize> {
         } else {
             std::fs::rename(entry.path(), &target)
                 .with_context(|| format!("writing {}", target.display()))?;
+            // Durable like every other file edgenas keeps: the data, then the name.
+            std::fs::File::open(&target)
+                .and_then(|f| f.sync_all())
+                .with_context(|| format!("syncing {}", target.display()))?;
+            edgenas_profiler::journal::sync_dir(&target);
             n += 1;
         }
     }
