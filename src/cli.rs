@@ -483,7 +483,7 @@ pub struct PredictorEvalArgs {
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
     /// Read /proc, /sys and /etc under this root (fixture trees of real boards).
-    #[arg(long, value_name = "DIR", default_value = "/")]
+    #[arg(long, value_name = "DIR", default_value = "/", env = "EDGENAS_SYSROOT")]
     pub sysroot: PathBuf,
     #[arg(long)]
     pub json: bool,
@@ -536,7 +536,7 @@ pub struct MachineArgs {
     #[arg(long)]
     pub allow_unstable: bool,
     /// Read /proc, /sys and /etc under this root (board identity, firmware and pre-flight state).
-    #[arg(long, value_name = "DIR", default_value = "/")]
+    #[arg(long, value_name = "DIR", default_value = "/", env = "EDGENAS_SYSROOT")]
     pub sysroot: PathBuf,
 }
 

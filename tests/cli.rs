@@ -45,10 +45,17 @@ fn corrupt_onnx_is_refused_in_one_line() {
     let home = TempDir::new("corrupt");
     let bad = home.path().join("bad.onnx");
     std::fs::write(&bad, b"\x08\x07garbage that is not protobuf \xff\xff\xff").unwrap();
-    let err = fails(home.path(), &["profile", bad.to_str().unwrap()]);
+    // --allow-unstable: the model must be what is refused, whatever the host's governor.
+    let err = fails(
+        home.path(),
+        &["profile", bad.to_str().unwrap(), "--allow-unstable"],
+    );
     assert!(err.contains("bad.onnx"), "{err}");
     // A missing file and a truncated real model are refused the same way.
-    let err = fails(home.path(), &["profile", "/nonexistent/model.onnx"]);
+    let err = fails(
+        home.path(),
+        &["profile", "/nonexistent/model.onnx", "--allow-unstable"],
+    );
     assert!(err.contains("model.onnx"), "{err}");
     let good = home.path().join("good.onnx");
     ok(
@@ -57,7 +64,11 @@ fn corrupt_onnx_is_refused_in_one_line() {
     );
     let bytes = std::fs::read(&good).unwrap();
     std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
-    fails(home.path(), &["profile", bad.to_str().unwrap()]);
+    let err = fails(
+        home.path(),
+        &["profile", bad.to_str().unwrap(), "--allow-unstable"],
+    );
+    assert!(err.contains("bad.onnx"), "{err}");
 }
 
 #[test]
@@ -155,7 +166,11 @@ fn a_damaged_record_is_reported_skipped_and_repaired_never_deleted_by_reading() 
     let shown = json(&stdout(&o));
     assert_eq!(shown.as_array().unwrap().len(), 1);
     assert_eq!(shown[0]["arch"], ALL_NONE);
-    assert_eq!(std::fs::read(&path).unwrap(), bytes, "reading changed the journal");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "reading changed the journal"
+    );
     // A writer is not locked out either: it appends after the damage.
     let mut more = vec!["profile", ALL_SKIP];
     more.extend_from_slice(QUICK);
@@ -200,9 +215,6 @@ fn resume_skips_what_the_journal_already_holds() {
 
 #[test]
 fn threads_and_affinity_are_recorded() {
-    if emulated() {
-        return; // two-thread runs under an emulator are too slow to be useful here
-    }
     let home = TempDir::new("threads");
     let mut args = vec![
         "profile",

@@ -9,9 +9,6 @@ use common::*;
 
 #[test]
 fn kill_9_then_resume() {
-    if emulated() {
-        return;
-    }
     let home = TempDir::new("crash");
     let archs: Vec<String> = ["none", "skip_connect", "avg_pool_3x3", "nor_conv_1x1"]
         .iter()
@@ -24,6 +21,7 @@ fn kill_9_then_resume() {
     let mut args: Vec<&str> = vec!["profile"];
     args.extend(archs.iter().map(|s| s.as_str()));
     args.extend_from_slice(&[
+        "--allow-unstable",
         "--warmup-runs",
         "1",
         "--warmup-time",

@@ -6,9 +6,6 @@ use common::*;
 
 #[test]
 fn uniform_cells_are_ordered_by_cost() {
-    if emulated() {
-        return; // timing under an emulator says nothing about the network
-    }
     let home = TempDir::new("order");
     let mut medians = Vec::new();
     for arch in [ALL_NONE, ALL_SKIP, ALL_CONV1, ALL_CONV3] {

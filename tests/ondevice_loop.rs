@@ -153,10 +153,6 @@ fn the_loop_in_oracle_mode_finds_an_arch_that_truly_fits() {
 
 #[test]
 fn the_loop_measures_here_and_reuses_what_it_measured() {
-    if emulated() {
-        eprintln!("SKIPPED under emulation: measured with tract on the emulated CPU (oracle tests cover the ARM build)");
-        return;
-    }
     let home = TempDir::new("device");
     let e = json(&ok(home.path(), &with(&["embed", "--json"], SHORT)));
     let refs = e["references"].as_array().unwrap();
@@ -234,10 +230,6 @@ fn the_loop_measures_here_and_reuses_what_it_measured() {
 
 #[test]
 fn run_survives_kill_9_at_three_points_and_loses_no_measurement() {
-    if emulated() {
-        eprintln!("SKIPPED under emulation: kill -9 timing on real measurements");
-        return;
-    }
     let home = TempDir::new("run-kill");
     // Each batch lasts at least 80 ms per arch, so that every kill lands inside a step.
     let slow: Vec<&str> = SHORT

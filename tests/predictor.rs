@@ -224,9 +224,6 @@ fn bad_tables_and_models_are_refused_in_one_line() {
 
 #[test]
 fn meta_training_is_deterministic_for_a_seed() {
-    if emulated() {
-        return;
-    }
     let home = TempDir::new("pred-train");
     let dir = home.path();
     let table = derived_table(

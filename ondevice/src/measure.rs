@@ -306,6 +306,12 @@ impl<'a> Measurer<'a> {
             &before,
             &after,
             setup.system.logical_cpus,
+            setup.threads,
+        ));
+        shared.extend(protocol::oversubscription_flag(
+            setup.threads,
+            &setup.cpus,
+            setup.system.logical_cpus,
         ));
         let unix_time = SystemTime::now()
             .duration_since(UNIX_EPOCH)

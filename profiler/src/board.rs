@@ -391,7 +391,26 @@ mod tests {
     #[test]
     fn every_board_file_parses_with_a_sane_policy() {
         let all = boards();
-        assert_eq!(all.len(), BOARD_FILES.len());
+        // Each file's id is its name, and every family we document is there.
+        for ((file, _), b) in BOARD_FILES.iter().zip(&all) {
+            assert_eq!(file.trim_end_matches(".toml"), b.id, "{file}");
+        }
+        let mut ids: Vec<&str> = all.iter().map(|b| b.id.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(
+            ids,
+            [
+                "generic-linux",
+                "jetson-agx-orin",
+                "jetson-nano",
+                "jetson-orin-nano",
+                "jetson-xavier-nx",
+                "rk3588",
+                "rpi3",
+                "rpi4",
+                "rpi5"
+            ]
+        );
         for b in &all {
             assert!(b.policy.threads >= 1, "{}", b.id);
             assert!(

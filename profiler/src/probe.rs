@@ -420,8 +420,25 @@ mod tests {
         // Only our own work: nobody else.
         assert_eq!(t(0, 0, 0).others_busy_cpus(&t(250, 1000, 250)), 0.0);
         assert_eq!(t(5, 5, 0).others_busy_cpus(&t(5, 5, 0)), 0.0);
-        let now = CpuTimes::now().expect("/proc/stat on Linux");
-        assert!(now.cpus >= 1 && now.total >= now.busy);
+    }
+
+    #[test]
+    fn cpu_times_parse_from_proc_texts() {
+        // user nice system idle iowait irq softirq steal guest guest_nice
+        let stat = "cpu  100 20 30 400 50 6 7 8 9 10\ncpu0 50 10 15 200 25 3 3 4 0 0\n\
+                    cpu1 50 10 15 200 25 3 4 4 0 0\nintr 12345\nctxt 999\n";
+        // A process name with spaces and a parenthesis; utime 70 and stime 11 follow it.
+        let own = "4242 (edge nas) (x)) R 1 4242 4242 0 -1 4194560 300 0 0 0 70 11 0 0 20 0 1 0";
+        let t = CpuTimes::parse(stat, own).unwrap();
+        assert_eq!(t.busy, 100 + 20 + 30 + 6 + 7 + 8);
+        assert_eq!(t.total, t.busy + 400 + 50);
+        assert_eq!(t.own, 81);
+        assert_eq!(t.cpus, 2);
+        assert_eq!(CpuTimes::parse("cpu 1 2 3\n", own), None);
+        assert!(
+            CpuTimes::now().is_some_and(|t| t.cpus >= 1),
+            "/proc/stat on Linux"
+        );
     }
 
     #[test]
@@ -450,6 +467,12 @@ pub struct CpuTimes {
 impl CpuTimes {
     pub fn now() -> Option<CpuTimes> {
         let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let own_stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        CpuTimes::parse(&stat, &own_stat)
+    }
+
+    /// From the texts of `/proc/stat` and `/proc/self/stat`.
+    pub fn parse(stat: &str, own_stat: &str) -> Option<CpuTimes> {
         let f: Vec<u64> = stat
             .lines()
             .next()?
@@ -468,7 +491,6 @@ impl CpuTimes {
             .max(1);
         let total = busy + f[3] + f[4];
         // Fields after the parenthesised name (which may hold spaces): utime and stime are 14 and 15.
-        let own_stat = std::fs::read_to_string("/proc/self/stat").ok()?;
         let after = own_stat.rsplit_once(')')?.1;
         let g: Vec<&str> = after.split_whitespace().collect();
         let own = g.get(11)?.parse::<u64>().ok()? + g.get(12)?.parse::<u64>().ok()?;

@@ -103,10 +103,13 @@ pub enum Flag {
     },
     /// The hottest zone warmed by more than 5 C during the sample.
     TemperatureRose { before: f64, after: f64 },
-    /// Another process kept the CPUs busy (load average above the core count).
+    /// The load average, less this measurement's own threads, exceeded the CPUs it left free.
     Loaded { load_1m: f64, cpus: usize },
     /// Other processes used this many CPUs on average while the sample ran.
     Contended { other_cpus: f64 },
+    /// More inference threads than CPUs to run them on (pinned or online): they time-share.
+    /// (A new variant goes last: records written before it still decode.)
+    Oversubscribed { threads: usize, cpus: usize },
 }
 
 impl Flag {
@@ -123,6 +126,7 @@ impl Flag {
             Flag::TemperatureRose { .. } => "temperature-rose",
             Flag::Loaded { .. } => "loaded",
             Flag::Contended { .. } => "contended",
+            Flag::Oversubscribed { .. } => "oversubscribed",
         }
     }
 }
@@ -169,12 +173,16 @@ impl std::fmt::Display for Flag {
             Flag::Loaded { load_1m, cpus } => {
                 write!(
                     f,
-                    "loaded: load average {load_1m:.2} on {cpus} CPU(s) during the run"
+                    "loaded: load average {load_1m:.2} on {cpus} CPU(s), more than this measurement's own threads explain"
                 )
             }
             Flag::Contended { other_cpus } => write!(
                 f,
                 "contended: other processes kept {other_cpus:.2} CPU(s) busy during the run"
+            ),
+            Flag::Oversubscribed { threads, cpus } => write!(
+                f,
+                "oversubscribed: {threads} inference threads on {cpus} CPU(s); they time-share"
             ),
         }
     }
@@ -541,8 +549,25 @@ pub fn contention_flag(
     (other_cpus > MAX_OTHER_CPUS).then_some(Flag::Contended { other_cpus })
 }
 
-/// Flags from comparing the probes before and after a sample.
-pub fn drift_flags(before: &Conditions, after: &Conditions, cpus: usize) -> Vec<Flag> {
+/// More threads than the CPUs they may run on: pinned ones if pinned, else the online ones.
+pub fn oversubscription_flag(threads: usize, pinned: &[usize], online: usize) -> Option<Flag> {
+    let cpus = if pinned.is_empty() {
+        online
+    } else {
+        pinned.len()
+    };
+    (cpus > 0 && threads > cpus).then_some(Flag::Oversubscribed { threads, cpus })
+}
+
+/// Flags from comparing the probes before and after a sample. `own_threads` are the
+/// measurement's inference threads: the load average counts them, so a clean 4-thread run on
+/// a 4-core Pi 4 reads about 4 and is not "loaded".
+pub fn drift_flags(
+    before: &Conditions,
+    after: &Conditions,
+    cpus: usize,
+    own_threads: usize,
+) -> Vec<Flag> {
     let mut flags = Vec::new();
     for (a, b) in before.policies.iter().zip(&after.policies) {
         if let (Some(x), Some(y)) = (a.cur_khz, b.cur_khz) {
@@ -565,7 +590,9 @@ pub fn drift_flags(before: &Conditions, after: &Conditions, cpus: usize) -> Vec<
         }
     }
     if let Some(load) = after.load_1m {
-        if load > cpus as f64 {
+        let others = (load - own_threads as f64).max(0.0);
+        let free = cpus.saturating_sub(own_threads) as f64;
+        if others > free + MAX_OTHER_CPUS {
             flags.push(Flag::Loaded {
                 load_1m: load,
                 cpus,
@@ -732,9 +759,39 @@ mod tests {
             load_1m: Some(0.1),
             throttle: None,
         };
-        assert!(drift_flags(&mk(1_500_000, 50.0), &mk(1_490_000, 52.0), 4).is_empty());
-        let f = drift_flags(&mk(1_500_000, 50.0), &mk(600_000, 60.0), 4);
+        assert!(drift_flags(&mk(1_500_000, 50.0), &mk(1_490_000, 52.0), 4, 1).is_empty());
+        let f = drift_flags(&mk(1_500_000, 50.0), &mk(600_000, 60.0), 4, 1);
         let codes: Vec<_> = f.iter().map(|f| f.code()).collect();
         assert_eq!(codes, ["frequency-changed", "temperature-rose"]);
+    }
+
+    #[test]
+    fn the_load_of_our_own_threads_is_not_load() {
+        let with_load = |load| Conditions {
+            policies: vec![],
+            thermal: vec![],
+            load_1m: Some(load),
+            throttle: None,
+        };
+        let loaded = |load, cpus, threads| {
+            drift_flags(&with_load(0.0), &with_load(load), cpus, threads)
+                .iter()
+                .any(|f| f.code() == "loaded")
+        };
+        // A Pi 4 running 4 threads on its 4 cores: a load of 4.2 is our own work.
+        assert!(!loaded(4.2, 4, 4));
+        // The same load with 1 thread: 3.2 from others on the 3 cores we left, within slack.
+        assert!(!loaded(4.2, 4, 1));
+        // Others want more than the free cores.
+        assert!(loaded(5.0, 4, 4));
+        assert!(loaded(6.0, 4, 1));
+        // Our own threads beyond the cores are oversubscription, not load.
+        assert!(!loaded(8.0, 4, 8));
+        assert_eq!(
+            oversubscription_flag(2, &[0], 4).map(|f| f.to_string()),
+            Some("oversubscribed: 2 inference threads on 1 CPU(s); they time-share".into())
+        );
+        assert!(oversubscription_flag(4, &[], 4).is_none());
+        assert!(oversubscription_flag(8, &[], 4).is_some());
     }
 }

@@ -116,12 +116,14 @@ mod tests {
     }
 
     #[test]
-    fn ci_narrows_with_more_runs() {
-        let small: Vec<f64> = (0..20).map(|i| 10.0 + (i % 5) as f64 * 0.1).collect();
-        let large: Vec<f64> = (0..2000).map(|i| 10.0 + (i % 5) as f64 * 0.1).collect();
-        let a = Stats::of(&small).median_ci_rel;
-        let b = Stats::of(&large).median_ci_rel;
-        assert!(b <= a, "{b} > {a}");
+    fn the_median_ci_is_the_order_statistics_interval() {
+        // n = 100 of 1..=100: ranks 50 -+ 9.8 -> sorted[40] = 41 and sorted[60] = 61 around a
+        // median of 50.5: half-width 10 / 50.5.
+        let x: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert!((median_ci_rel(&x) - 10.0 / 50.5).abs() < 1e-12);
+        // Four times the runs of the same spread halve it: ranks 200 -+ 19.6 -> 181 and 221.
+        let x: Vec<f64> = (1..=400).map(|i| f64::from(i) / 4.0).collect();
+        assert!((median_ci_rel(&x) - (55.25 - 45.25) / 2.0 / 50.125).abs() < 1e-12);
         assert!(Stats::of(&[1.0, 2.0]).median_ci_rel.is_infinite());
     }
 }

@@ -192,7 +192,17 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
         if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
             flags.extend(protocol::contention_flag(&a, &b));
         }
-        flags.extend(protocol::drift_flags(&before, &after, system.logical_cpus));
+        flags.extend(protocol::drift_flags(
+            &before,
+            &after,
+            system.logical_cpus,
+            threads,
+        ));
+        flags.extend(protocol::oversubscription_flag(
+            threads,
+            &cpus,
+            system.logical_cpus,
+        ));
         let m = Measurement {
             subject,
             space: target.space().into(),

@@ -15,8 +15,11 @@ pub const ALL_SKIP: &str =
     "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|";
 pub const ALL_NONE: &str = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|";
 
-/// Protocol flags that keep a run short (correctness tests, not timing).
+/// Protocol flags that keep a run short (correctness tests, not timing). `--allow-unstable`:
+/// these tests check what edgenas computes, not the host's governor (a laptop's `schedutil`
+/// would otherwise refuse them at pre-flight; scripts/test.sh proves it with a fixture).
 pub const QUICK: &[&str] = &[
+    "--allow-unstable",
     "--warmup-runs",
     "1",
     "--warmup-time",
@@ -28,6 +31,9 @@ pub const QUICK: &[&str] = &[
     "--max-time",
     "0",
 ];
+
+/// QUICK without `--allow-unstable`: for tests of pre-flight itself (with a fixture sysroot).
+pub const QUICK_STRICT: &[&str] = QUICK.split_at(1).1;
 
 pub fn bin() -> PathBuf {
     std::env::var_os("EDGENAS_TEST_BIN")
