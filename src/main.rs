@@ -23,6 +23,11 @@ fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown".into());
+        // `print!` to a closed pipe (`edgenas journal show | head -1`) is how the reader says
+        // it has had enough: end quietly and successfully, as ripgrep does.
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
         let at = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
@@ -44,6 +49,14 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // A write to a closed pipe that surfaced as an error: the same quiet success.
+            let broken_pipe = e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
+                return ExitCode::SUCCESS;
+            }
             if let Some(exit) = e.downcast_ref::<output::Exit>() {
                 if let Some(m) = &exit.message {
                     eprintln!("error: {m}");

@@ -230,3 +230,55 @@ fn threads_and_affinity_are_recorded() {
     assert_eq!(v["threads"], 2);
     assert_eq!(v["cpus"], serde_json::json!([0]));
 }
+
+#[test]
+fn output_to_a_closed_pipe_ends_quietly_with_status_0() {
+    let home = TempDir::new("pipe");
+    let mut args = vec!["profile", ALL_SKIP, ALL_NONE];
+    args.extend_from_slice(QUICK);
+    ok(home.path(), &args);
+    for cmd in [
+        &["probe"][..],
+        &["journal", "show"],
+        &["journal", "show", "--json"],
+        &["journal", "export", "--csv"],
+    ] {
+        let mut child = edgenas(home.path())
+            .args(cmd)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader is gone before edgenas writes a byte (as `| head -0` would be).
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{cmd:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{cmd:?}");
+    }
+}
+
+#[test]
+fn search_json_with_nothing_under_the_budget_fails_like_the_human_form() {
+    let home = TempDir::new("search-nofit");
+    let table = shared_data("nb201_latency_help.csv");
+    for json in [true, false] {
+        let mut args = vec![
+            "search",
+            "--space",
+            "nb201",
+            "--data",
+            &table,
+            "--device",
+            "raspi4",
+            "--budget-ms",
+            "0.001",
+        ];
+        if json {
+            args.push("--json");
+        }
+        let o = run(home.path(), &args);
+        assert_eq!(o.status.code(), Some(1), "json={json}");
+        assert_eq!(stdout(&o), "", "no result printed");
+        assert!(stderr(&o).contains("fastest nb201"), "{}", stderr(&o));
+    }
+}

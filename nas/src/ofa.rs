@@ -62,14 +62,25 @@ impl OfaArch {
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '"')
             .collect();
-        if body.starts_with('{') {
-            // HELP's JSON: {"ks": [..], "e": [..], "d": [..], "r": 196}
-            body = body
-                .trim_start_matches('{')
-                .trim_end_matches('}')
-                .replace("],", ";")
-                .replace(['[', ']'], "")
-                .replace(':', "=");
+        if let Some(inner) = body.strip_prefix('{') {
+            // HELP's JSON: {"ks": [..], "e": [..], "d": [..], "r": 196}, keys in any order:
+            // the fields are split at commas outside brackets.
+            let inner = inner.strip_suffix('}').unwrap_or(inner);
+            let mut fields = vec![String::new()];
+            let mut depth = 0usize;
+            for c in inner.chars() {
+                match c {
+                    '[' => depth += 1,
+                    ']' => depth = depth.saturating_sub(1),
+                    ',' if depth == 0 => fields.push(String::new()),
+                    c => fields.last_mut().expect("never empty").push(c),
+                }
+            }
+            body = fields
+                .iter()
+                .map(|f| f.replacen(':', "=", 1))
+                .collect::<Vec<_>>()
+                .join(";");
         }
         let (mut ks, mut e, mut d, mut r) = (None, None, None, None);
         for part in body.split(';').filter(|p| !p.is_empty()) {
@@ -316,6 +327,14 @@ mod tests {
     use super::*;
 
     const JSON: &str = r#"{"ks": [7, 7, 5, 5, 7, 7, 3, 5, 7, 7, 5, 7, 3, 5, 3, 3, 3, 5, 5, 7], "e": [3, 6, 3, 6, 6, 4, 3, 6, 4, 6, 6, 3, 3, 4, 4, 3, 3, 3, 3, 4], "d": [4, 3, 3, 4, 2], "r": 196}"#;
+
+    #[test]
+    fn json_keys_in_any_order() {
+        let a = OfaArch::parse(JSON).unwrap();
+        let shuffled = r#"{"r": 196, "d": [4, 3, 3, 4, 2], "ks": [7, 7, 5, 5, 7, 7, 3, 5, 7, 7, 5, 7, 3, 5, 3, 3, 3, 5, 5, 7], "e": [3, 6, 3, 6, 6, 4, 3, 6, 4, 6, 6, 3, 3, 4, 4, 3, 3, 3, 3, 4]}"#;
+        assert_eq!(OfaArch::parse(shuffled).unwrap(), a);
+        assert!(OfaArch::parse(r#"{"r": 196, "r": 200}"#).is_err());
+    }
 
     #[test]
     fn parses_json_columns_and_own_form() {

@@ -98,11 +98,16 @@ pub struct Policy {
     pub temp_limit_c: f64,
 }
 
+/// One board file's spec.
+pub fn parse_board(text: &str) -> Result<BoardSpec, toml::de::Error> {
+    toml::from_str(text)
+}
+
 /// All board specs; a malformed compiled-in file is a build defect caught by the tests.
 pub fn boards() -> Vec<BoardSpec> {
     BOARD_FILES
         .iter()
-        .map(|(file, text)| toml::from_str(text).unwrap_or_else(|e| panic!("boards/{file}: {e}")))
+        .map(|(file, text)| parse_board(text).unwrap_or_else(|e| panic!("boards/{file}: {e}")))
         .collect()
 }
 

@@ -142,6 +142,10 @@ pub fn read_conditions(root: &Sysroot) -> Conditions {
     }
 }
 
+/// The highest CPU number a list may name: Linux's largest NR_CPUS is 8192. (A range such
+/// as `0-99999999999` would otherwise allocate without bound.)
+pub const MAX_CPU: usize = 8191;
+
 /// Parses a CPU list such as `0-3,6 7` (sysfs uses both ranges and spaces).
 pub fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
     let mut out = Vec::new();
@@ -152,12 +156,12 @@ pub fn parse_cpu_list(s: &str) -> Option<Vec<usize>> {
         match part.split_once('-') {
             Some((a, b)) => {
                 let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
-                if a > b {
+                if a > b || b > MAX_CPU {
                     return None;
                 }
                 out.extend(a..=b);
             }
-            None => out.push(part.parse().ok()?),
+            None => out.push(part.parse().ok().filter(|&c| c <= MAX_CPU)?),
         }
     }
     out.sort_unstable();
@@ -404,6 +408,9 @@ mod tests {
         assert_eq!(parse_cpu_list("4 5"), Some(vec![4, 5]));
         assert_eq!(parse_cpu_list("0,2-3,8"), Some(vec![0, 2, 3, 8]));
         assert_eq!(parse_cpu_list("3-1"), None);
+        assert_eq!(parse_cpu_list("0-99999999999"), None);
+        assert_eq!(parse_cpu_list("8192"), None);
+        assert_eq!(parse_cpu_list("8191").map(|v| v.len()), Some(1));
         assert_eq!(parse_cpu_list("x"), None);
     }
 

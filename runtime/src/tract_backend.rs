@@ -108,6 +108,15 @@ impl TractModel {
         let model = model
             .into_optimized()
             .map_err(tract_err("optimize the model"))?;
+        if model.outputs.is_empty() {
+            return Err(RuntimeError::InvalidOnnx("the model has no output".into()));
+        }
+        if model.inputs.len() != 1 {
+            return Err(RuntimeError::InvalidOnnx(format!(
+                "the model has {} inputs; edgenas times models with exactly one",
+                model.inputs.len()
+            )));
+        }
         let fact = model
             .input_fact(0)
             .map_err(tract_err("find the model input"))?;
@@ -173,7 +182,9 @@ impl TractModel {
             .state
             .run(tvec!(self.input.clone()))
             .map_err(tract_err("run the model"))?;
-        let t = out[0]
+        let t = out
+            .first()
+            .ok_or_else(|| RuntimeError::InvalidOnnx("the model produced no output".into()))?
             .to_plain_array_view::<f32>()
             .map_err(tract_err("read the output"))?;
         Ok((t.shape().to_vec(), t.iter().copied().collect()))
