@@ -263,8 +263,10 @@ pub struct DefaultPolicy {
     pub temp_limit_c: f64,
 }
 
-/// Reads the system identity. On the host it asks sysinfo; under a fixture sysroot it reads
-/// only the tree, so that tests never see the machine they run on.
+/// Reads the system identity from the files under `root`: the same code path for this
+/// machine and for fixture trees of real boards, so the fixture tests cover what a board
+/// runs. On this machine sysinfo fills in what a file may lack (the host name where
+/// /etc/hostname is absent, as in containers; the OS name without /etc/os-release).
 pub fn read_system(root: &Sysroot) -> System {
     let cpuinfo = root.read("/proc/cpuinfo").unwrap_or_default();
     let cpu_model =
@@ -272,48 +274,37 @@ pub fn read_system(root: &Sysroot) -> System {
     let identity = crate::board::read_identity(root);
     let detection = crate::board::detect(&identity);
     let firmware = crate::board::read_firmware(root, &detection.spec);
-    let (hostname, os, kernel, cpu_model, logical_cpus, memory_mib, kernel_arch) = if root.is_host()
-    {
-        use sysinfo::System as Sys;
-        let mut sys = Sys::new();
-        sys.refresh_memory();
-        sys.refresh_cpu_list(sysinfo::CpuRefreshKind::nothing());
-        let brand = sys
-            .cpus()
-            .first()
-            .map(|c| c.brand().trim().to_string())
-            .unwrap_or_default();
-        (
-            Sys::host_name().unwrap_or_default(),
-            Sys::long_os_version().unwrap_or_else(|| std::env::consts::OS.into()),
-            Sys::kernel_version().unwrap_or_default(),
-            if brand.is_empty() { cpu_model } else { brand },
-            sys.cpus().len().max(1),
-            sys.total_memory() / (1024 * 1024),
-            Sys::cpu_arch(),
-        )
-    } else {
-        (
-            root.read_trim("/etc/hostname").unwrap_or_default(),
-            root.read("/etc/os-release")
-                .and_then(|s| os_release_name(&s))
-                .unwrap_or_default(),
-            root.read_trim("/proc/sys/kernel/osrelease")
-                .unwrap_or_default(),
-            cpu_model,
-            cpuinfo
-                .lines()
-                .filter(|l| l.starts_with("processor"))
-                .count()
-                .max(1),
-            root.read("/proc/meminfo")
-                .and_then(|s| cpuinfo_field(&s, &["MemTotal"]))
-                .and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok())
-                .map(|kb| kb / 1024)
-                .unwrap_or(0),
-            root.read_trim("/proc/sys/kernel/arch").unwrap_or_default(),
-        )
-    };
+    let mut hostname = root.read_trim("/etc/hostname").unwrap_or_default();
+    let mut os = root
+        .read("/etc/os-release")
+        .and_then(|s| os_release_name(&s))
+        .unwrap_or_default();
+    let kernel = root
+        .read_trim("/proc/sys/kernel/osrelease")
+        .unwrap_or_default();
+    let logical_cpus = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count()
+        .max(1);
+    let memory_mib = root
+        .read("/proc/meminfo")
+        .and_then(|s| cpuinfo_field(&s, &["MemTotal"]))
+        .and_then(|v| v.trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb / 1024)
+        .unwrap_or(0);
+    let mut kernel_arch = root.read_trim("/proc/sys/kernel/arch").unwrap_or_default();
+    if root.is_host() {
+        if hostname.is_empty() {
+            hostname = sysinfo::System::host_name().unwrap_or_default();
+        }
+        if os.is_empty() {
+            os = sysinfo::System::long_os_version().unwrap_or_default();
+        }
+        if kernel_arch.is_empty() {
+            kernel_arch = sysinfo::System::cpu_arch();
+        }
+    }
     let spec = &detection.spec;
     // ARM cpuinfo has no model name: name the cores from the board's clusters or CPU parts.
     let cpu_model = if !cpu_model.is_empty() {

@@ -215,7 +215,7 @@ impl Network {
                 groups,
                 ..
             } => {
-                if groups == 0 || x.c % groups != 0 || out_channels % groups != 0 {
+                if groups == 0 || !x.c.is_multiple_of(groups) || out_channels % groups != 0 {
                     return Err(self.invalid(
                         op,
                         format!(

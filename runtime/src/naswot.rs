@@ -41,7 +41,7 @@ pub fn naswot_score(net: &Network, samples: usize, seed: u64) -> Result<f64, Run
         let mut count = 0usize;
         for out in &outputs[1..] {
             for &v in out {
-                if count % 64 == 0 {
+                if count.is_multiple_of(64) {
                     bits.push(0u64);
                 }
                 if v > 0.0 {
