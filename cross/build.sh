@@ -26,6 +26,10 @@ target_dir=${EDGENAS_CROSS_TARGET_DIR:-target/cross}
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- prerequisites (idempotent) ---------------------------------------------------------------
+# The target's standard library: Debian's (rustc-web and libstd-rust-web-dev:<arch>), else
+# rustup's (`rustup target add`), which serves when apt's index for that architecture is out of
+# sync (armhf often is). Skipped (exit 3) only when both fail, with both reasons.
+rustc_bin=/usr/bin/rustc
 if [ ! -x /usr/bin/rustc ] || [ ! -d "/usr/lib/rustlib/$target/lib" ]; then
   echo "== cross: installing rustc-web and the $debarch standard library"
   if ! dpkg --print-foreign-architectures | grep -qx "$debarch"; then
@@ -33,9 +37,15 @@ if [ ! -x /usr/bin/rustc ] || [ ! -d "/usr/lib/rustlib/$target/lib" ]; then
   fi
   as_root apt-get update -q >/dev/null 2>&1 || true # a suite out of sync must not stop the build here
   if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q rustc-web "libstd-rust-web-dev:$debarch" >/tmp/edgenas-cross-apt.log 2>&1; then
-    reason=$(grep -m1 -E '^(E:| [a-z].*: Depends:)' /tmp/edgenas-cross-apt.log || tail -n1 /tmp/edgenas-cross-apt.log)
-    echo "cross/build.sh: SKIPPED $target: apt cannot install libstd-rust-web-dev:$debarch ($reason)" >&2
-    exit 3
+    apt_reason=$(grep -m1 -E '^(E:| [a-z].*: (Depends|Breaks):)' /tmp/edgenas-cross-apt.log || tail -n1 /tmp/edgenas-cross-apt.log)
+    echo "== cross: apt cannot install libstd-rust-web-dev:$debarch ($apt_reason); trying rustup target add $target"
+    if command -v rustup >/dev/null 2>&1 && rustup target add "$target" >/tmp/edgenas-cross-rustup.log 2>&1; then
+      rustc_bin=$(rustup which rustc)
+    else
+      rustup_reason=$(tail -n1 /tmp/edgenas-cross-rustup.log 2>/dev/null || echo "rustup is not installed")
+      echo "cross/build.sh: SKIPPED $target: apt cannot install libstd-rust-web-dev:$debarch ($apt_reason); rustup target add $target failed too ($rustup_reason)" >&2
+      exit 3
+    fi
   fi
 fi
 if ! command -v cargo-zigbuild >/dev/null 2>&1 || ! python3 -m ziglang version >/dev/null 2>&1; then
@@ -49,12 +59,27 @@ for var in $(env | sed -n 's/^\(CARGO_TARGET_[A-Z0-9_]*_LINKER\)=.*/\1/p'); do
   echo "cross: unsetting $var (it would override zig and lose the glibc floor)" >&2
   unset "$var"
 done
-echo "== cross: building $target (glibc floor $glibc_floor) with $(/usr/bin/rustc --version)"
+echo "== cross: building $target (glibc floor $glibc_floor, profile dist) with $($rustc_bin --version)"
 start=$(date +%s)
-RUSTC=/usr/bin/rustc cargo zigbuild --release --locked --bin edgenas \
+# For the board's binary only (not build scripts): no unwind tables (panics abort; the panic
+# hook's one line needs none) and no position independence (no relocation table to carry).
+target_var=CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_RUSTFLAGS
+export "$target_var=-C force-unwind-tables=no -C relocation-model=static"
+RUSTC=$rustc_bin cargo zigbuild --profile dist --locked --bin edgenas \
   --target "$target.$glibc_floor" --target-dir "$target_dir"
 echo "cross: $target built in $(( $(date +%s) - start )) s"
-bin="$target_dir/$target/release/edgenas"
+built="$target_dir/$target/dist/edgenas"
+
+# Symbols for crash reports go to a separate file (kept in dist/, not in the tarball); the
+# shipped binary is stripped and names its debug file (.gnu_debuglink).
+objcopy=$(command -v llvm-objcopy || true)
+if [ -z "$objcopy" ]; then
+  objcopy="$($rustc_bin --print sysroot)/lib/rustlib/$($rustc_bin -vV | sed -n 's/^host: //p')/bin/rust-objcopy"
+fi
+bin="$target_dir/$target/dist/edgenas.stripped"
+debug="$target_dir/$target/dist/edgenas.debug"
+"$objcopy" --only-keep-debug "$built" "$debug"
+"$objcopy" --strip-all --add-gnu-debuglink="$debug" "$built" "$bin"
 
 bash cross/check-floor.sh "$target" "$bin"
 
@@ -68,4 +93,5 @@ cp "$bin" "$stage/edgenas"
 cp README.md "$stage/README.md"
 tar -C "$stage" --owner=0 --group=0 --mtime='2026-01-01 00:00Z' -czf "dist/$name.tar.gz" edgenas README.md
 (cd dist && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
-echo "cross: dist/$name.tar.gz ($(stat -c %s "$bin") bytes stripped binary)"
+cp "$debug" "dist/$name.debug"
+echo "cross: dist/$name.tar.gz ($(stat -c %s "$bin") bytes stripped binary; symbols in dist/$name.debug)"

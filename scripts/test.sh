@@ -55,17 +55,41 @@ else
     sudo_ apt-get update -q >/dev/null 2>&1 || true
     sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user libc6-dev-arm64-cross >/dev/null
   fi
-  echo "== cross: aarch64 release build"
+  echo "== cross: aarch64 release build (profile dist)"
+  t0=$(date +%s)
   bash cross/build.sh aarch64-unknown-linux-gnu 2>&1 | tee -a "$log"
-  a64=target/cross/aarch64-unknown-linux-gnu/release/edgenas
+  echo "== time: aarch64 build $(( $(date +%s) - t0 )) s"
+  a64=target/cross/aarch64-unknown-linux-gnu/dist/edgenas.stripped
   armv7_status=0
   if [ "${EDGENAS_ARMV7:-1}" = 1 ]; then
-    echo "== cross: armv7 release build"
+    echo "== cross: armv7 release build (profile dist)"
+    t0=$(date +%s)
     bash cross/build.sh armv7-unknown-linux-gnueabihf 2>&1 | tee -a "$log" || armv7_status=$?
+    echo "== time: armv7 build $(( $(date +%s) - t0 )) s"
     if [ "$armv7_status" = 3 ]; then
       echo "== cross: armv7 SKIPPED (its standard library cannot be installed here; see above)"
     elif [ "$armv7_status" != 0 ]; then
       exit "$armv7_status"
+    else
+      # The armv7 build profiles an NB201 arch under qemu-arm (its loader: libc6-armhf-cross).
+      if [ ! -e /usr/arm-linux-gnueabihf/lib/ld-linux-armhf.so.3 ]; then
+        sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q libc6-armhf-cross >/dev/null
+      fi
+      v7=target/cross/armv7-unknown-linux-gnueabihf/dist/edgenas.stripped
+      echo "== armv7: profile an NB201 arch under qemu-arm ($v7)"
+      v7home=$(mktemp -d)
+      EDGENAS_HOME="$v7home" qemu-arm -L /usr/arm-linux-gnueabihf "$v7" profile \
+        '|nor_conv_1x1~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_1x1~2|' \
+        --allow-unstable --warmup-runs 1 --warmup-time 0 --min-runs 3 --min-time 0 --max-time 0 \
+        --json > "$v7home/profile.json"
+      python3 - "$v7home/profile.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["fingerprint"]["arch"] == "armv7l", r["fingerprint"]["arch"]
+assert r["median_ms"] > 0 and r["runs"] >= 3, r
+print(f"armv7 under qemu-arm: median {r['median_ms']:.3f} ms over {r['runs']} runs, arch {r['fingerprint']['arch']}")
+PY
+      rm -rf "$v7home"
     fi
   else
     echo "== cross: armv7 SKIPPED (EDGENAS_ARMV7=0)"

@@ -50,10 +50,10 @@ fn derived_table(dir: &Path, rows: usize, keep: &[&str], extra: &[DerivedColumn]
     path.display().to_string()
 }
 
-#[test]
-fn the_shipped_nb201_model_reaches_its_recorded_validation_accuracy() {
-    let home = TempDir::new("pred-info");
-    let info = json(&ok(home.path(), &["predictor", "info", "--space", "nb201"]));
+/// The mean validation Spearman of a space's model (`--model FILE`, else the shipped one) on
+/// its recorded validation devices, seeds and support size.
+fn validation_spearman(home: &Path, space: &str, model: Option<&str>) -> (f64, f64) {
+    let info = json(&ok(home, &["predictor", "info", "--space", space]));
     let devices: Vec<String> = info["valid_devices"]
         .as_array()
         .unwrap()
@@ -62,33 +62,54 @@ fn the_shipped_nb201_model_reaches_its_recorded_validation_accuracy() {
         .collect();
     let seeds = info["valid_seeds"].as_array().unwrap().len().to_string();
     let samples = info["valid_samples"].to_string();
-    let out = json(&ok(
-        home.path(),
-        &[
-            "predictor",
-            "eval",
-            "--space",
-            "nb201",
-            "--data",
-            &nb201(),
-            "--devices",
-            &devices.join(","),
-            "--samples",
-            &samples,
-            "--seeds",
-            &seeds,
-            "--meta-only",
-            "--json",
-        ],
-    ));
-    let recorded = info["valid_spearman"].as_f64().unwrap();
-    let now = out["mean_spearman"].as_f64().unwrap();
-    assert!(
-        (now - recorded).abs() < 1e-4,
-        "recorded {recorded}, evaluated {now}"
-    );
-    assert!(now > 0.8, "{now}");
-    assert_eq!(out["devices"].as_array().unwrap().len(), devices.len());
+    let data = shared_data(&format!("{space}_latency_help.csv"));
+    let devices = devices.join(",");
+    let mut args = vec![
+        "predictor",
+        "eval",
+        "--space",
+        space,
+        "--data",
+        &data,
+        "--devices",
+        &devices,
+        "--samples",
+        &samples,
+        "--seeds",
+        &seeds,
+        "--meta-only",
+        "--json",
+    ];
+    if let Some(m) = model {
+        args.extend(["--model", m]);
+    }
+    let out = json(&ok(home, &args));
+    (
+        info["valid_spearman"].as_f64().unwrap(),
+        out["mean_spearman"].as_f64().unwrap(),
+    )
+}
+
+#[test]
+fn the_shipped_models_rank_as_their_full_precision_files_do() {
+    let home = TempDir::new("pred-info");
+    for space in ["nb201", "fbnet", "ofa"] {
+        // The full-precision file reaches the accuracy recorded when it was trained...
+        let file = format!("{}/models/{space}.predictor", env!("CARGO_MANIFEST_DIR"));
+        let (recorded, full) = validation_spearman(home.path(), space, Some(&file));
+        assert!(
+            (full - recorded).abs() < 1e-4,
+            "{space}: recorded {recorded}, evaluated {full}"
+        );
+        assert!(full > 0.8, "{space}: {full}");
+        // ...and the compact copy in the binary (weights at f16's precision) ranks the same to
+        // 3 decimals.
+        let (_, compact) = validation_spearman(home.path(), space, None);
+        assert!(
+            (compact - full).abs() < 5e-4,
+            "{space}: compact {compact:.5} against full {full:.5}"
+        );
+    }
 }
 
 #[test]

@@ -266,7 +266,8 @@ pub struct DefaultPolicy {
 /// Reads the system identity from the files under `root`: the same code path for this
 /// machine and for fixture trees of real boards, so the fixture tests cover what a board
 /// runs. On this machine sysinfo fills in what a file may lack (the host name where
-/// /etc/hostname is absent, as in containers; the OS name without /etc/os-release).
+/// /etc/hostname is absent, as in containers; the OS name without /etc/os-release) and gives
+/// uname's machine.
 pub fn read_system(root: &Sysroot) -> System {
     let cpuinfo = root.read("/proc/cpuinfo").unwrap_or_default();
     let cpu_model =
@@ -301,8 +302,11 @@ pub fn read_system(root: &Sysroot) -> System {
         if os.is_empty() {
             os = sysinfo::System::long_os_version().unwrap_or_default();
         }
-        if kernel_arch.is_empty() {
-            kernel_arch = sysinfo::System::cpu_arch();
+        // uname(2)'s machine: the same as the file on a board, but under an emulator
+        // (qemu-user) the CPU the binary really runs on, not the host's.
+        let machine = sysinfo::System::cpu_arch();
+        if !machine.is_empty() {
+            kernel_arch = machine;
         }
     }
     let spec = &detection.spec;

@@ -254,7 +254,7 @@ pub fn load_model(space: Space, path: Option<&Path>) -> Result<PredictorFile> {
                 )
             })?;
             PredictorFile::from_bytes(
-                bytes,
+                &bytes,
                 Path::new(&format!("<embedded {} model>", space.name())),
             )?
         }
