@@ -211,6 +211,37 @@ impl Lab {
     fn run(&self, verb: &str, args: &[&str]) -> Output {
         self.remote(verb, args).output().unwrap()
     }
+
+    /// `edgenas remote run TARGET... --remote-bin BIN -- ARGS...`, not yet started.
+    fn job(&self, targets: &[&str], bin: &str, args: &[&str]) -> Command {
+        let mut all = targets.to_vec();
+        all.extend(["--remote-bin", bin, "--"]);
+        all.extend_from_slice(args);
+        self.remote("run", &all)
+    }
+
+    fn run_job(&self, targets: &[&str], bin: &str, args: &[&str]) -> Output {
+        self.job(targets, bin, args).output().unwrap()
+    }
+}
+
+/// `profile` of a cheap arch sampling for `seconds` (0: as short as it gets).
+fn quick_profile(seconds: &'static str) -> Vec<&'static str> {
+    vec![
+        "profile",
+        ALL_SKIP,
+        "--allow-unstable",
+        "--warmup-runs",
+        "1",
+        "--warmup-time",
+        "0",
+        "--min-runs",
+        "3",
+        "--min-time",
+        seconds,
+        "--max-time",
+        seconds,
+    ]
 }
 
 fn wait_for_sshd(port: u16) {
@@ -362,48 +393,23 @@ fn one_board_deploy_run_attach_fetch_and_every_error_as_one_line() {
     );
 
     // remote run: probe --json from the emulated ARM build.
-    let o = lab.run(
-        "run",
-        &["board-a", "--remote-bin", &bin, "--", "probe", "--json"],
-    );
+    let o = lab.run_job(&["board-a"], &bin, &["probe", "--json"]);
     assert!(o.status.success(), "{}", err(&o));
     let probe: serde_json::Value = serde_json::from_str(&out(&o)).expect("probe's JSON, whole");
     assert_eq!(probe["fingerprint"]["arch"], "aarch64");
 
     // A short embed in oracle mode; the exit status is the job's.
     let table = shared_data("nb201_latency_help.csv");
-    let o = lab.run(
-        "run",
-        &[
-            "board-a",
-            "--remote-bin",
-            &bin,
-            "--",
-            "embed",
-            "--oracle",
-            &table,
-            "--oracle-device",
-            "raspi4",
-            "--json",
-        ],
+    let embed = ["embed", "--oracle", &table, "--oracle-device"];
+    let o = lab.run_job(
+        &["board-a"],
+        &bin,
+        &[&embed[..], &["raspi4", "--json"]].concat(),
     );
     assert!(o.status.success(), "{}", err(&o));
     let e: serde_json::Value = serde_json::from_str(&out(&o)).expect("embed's JSON");
     assert_eq!(e["fingerprint"]["runtime"], "oracle");
-    let o = lab.run(
-        "run",
-        &[
-            "board-a",
-            "--remote-bin",
-            &bin,
-            "--",
-            "embed",
-            "--oracle",
-            &table,
-            "--oracle-device",
-            "toaster",
-        ],
-    );
+    let o = lab.run_job(&["board-a"], &bin, &[&embed[..], &["toaster"]].concat());
     assert_eq!(o.status.code(), Some(1), "the job's own status");
     assert!(
         out(&o).contains("toaster"),
@@ -417,18 +423,10 @@ fn one_board_deploy_run_attach_fetch_and_every_error_as_one_line() {
     // Were it run, `touch` would create this in the job's directory ($HOME) or ours.
     let marker = format!("edgenas-pwned-{}", std::process::id());
     let weird = outdir.join(format!("a b;$(touch {marker})`touch {marker}`'q\".onnx"));
-    let o = lab.run(
-        "run",
-        &[
-            "board-a",
-            "--remote-bin",
-            &bin,
-            "--",
-            "export",
-            ALL_SKIP,
-            "-o",
-            weird.to_str().unwrap(),
-        ],
+    let o = lab.run_job(
+        &["board-a"],
+        &bin,
+        &["export", ALL_SKIP, "-o", weird.to_str().unwrap()],
     );
     assert!(o.status.success(), "{}{}", out(&o), err(&o));
     assert!(weird.is_file(), "exported under its literal name");
@@ -439,28 +437,7 @@ fn one_board_deploy_run_attach_fetch_and_every_error_as_one_line() {
     );
 
     // A measurement as a detached job; the ssh client is killed mid-job; attach shows the rest.
-    let mut profile = lab.remote(
-        "run",
-        &[
-            "board-a",
-            "--remote-bin",
-            &bin,
-            "--",
-            "profile",
-            ALL_SKIP,
-            "--allow-unstable",
-            "--warmup-runs",
-            "1",
-            "--warmup-time",
-            "0",
-            "--min-runs",
-            "3",
-            "--min-time",
-            "4",
-            "--max-time",
-            "4",
-        ],
-    );
+    let mut profile = lab.job(&["board-a"], &bin, &quick_profile("4"));
     let child = profile
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -567,10 +544,7 @@ fn one_board_deploy_run_attach_fetch_and_every_error_as_one_line() {
     assert!(fetched.join("jobs").join(&id).join("log").is_file());
 
     // Each failure is one line that says what to do.
-    let missing = lab.run(
-        "run",
-        &["board-a", "--remote-bin", "/no such/edgenas", "--", "probe"],
-    );
+    let missing = lab.run_job(&["board-a"], "/no such/edgenas", &["probe"]);
     fails_with(&missing, "edgenas remote deploy board-a");
     fails_with(&lab.run("jobs", &["board-down"]), "unreachable");
     let other_key = lab.dir.path().join("other_host_key");
@@ -686,19 +660,10 @@ fn a_fleet_from_a_hosts_file_and_an_ansible_inventory_with_one_board_down() {
     .unwrap();
     let inv = inventory.to_str().unwrap();
     let sb = shared_bin.to_str().unwrap();
-    let o = lab.run(
-        "run",
-        &[
-            "--hosts",
-            inv,
-            "--group",
-            "edge",
-            "--remote-bin",
-            sb,
-            "--",
-            "probe",
-            "--json",
-        ],
+    let o = lab.run_job(
+        &["--hosts", inv, "--group", "edge"],
+        sb,
+        &["probe", "--json"],
     );
     assert_eq!(o.status.code(), Some(1), "{}", err(&o));
     let text = out(&o);
@@ -725,31 +690,7 @@ fn a_fleet_from_a_hosts_file_and_an_ansible_inventory_with_one_board_down() {
     assert!(err(&o).contains("run: 1 of 3 boards failed"), "{}", err(&o));
 
     // The group without the down board: all well; fetch lands each board under its own name.
-    let o = lab.run(
-        "run",
-        &[
-            "--hosts",
-            inv,
-            "--group",
-            "lab",
-            "--remote-bin",
-            sb,
-            "--",
-            "profile",
-            ALL_SKIP,
-            "--allow-unstable",
-            "--warmup-runs",
-            "1",
-            "--warmup-time",
-            "0",
-            "--min-runs",
-            "2",
-            "--min-time",
-            "0",
-            "--max-time",
-            "0",
-        ],
-    );
+    let o = lab.run_job(&["--hosts", inv, "--group", "lab"], sb, &quick_profile("0"));
     assert!(o.status.success(), "{}{}", out(&o), err(&o));
     let o = lab.run("fetch", &["--hosts", inv, "--group", "lab"]);
     assert!(o.status.success(), "{}", err(&o));
