@@ -85,7 +85,8 @@ else
       python3 - "$v7home/profile.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-assert r["fingerprint"]["arch"] == "armv7l", r["fingerprint"]["arch"]
+# uname's machine as the emulated binary sees it: "armv7l" on a board, "arm" under some qemu-arm.
+assert r["fingerprint"]["arch"].startswith("arm"), r["fingerprint"]["arch"]
 assert r["median_ms"] > 0 and r["runs"] >= 3, r
 print(f"armv7 under qemu-arm: median {r['median_ms']:.3f} ms over {r['runs']} runs, arch {r['fingerprint']['arch']}")
 PY
