@@ -77,12 +77,14 @@ impl TractModel {
     pub fn from_onnx_bytes(bytes: &[u8], opts: TractOptions) -> Result<TractModel, RuntimeError> {
         let proto =
             ModelProto::decode(bytes).map_err(|e| RuntimeError::InvalidOnnx(e.to_string()))?;
-        if proto.graph.is_none() {
+        let Some(graph) = &proto.graph else {
             return Err(RuntimeError::InvalidOnnx("the model has no graph".into()));
-        }
+        };
+        check_window_attributes(graph)?;
         Self::from_proto(&proto, opts)
     }
 
+    /// (See [`check_window_attributes`].)
     pub fn from_onnx_file(
         path: &std::path::Path,
         opts: TractOptions,
@@ -231,6 +233,63 @@ fn rayon_pool(threads: usize) -> Result<rayon::ThreadPool, RuntimeError> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::ir::{Network, Op, Shape};
+
+    /// tract indexes `strides[axis]` for each axis of `kernel_shape`: a model that lists fewer
+    /// is refused in one error, not a panic inside tract (found by tests/fuzz.rs).
+    #[test]
+    fn window_attributes_of_the_wrong_length_are_refused() {
+        let mut net = Network::new("t", Shape::nchw(1, 3, 8, 8));
+        let c = net
+            .add(
+                Op::Conv2d {
+                    out_channels: 4,
+                    kernel: 3,
+                    stride: 1,
+                    padding: 1,
+                    groups: 1,
+                    bias: true,
+                },
+                &[0],
+            )
+            .unwrap();
+        net.set_output(c);
+        let proto = onnx::to_model_proto(&net, 0);
+        let good = proto.encode_to_vec();
+        assert!(TractModel::from_onnx_bytes(&good, TractOptions::default()).is_ok());
+        for (attr, values) in [
+            ("strides", vec![1]),
+            ("pads", vec![1, 1, 1]),
+            ("dilations", vec![0, 1]),
+            ("kernel_shape", vec![3, 3, 3, 3]),
+        ] {
+            let mut bad = proto.clone();
+            let node = bad
+                .graph
+                .as_mut()
+                .unwrap()
+                .node
+                .iter_mut()
+                .find(|n| n.op_type == "Conv")
+                .unwrap();
+            match node.attribute.iter_mut().find(|a| a.name == attr) {
+                Some(a) => a.ints = values.clone(),
+                None => node.attribute.push(tract_onnx::pb::AttributeProto {
+                    name: attr.into(),
+                    ints: values.clone(),
+                    r#type: tract_onnx::pb::attribute_proto::AttributeType::Ints as i32,
+                    ..Default::default()
+                }),
+            }
+            let err = TractModel::from_onnx_bytes(&bad.encode_to_vec(), TractOptions::default())
+                .err()
+                .unwrap_or_else(|| panic!("{attr} {values:?} accepted"))
+                .to_string();
+            assert!(err.contains("Conv node"), "{attr}: {err}");
+        }
+    }
+
     #[test]
     fn tract_version_matches_the_lock_file() {
         let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock"))
@@ -244,4 +303,62 @@ mod tests {
             "TRACT_VERSION is stale: {entry}"
         );
     }
+}
+
+/// Convolution and pooling attributes that tract would index without checking (it panics on
+/// a `strides` shorter than `kernel_shape`, found by tests/fuzz.rs): every window list of a
+/// node has one entry per spatial axis, `pads` two, and every value is in range.
+fn check_window_attributes(graph: &tract_onnx::pb::GraphProto) -> Result<(), RuntimeError> {
+    const WINDOWED: [&str; 6] = [
+        "Conv",
+        "ConvTranspose",
+        "ConvInteger",
+        "MaxPool",
+        "AveragePool",
+        "LpPool",
+    ];
+    for node in graph
+        .node
+        .iter()
+        .filter(|n| WINDOWED.contains(&n.op_type.as_str()))
+    {
+        let bad = |why: String| {
+            RuntimeError::InvalidOnnx(format!("{} node '{}': {why}", node.op_type, node.name))
+        };
+        let ints = |name: &str| {
+            node.attribute
+                .iter()
+                .find(|a| a.name == name)
+                .map(|a| a.ints.clone())
+        };
+        let mut axes: Option<usize> = None;
+        for (name, per_axis, min) in [
+            ("kernel_shape", 1, 1),
+            ("strides", 1, 1),
+            ("dilations", 1, 1),
+            ("pads", 2, 0),
+            ("output_padding", 1, 0),
+        ] {
+            let Some(values) = ints(name) else { continue };
+            if values.len() % per_axis != 0 {
+                return Err(bad(format!("{name} has {} values", values.len())));
+            }
+            let n = values.len() / per_axis;
+            match axes {
+                Some(a) if a != n => {
+                    return Err(bad(format!(
+                        "{name} is for {n} axes, another attribute for {a}"
+                    )))
+                }
+                _ => axes = Some(n),
+            }
+            if let Some(v) = values.iter().find(|&&v| v < min || v > 1 << 16) {
+                return Err(bad(format!("{name} value {v} is out of range")));
+            }
+        }
+        if axes.is_some_and(|a| !(1..=3).contains(&a)) {
+            return Err(bad("1 to 3 spatial axes are supported".into()));
+        }
+    }
+    Ok(())
 }
