@@ -231,6 +231,64 @@ fn rayon_pool(threads: usize) -> Result<rayon::ThreadPool, RuntimeError> {
         })
 }
 
+/// Convolution and pooling attributes that tract would index without checking (it panics on
+/// a `strides` shorter than `kernel_shape`, found by tests/fuzz.rs): every window list of a
+/// node has one entry per spatial axis, `pads` two, and every value is in range.
+fn check_window_attributes(graph: &tract_onnx::pb::GraphProto) -> Result<(), RuntimeError> {
+    const WINDOWED: [&str; 6] = [
+        "Conv",
+        "ConvTranspose",
+        "ConvInteger",
+        "MaxPool",
+        "AveragePool",
+        "LpPool",
+    ];
+    for node in graph
+        .node
+        .iter()
+        .filter(|n| WINDOWED.contains(&n.op_type.as_str()))
+    {
+        let bad = |why: String| {
+            RuntimeError::InvalidOnnx(format!("{} node '{}': {why}", node.op_type, node.name))
+        };
+        let ints = |name: &str| {
+            node.attribute
+                .iter()
+                .find(|a| a.name == name)
+                .map(|a| a.ints.clone())
+        };
+        let mut axes: Option<usize> = None;
+        for (name, per_axis, min) in [
+            ("kernel_shape", 1, 1),
+            ("strides", 1, 1),
+            ("dilations", 1, 1),
+            ("pads", 2, 0),
+            ("output_padding", 1, 0),
+        ] {
+            let Some(values) = ints(name) else { continue };
+            if values.len() % per_axis != 0 {
+                return Err(bad(format!("{name} has {} values", values.len())));
+            }
+            let n = values.len() / per_axis;
+            match axes {
+                Some(a) if a != n => {
+                    return Err(bad(format!(
+                        "{name} is for {n} axes, another attribute for {a}"
+                    )))
+                }
+                _ => axes = Some(n),
+            }
+            if let Some(v) = values.iter().find(|&&v| v < min || v > 1 << 16) {
+                return Err(bad(format!("{name} value {v} is out of range")));
+            }
+        }
+        if axes.is_some_and(|a| !(1..=3).contains(&a)) {
+            return Err(bad("1 to 3 spatial axes are supported".into()));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,62 +361,4 @@ mod tests {
             "TRACT_VERSION is stale: {entry}"
         );
     }
-}
-
-/// Convolution and pooling attributes that tract would index without checking (it panics on
-/// a `strides` shorter than `kernel_shape`, found by tests/fuzz.rs): every window list of a
-/// node has one entry per spatial axis, `pads` two, and every value is in range.
-fn check_window_attributes(graph: &tract_onnx::pb::GraphProto) -> Result<(), RuntimeError> {
-    const WINDOWED: [&str; 6] = [
-        "Conv",
-        "ConvTranspose",
-        "ConvInteger",
-        "MaxPool",
-        "AveragePool",
-        "LpPool",
-    ];
-    for node in graph
-        .node
-        .iter()
-        .filter(|n| WINDOWED.contains(&n.op_type.as_str()))
-    {
-        let bad = |why: String| {
-            RuntimeError::InvalidOnnx(format!("{} node '{}': {why}", node.op_type, node.name))
-        };
-        let ints = |name: &str| {
-            node.attribute
-                .iter()
-                .find(|a| a.name == name)
-                .map(|a| a.ints.clone())
-        };
-        let mut axes: Option<usize> = None;
-        for (name, per_axis, min) in [
-            ("kernel_shape", 1, 1),
-            ("strides", 1, 1),
-            ("dilations", 1, 1),
-            ("pads", 2, 0),
-            ("output_padding", 1, 0),
-        ] {
-            let Some(values) = ints(name) else { continue };
-            if values.len() % per_axis != 0 {
-                return Err(bad(format!("{name} has {} values", values.len())));
-            }
-            let n = values.len() / per_axis;
-            match axes {
-                Some(a) if a != n => {
-                    return Err(bad(format!(
-                        "{name} is for {n} axes, another attribute for {a}"
-                    )))
-                }
-                _ => axes = Some(n),
-            }
-            if let Some(v) = values.iter().find(|&&v| v < min || v > 1 << 16) {
-                return Err(bad(format!("{name} value {v} is out of range")));
-            }
-        }
-        if axes.is_some_and(|a| !(1..=3).contains(&a)) {
-            return Err(bad("1 to 3 spatial axes are supported".into()));
-        }
-    }
-    Ok(())
 }
