@@ -43,8 +43,13 @@ pub fn fingerprint_summary(fp: &edgenas_profiler::Fingerprint) -> String {
 
 /// Peak resident memory of this process in MB (Linux's VmHWM), if known.
 pub fn peak_rss_mb() -> Option<f64> {
+    status_mb("VmHWM:")
+}
+
+/// A memory figure of this process's /proc/self/status in MB (`VmRSS:` now, `VmHWM:` peak).
+pub fn status_mb(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }

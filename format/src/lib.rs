@@ -133,6 +133,19 @@ impl FileHeader {
 
 /// Writes `bytes` to `path` so that a crash leaves the old file or the new one, never half of
 /// one: a temporary file beside it, fsynced, renamed over the path, then the directory fsynced.
+/// Makes a file's directory entry durable (after a create or a rename). A directory that
+/// cannot be opened is passed over; a failed sync is an error.
+pub fn sync_dir(path: &std::path::Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    match std::fs::File::open(dir) {
+        Ok(d) => d.sync_all(),
+        Err(_) => Ok(()),
+    }
+}
+
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = match path.parent() {
@@ -150,10 +163,7 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(&dir) {
-            d.sync_all()?;
-        }
-        Ok(())
+        sync_dir(path)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::ProfilerError;
-use edgenas_format::{FileHeader, HEADER_LEN};
+use edgenas_format::{sync_dir, FileHeader, HEADER_LEN};
 
 const RECORD_HEADER: u64 = 8;
 /// The largest record a reader accepts; a writer refuses to write a larger one.
@@ -140,7 +140,8 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
             if len == 0 {
                 journal.file.write_all(&header.encode()).map_err(io)?;
                 journal.file.sync_all().map_err(io)?;
-                sync_dir(path);
+                // Best effort, as before: the header itself is already synced.
+                let _ = sync_dir(path);
                 journal.end = HEADER_LEN as u64;
                 return Ok(journal);
             }
@@ -361,7 +362,7 @@ pub fn repair(path: &Path, header: FileHeader) -> Result<Repaired, ProfilerError
     // The original stays reachable under its new name; the journal's name is never missing.
     std::fs::hard_link(path, &original).map_err(io)?;
     std::fs::rename(&fresh, path).map_err(io)?;
-    sync_dir(path);
+    let _ = sync_dir(path);
     Ok(Repaired {
         kept: found.entries.len(),
         dropped_bytes: dropped,
@@ -482,20 +483,6 @@ fn next_valid(file: &File, start: u64, len: u64) -> std::io::Result<Option<u64>>
         }
     }
     Ok(None)
-}
-
-/// Makes a new file's directory entry durable too.
-pub fn sync_dir(path: &Path) {
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
 }
 
 #[cfg(test)]

@@ -14,15 +14,9 @@ use edgenas_profiler::{
     Sysroot,
 };
 
-/// Resident memory now, in MB (Linux's VmRSS).
+/// Resident memory now, in MB (NaN where unknown).
 fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_string();
-            line.split_whitespace().nth(1)?.parse::<f64>().ok()
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+    crate::output::status_mb("VmRSS:").unwrap_or(f64::NAN)
 }
 
 pub fn open_large(records: usize, samples: usize) -> Result<()> {

@@ -42,14 +42,7 @@ impl Ctx {
         let path = state.journal();
         let journal = open_measurements(&path)
             .with_context(|| format!("opening the journal {}", path.display()))?;
-        if journal.recovery.truncated_bytes > 0 {
-            eprintln!(
-                "note: the journal's last record was torn (an interrupted write); cut {} bytes, kept {} measurements",
-                journal.recovery.truncated_bytes,
-                journal.len()
-            );
-        }
-        crate::commands::journal::warn_damage(&journal);
+        crate::commands::journal::report_opened(&journal);
         Ok(Ctx {
             state,
             journal: Some(journal),

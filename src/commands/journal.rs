@@ -121,8 +121,20 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// What opening the journal for appending found: a torn tail it cut, damage it skipped.
+pub fn report_opened(journal: &MeasurementJournal) {
+    if journal.recovery.truncated_bytes > 0 {
+        eprintln!(
+            "note: the journal's last record was torn (an interrupted write); cut {} bytes, kept {} measurements",
+            journal.recovery.truncated_bytes,
+            journal.len()
+        );
+    }
+    warn_damage(journal);
+}
+
 /// One line on stderr when the journal has damage in the middle (skipped, kept on disk).
-pub fn warn_damage(journal: &MeasurementJournal) {
+fn warn_damage(journal: &MeasurementJournal) {
     let n = journal.damaged().len();
     if n > 0 {
         eprintln!(

@@ -121,14 +121,20 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
     let journal_path = state::journal_path(home, args.journal.as_deref())?;
     let mut journal = open_measurements(&journal_path)
         .with_context(|| format!("opening the journal {}", journal_path.display()))?;
-    if journal.recovery.truncated_bytes > 0 {
-        eprintln!(
-            "note: the journal's last record was torn (an interrupted write); cut {} bytes, kept {} measurements",
-            journal.recovery.truncated_bytes,
-            journal.len()
-        );
+    crate::commands::journal::report_opened(&journal);
+    // --resume: the journal's records of these targets, decoded once (not once per target).
+    let mut recorded: std::collections::HashMap<String, Vec<Measurement>> =
+        std::collections::HashMap::new();
+    if args.resume {
+        let wanted: std::collections::HashSet<String> =
+            targets.iter().map(|t| t.subject()).collect();
+        for m in journal.iter() {
+            let m = m?;
+            if wanted.contains(&m.subject) {
+                recorded.entry(m.subject.clone()).or_default().push(m);
+            }
+        }
     }
-    crate::commands::journal::warn_damage(&journal);
     let mut results = Vec::new();
     for target in &targets {
         let subject = target.subject();
@@ -141,14 +147,11 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
             cpus.clone(),
         );
         if args.resume {
-            let mut found = None;
-            for m in journal.iter() {
-                let m = m?;
-                if m.subject == subject && m.fingerprint == fingerprint {
-                    found = Some(m);
-                }
-            }
-            if let Some(m) = found {
+            // The newest record under the same conditions.
+            let found = recorded
+                .get(&subject)
+                .and_then(|ms| ms.iter().rev().find(|m| m.fingerprint == fingerprint));
+            if let Some(m) = found.cloned() {
                 if !args.json {
                     eprintln!("{subject}: already in the journal under the same conditions, skipped (--resume)");
                 }
@@ -221,6 +224,13 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
         journal
             .append(m.clone())
             .context("appending to the journal")?;
+        if args.resume {
+            // A target named twice is measured once, as when the journal was re-read.
+            recorded
+                .entry(m.subject.clone())
+                .or_default()
+                .push(m.clone());
+        }
         if !args.json {
             print_human(&m, &system);
         }

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use edgenas_remote::{scripts, Host, RemoteError};
 use sha2::{Digest, Sha256};
 
-use super::Remote;
+use super::{succeeded, Remote};
 
 /// The oldest glibc our release builds link against (cross/build.sh's floor).
 const GLIBC_FLOOR: (u32, u32) = (2, 17);
@@ -56,13 +56,7 @@ pub fn deploy(r: &Remote, host: &Host, builds: &Builds) -> Result<String> {
     let out = r
         .ssh
         .run(host, &scripts::install(&r.remote_bin, &sha), &binary)?;
-    if !out.status.success() {
-        bail!(
-            "{}: installing failed: {}",
-            host.name,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
+    let out = succeeded(host, "installing", out)?;
     let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
     Ok(format!(
         "installed {version} ({target}, sha256 {short}…) at {} from {}",

@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use edgenas_profiler::merge_measurements;
 use edgenas_remote::{scripts, Host};
 
-use super::Remote;
+use super::{succeeded, Remote};
 
 const JOURNAL: &str = "measurements.journal";
 
@@ -16,13 +16,7 @@ pub fn fetch(r: &Remote, host: &Host) -> Result<String> {
     let out = r
         .ssh
         .run(host, &scripts::fetch(r.remote_home.as_deref()), b"")?;
-    if !out.status.success() {
-        bail!(
-            "{}: reading the board's state failed: {}",
-            host.name,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
+    let out = succeeded(host, "reading the board's state", out)?;
     if out.stdout.is_empty() {
         return Ok("nothing on the board yet (no state directory)".into());
     }
@@ -72,7 +66,7 @@ fn move_tree(from: &Path, to: &Path) -> Result<usize> {
             std::fs::File::open(&target)
                 .and_then(|f| f.sync_all())
                 .with_context(|| format!("syncing {}", target.display()))?;
-            edgenas_profiler::journal::sync_dir(&target);
+            let _ = edgenas_format::sync_dir(&target);
             n += 1;
         }
     }

@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Result};
 use edgenas_remote::ssh::{classify, marked};
 use edgenas_remote::{fleet, scripts, Host, RemoteError};
 
-use super::{summarise, Remote};
+use super::{succeeded, summarise, Remote};
 use crate::output::Exit;
 
 pub fn run(r: &Remote, args: &[String], detach: bool) -> Result<()> {
@@ -41,7 +41,7 @@ pub fn run(r: &Remote, args: &[String], detach: bool) -> Result<()> {
         let status = follow(r, host, &id, 0, &mut Prefixed::new(&host.name, &out))?;
         job_result(&id, status)
     });
-    summarise("run", &rows_of(r, rows))
+    summarise("run", &r.rows(rows))
 }
 
 pub fn attach(r: &Remote, job: Option<&str>, from_start: bool) -> Result<()> {
@@ -78,7 +78,7 @@ pub fn attach(r: &Remote, job: Option<&str>, from_start: bool) -> Result<()> {
         let status = follow(r, host, &id, offset, &mut Prefixed::new(&host.name, &out))?;
         job_result(&id, status)
     });
-    summarise("attach", &rows_of(r, rows))
+    summarise("attach", &r.rows(rows))
 }
 
 pub fn list(r: &Remote) -> Result<()> {
@@ -128,13 +128,7 @@ fn jobs_of(r: &Remote, host: &Host) -> Result<Vec<Job>> {
     let out = r
         .ssh
         .run(host, &scripts::jobs(r.remote_home.as_deref()), b"")?;
-    if !out.status.success() {
-        bail!(
-            "{}: listing jobs failed: {}",
-            host.name,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
+    let out = succeeded(host, "listing jobs", out)?;
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| {
@@ -160,13 +154,12 @@ fn newest_job(r: &Remote, host: &Host) -> Result<String> {
 
 fn start(r: &Remote, host: &Host, args: &[String]) -> Result<String> {
     let script = scripts::start(&r.remote_bin, args, r.remote_home.as_deref());
-    let out = r.ssh.run(host, &script, b"")?;
+    let out = succeeded(host, "starting the job", r.ssh.run(host, &script, b"")?)?;
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if !out.status.success() || id.is_empty() {
+    if id.is_empty() {
         bail!(
-            "{}: the job did not start: {}",
-            host.name,
-            String::from_utf8_lossy(&out.stderr).trim()
+            "{}: the job did not start (the board gave no job id)",
+            host.name
         );
     }
     Ok(id)
@@ -265,14 +258,6 @@ fn job_result(id: &str, status: i32) -> Result<String> {
         0 => Ok(format!("job {id}: exit 0")),
         c => Err(anyhow!("job {id}: exit {c}")),
     }
-}
-
-fn rows_of(r: &Remote, results: Vec<Result<String>>) -> Vec<(String, Result<String, String>)> {
-    r.hosts
-        .iter()
-        .zip(results)
-        .map(|(h, res)| (h.name.clone(), res.map_err(|e| format!("{e:#}"))))
-        .collect()
 }
 
 /// Where a job's output goes here.

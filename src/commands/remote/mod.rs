@@ -102,7 +102,16 @@ impl Remote {
 
     /// This board's folder in the local state directory.
     pub fn local_dir(&self, host: &Host) -> PathBuf {
-        self.home.join("hosts").join(host.dir_name())
+        host_dir(&self.home, host)
+    }
+
+    /// Each board's name beside its result (errors as their one line), for [`summarise`].
+    pub fn rows(&self, results: Vec<Result<String>>) -> Vec<(String, Result<String, String>)> {
+        self.hosts
+            .iter()
+            .zip(results)
+            .map(|(h, r)| (h.name.clone(), r.map_err(|e| format!("{e:#}"))))
+            .collect()
     }
 
     /// Runs `work` on every board; one board: its result line or its error; a fleet: a table.
@@ -116,14 +125,30 @@ impl Remote {
             return Ok(());
         }
         let results = fleet::fan_out(&self.hosts, self.jobs, |h| work(h));
-        let rows: Vec<(String, Result<String, String>)> = self
-            .hosts
-            .iter()
-            .zip(results)
-            .map(|(h, r)| (h.name.clone(), r.map_err(|e| format!("{e:#}"))))
-            .collect();
-        summarise(verb, &rows)
+        summarise(verb, &self.rows(results))
     }
+}
+
+/// Where a board's fetched files and followed jobs live in the local state directory.
+fn host_dir(home: &Path, host: &Host) -> PathBuf {
+    home.join("hosts").join(host.dir_name())
+}
+
+/// The output of a board-side script that must have succeeded; else `what` failed, with the
+/// board's stderr.
+pub fn succeeded(
+    host: &Host,
+    what: &str,
+    out: std::process::Output,
+) -> Result<std::process::Output> {
+    if !out.status.success() {
+        bail!(
+            "{}: {what} failed: {}",
+            host.name,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out)
 }
 
 /// The fleet's table, and an error when any board failed.
@@ -153,9 +178,9 @@ pub fn summarise(verb: &str, rows: &[(String, Result<String, String>)]) -> Resul
 
 /// The journal fetched from `host` (`journal show --host HOST`).
 pub fn fetched_journal(home: Option<&Path>, host: &str) -> Result<PathBuf> {
-    let hosts_dir = state::home(home)?.join("hosts");
-    let dir = hosts_dir.join(Host::parse(host)?.dir_name());
-    let path = dir.join("measurements.journal");
+    let home = state::home(home)?;
+    let hosts_dir = home.join("hosts");
+    let path = host_dir(&home, &Host::parse(host)?).join("measurements.journal");
     if !path.exists() {
         let mut fetched: Vec<String> = std::fs::read_dir(&hosts_dir)
             .map(|rd| {
