@@ -2,7 +2,13 @@
 # cross/build.sh <target>: a release edgenas for an ARM board, linked against glibc 2.17 so that
 # every JetPack (4: glibc 2.27, 5: 2.31, 6: 2.35) and Raspberry Pi OS runs it, packaged as
 #   dist/edgenas-<version>-<target>.tar.gz (+ .sha256)
+# and, for aarch64, the same binary with TensorFlow Lite's C library beside it:
+#   dist/edgenas-<version>-<target>-tflite.tar.gz (+ .sha256)
 # Targets: aarch64-unknown-linux-gnu, armv7-unknown-linux-gnueabihf.
+#
+# The binary is built once, with the `tflite` feature: it opens the library only when
+# `--runtime tflite` asks for it, so the plain tarball's binary runs everywhere and the -tflite
+# tarball adds the library (scripts/fetch-tflite.sh, pinned by sha256) and nothing else.
 #
 # How: Debian's rustc-web (/usr/bin/rustc) with the target's standard library from Debian's
 # packages (this machine fetches no rustup toolchain), and cargo-zigbuild, whose zig linker
@@ -65,7 +71,7 @@ start=$(date +%s)
 # hook's one line needs none) and no position independence (no relocation table to carry).
 target_var=CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_RUSTFLAGS
 export "$target_var=-C force-unwind-tables=no -C relocation-model=static"
-RUSTC=$rustc_bin cargo zigbuild --profile dist --locked --bin edgenas \
+RUSTC=$rustc_bin cargo zigbuild --profile dist --locked --bin edgenas --features tflite \
   --target "$target.$glibc_floor" --target-dir "$target_dir"
 echo "cross: $target built in $(( $(date +%s) - start )) s"
 built="$target_dir/$target/dist/edgenas"
@@ -95,3 +101,19 @@ tar -C "$stage" --owner=0 --group=0 --mtime='2026-01-01 00:00Z' -czf "dist/$name
 (cd dist && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
 cp "$debug" "dist/$name.debug"
 echo "cross: dist/$name.tar.gz ($(stat -c %s "$bin") bytes stripped binary; symbols in dist/$name.debug)"
+
+# The -tflite tarball: the same binary, TensorFlow Lite's library beside it (found there through
+# the binary's own path), and the library's notice.
+case "$target" in
+  aarch64-unknown-linux-gnu) tflite_platform=linux-aarch64 ;;
+  *) tflite_platform= ;;
+esac
+if [ -n "$tflite_platform" ]; then
+  bash scripts/fetch-tflite.sh
+  cp "third_party/tflite/$tflite_platform/libtensorflowlite_c.so" "$stage/"
+  cp third_party/tflite/NOTICE "$stage/NOTICE-tflite"
+  tar -C "$stage" --owner=0 --group=0 --mtime='2026-01-01 00:00Z' -czf "dist/$name-tflite.tar.gz" \
+    edgenas libtensorflowlite_c.so NOTICE-tflite README.md
+  (cd dist && sha256sum "$name-tflite.tar.gz" > "$name-tflite.tar.gz.sha256")
+  echo "cross: dist/$name-tflite.tar.gz (with TensorFlow Lite $(sed -n 's/.*npm package \(.*\) (github.*/\1/p' third_party/tflite/NOTICE))"
+fi

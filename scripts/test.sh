@@ -14,6 +14,12 @@ if [ ! -f "${EDGENAS_SHARED:-../shared}/data/nb201_latency_help.csv" ]; then
   exit 1
 fi
 
+# TensorFlow Lite's C library for the second runtime's tests (and the aarch64 -tflite tarball):
+# from the npm registry, pinned by sha256, into third_party/tflite/ (idempotent).
+bash scripts/fetch-tflite.sh
+# Every build of this run has the `tflite` feature, so each target is compiled once.
+FEATURES=(--features tflite)
+
 # rustfmt and clippy come with the machine's toolchain; installed here when missing. Where they
 # cannot be had (no toolchain server), the checks are skipped with a note, never silently.
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
@@ -27,6 +33,8 @@ else
 fi
 if cargo clippy --version >/dev/null 2>&1; then
   echo "== cargo clippy"
+  cargo clippy --workspace --all-targets "${FEATURES[@]}" -- -D warnings
+  # The default build (no TensorFlow Lite code at all) must stay clean too.
   cargo clippy --workspace --all-targets -- -D warnings
 else
   echo "== cargo clippy: SKIPPED (clippy is not installed and cannot be fetched)"
@@ -34,13 +42,13 @@ fi
 echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace 2>&1 | tee "$log"
+cargo test --workspace "${FEATURES[@]}" 2>&1 | tee "$log"
 
 # The end-to-end tests once more on a machine whose governor is `schedutil` (a fixture sysroot of
 # an ordinary laptop): no test may depend on the host's governor.
 echo "== end-to-end tests with the schedutil fixture (EDGENAS_SYSROOT=tests/fixtures/boards/laptop-schedutil)"
 # (The parser fuzzing calls no measurement: once, above, is its run.)
-EDGENAS_SYSROOT="$PWD/tests/fixtures/boards/laptop-schedutil" cargo test -p edgenas --tests -- \
+EDGENAS_SYSROOT="$PWD/tests/fixtures/boards/laptop-schedutil" cargo test -p edgenas "${FEATURES[@]}" --tests -- \
   --exact --skip a_million_generated_inputs_and_not_one_panic 2>&1 | tee -a "$log"
 
 # --- The ARM tier -------------------------------------------------------------------------------
@@ -102,8 +110,44 @@ PY
     sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server openssh-client >/dev/null
   fi
   echo "== remote: deploy, run, attach, fetch and a fleet over sshd on loopback (boards run $a64 under qemu)"
-  cargo test -p edgenas --test remote -- --ignored 2>&1 | tee -a "$log"
-  echo "== end-to-end tests on emulated aarch64 ($a64)"
+  cargo test -p edgenas "${FEATURES[@]}" --test remote -- --ignored 2>&1 | tee -a "$log"
+  # The -tflite tarball as a user unpacks it: the binary finds the library beside itself. Its
+  # libstdc++/libgcc_s come from Debian's arm64 cross packages (where qemu's -L looks).
+  if [ ! -e /usr/aarch64-linux-gnu/lib/libstdc++.so.6 ] || [ ! -e /usr/aarch64-linux-gnu/lib/libgcc_s.so.1 ]; then
+    echo "== installing libstdc++6-arm64-cross and libgcc-s1-arm64-cross (TensorFlow Lite's C++ runtime under qemu)"
+    sudo_ apt-get update -q >/dev/null 2>&1 || true
+    sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q libstdc++6-arm64-cross libgcc-s1-arm64-cross >/dev/null
+  fi
+  version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+  tflite_dir=$(mktemp -d)
+  tar -xzf "dist/edgenas-$version-aarch64-unknown-linux-gnu-tflite.tar.gz" -C "$tflite_dir"
+  a64_tflite="$tflite_dir/edgenas"
+  echo "== aarch64 -tflite tarball under qemu: infer and profile with --runtime tflite"
+  tflhome=$(mktemp -d)
+  arch='|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|'
+  EDGENAS_HOME="$tflhome" qemu-aarch64 -L /usr/aarch64-linux-gnu "$a64_tflite" infer "$arch" \
+    --runtime tflite --json > "$tflhome/infer-arm.json"
+  cargo run -q -p edgenas "${FEATURES[@]}" -- infer "$arch" --json > "$tflhome/infer-x86-tract.json"
+  EDGENAS_HOME="$tflhome" qemu-aarch64 -L /usr/aarch64-linux-gnu "$a64_tflite" profile "$arch" \
+    --runtime tflite --allow-unstable --warmup-runs 1 --warmup-time 0 --min-runs 3 --min-time 0 \
+    --max-time 0 --json > "$tflhome/profile.json"
+  python3 - "$tflhome" <<'PY'
+import json, sys
+d = sys.argv[1]
+arm = json.load(open(f"{d}/infer-arm.json"))
+x86 = json.load(open(f"{d}/infer-x86-tract.json"))
+assert arm["runtime"] == "tflite", arm
+worst = max(abs(a - b) for a, b in zip(arm["output"], x86["output"]))
+assert len(arm["output"]) == len(x86["output"]) == 10 and worst < 1e-3, (worst, arm, x86)
+p = json.load(open(f"{d}/profile.json"))
+fp = p["fingerprint"]
+assert fp["runtime"] == "tflite" and fp["runtime_version"].startswith("2.") and fp["arch"] == "aarch64", fp
+assert p["median_ms"] > 0 and p["runs"] >= 3, p
+print(f"aarch64 TensorFlow Lite {fp['runtime_version']} under qemu: output within {worst:.1e} of x86 tract; "
+      f"profile median {p['median_ms']:.3f} ms over {p['runs']} runs")
+PY
+  rm -rf "$tflhome"
+  echo "== end-to-end tests on emulated aarch64 ($a64_tflite, from the -tflite tarball)"
   # Not run under the emulator, each with why (counted as skipped in the closing line): they
   # time networks or kill measurements mid-run, which says nothing at 500-2000x emulated speed.
   emulated_skips=(
@@ -123,11 +167,11 @@ PY
     skip_args+=(--skip "${entry%%|*}")
     echo "SKIPPED (emulated tier): ${entry%%|*}: ${entry#*|}" | tee -a "$log"
   done
-  EDGENAS_TEST_BIN="$PWD/$a64" EDGENAS_TEST_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
-    cargo test -p edgenas --tests -- --exact "${skip_args[@]}" 2>&1 | tee -a "$log"
+  EDGENAS_TEST_BIN="$a64_tflite" EDGENAS_TEST_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+    cargo test -p edgenas "${FEATURES[@]}" --tests -- --exact "${skip_args[@]}" 2>&1 | tee -a "$log"
   echo "== the emulated aarch64 build against this one (tests/arm.rs)"
   EDGENAS_TEST_BIN="$PWD/$a64" EDGENAS_TEST_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
-    cargo test -p edgenas --test arm -- --ignored 2>&1 | tee -a "$log"
+    cargo test -p edgenas "${FEATURES[@]}" --test arm -- --ignored 2>&1 | tee -a "$log"
   # The library crates' unit tests are not run as aarch64 binaries: libtest's harness hangs under
   # Debian 12's qemu-aarch64 (7.2) even for a one-line test, while plain binaries run. The
   # predictor's math on ARM is covered through the binary instead (tests/arm.rs, tests/predictor.rs).

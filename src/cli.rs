@@ -25,11 +25,12 @@ pub struct Cli {
 pub enum Command {
     /// Identify this machine and read its state (governor, clocks, temperatures).
     Probe(ProbeArgs),
-    /// Time candidate networks (arch strings or .onnx files) under the measurement protocol.
+    /// Time candidate networks (arch strings, .onnx or .tflite files) under the measurement protocol.
     Profile(ProfileArgs),
-    /// Write a candidate network as an .onnx file.
+    /// Write a candidate network as an .onnx (tract, onnxruntime…) or .tflite (TensorFlow Lite)
+    /// file, with seeded random weights: the network that was timed.
     Export(ExportArgs),
-    /// Run a candidate (arch string or .onnx file) once on its seeded input and print the output:
+    /// Run a candidate (arch string, .onnx or .tflite file) once on its seeded input and print the output:
     /// checks that this board's runtime computes what another machine's does.
     Infer(InferArgs),
     /// Show or export the measurement journal.
@@ -257,8 +258,9 @@ pub struct RunArgs {
     /// Picks to verify by measurement.
     #[arg(long, default_value_t = 3)]
     pub verify: usize,
-    /// Where to write the winner (default: runs/ in the state directory).
-    #[arg(short, long, value_name = "FILE.onnx")]
+    /// Where to write the winner, as .onnx, or .tflite under --runtime tflite (default: runs/ in
+    /// the state directory).
+    #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Draw the Pareto front with the verified picks as SVG.
     #[arg(long, value_name = "FILE.svg")]
@@ -300,8 +302,8 @@ pub struct SearchArgs {
     /// Measure the best picks until this many fit the budget by measurement (0: predict only).
     #[arg(long, default_value_t = 0, value_name = "K")]
     pub verify: usize,
-    /// Export the winner as ONNX.
-    #[arg(short, long, value_name = "FILE.onnx")]
+    /// Export the winner (.onnx; .tflite under --runtime tflite or with that extension).
+    #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Draw the Pareto front (predicted and measured points) as SVG.
     #[arg(long, value_name = "FILE.svg")]
@@ -521,6 +523,10 @@ pub struct ProtocolArgs {
 /// The machine a measurement runs on and the protocol it follows (profile and the loop).
 #[derive(Debug, Args, Clone)]
 pub struct MachineArgs {
+    /// The runtime that times the networks: tract (built in) or tflite (TensorFlow Lite's C
+    /// library, loaded from beside the binary, $EDGENAS_TFLITE_LIB or the loader's path).
+    #[arg(long, default_value = "tract", value_parser = parse_runtime, value_name = "tract|tflite")]
+    pub runtime: edgenas_runtime::Runtime,
     /// Inference threads (default: the board policy's, e.g. the big cluster's size; 1 on unknown boards).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -542,8 +548,8 @@ pub struct MachineArgs {
 
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
-    /// Arch strings (NB201 `|op~0|+|...|`) or .onnx files.
-    #[arg(required = true, value_name = "ARCH|FILE.onnx")]
+    /// Arch strings (NB201 `|op~0|+|...|`) or model files (.onnx for tract, .tflite for tflite).
+    #[arg(required = true, value_name = "ARCH|FILE")]
     pub targets: Vec<String>,
     #[command(flatten)]
     pub machine: MachineArgs,
@@ -562,8 +568,14 @@ pub struct ProfileArgs {
 
 #[derive(Debug, Args)]
 pub struct InferArgs {
-    /// An arch string (NB201, FBNet, OFA) or an .onnx file.
+    /// An arch string (NB201, FBNet, OFA), an .onnx file (tract) or a .tflite file (tflite).
     pub target: String,
+    /// The runtime: tract or tflite.
+    #[arg(long, default_value = "tract", value_parser = parse_runtime, value_name = "tract|tflite")]
+    pub runtime: edgenas_runtime::Runtime,
+    /// Inference threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
     /// Seed of the weights (arch strings) and of the input.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -573,9 +585,14 @@ pub struct InferArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
+    /// The arch string (NB201, FBNet or OFA).
     pub arch: String,
-    #[arg(short, long, value_name = "FILE.onnx")]
+    /// The file to write.
+    #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// onnx or tflite (default: from the output's extension, else onnx).
+    #[arg(long, value_name = "onnx|tflite")]
+    pub format: Option<String>,
     /// Seed of the weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -657,8 +674,9 @@ pub enum BenchKind {
         #[arg(long, default_value_t = 20)]
         repeats: usize,
     },
-    /// Our tract latency of seeded table rows against a table column (checks a space's
-    /// skeleton: a wrong one ranks archs differently from the published figures).
+    /// Our latency (tract, or each of --runtimes) of seeded table rows against a table column
+    /// (checks a space's skeleton: a wrong one ranks archs differently from the published
+    /// figures), and the runtimes against each other.
     Table {
         #[arg(long, default_value = "fbnet")]
         space: String,
@@ -673,6 +691,10 @@ pub enum BenchKind {
         /// Sampling time per arch in seconds (the protocol's max time).
         #[arg(long, default_value_t = 2.0)]
         max_time: f64,
+        /// Runtimes to time each arch with, comma-separated (tract,tflite compares the two:
+        /// each arch is timed by both back to back, the order alternating).
+        #[arg(long, default_value = "tract", value_delimiter = ',', value_parser = parse_runtime)]
+        runtimes: Vec<edgenas_runtime::Runtime>,
     },
     /// Test-retest of the measurement protocol: N archs measured twice with interleaved rounds
     /// and twice with the one-arch-at-a-time protocol, in one run.
@@ -727,4 +749,10 @@ pub enum BenchKind {
         #[arg(long, value_name = "MODEL")]
         model: Option<PathBuf>,
     },
+}
+
+/// `--runtime`: the names [`edgenas_runtime::Runtime`] knows.
+fn parse_runtime(s: &str) -> Result<edgenas_runtime::Runtime, String> {
+    s.parse()
+        .map_err(|e: edgenas_runtime::RuntimeError| e.to_string())
 }

@@ -13,7 +13,7 @@ use edgenas_profiler::protocol::{self, RoundsProgress};
 use edgenas_profiler::{
     probe, Fingerprint, Measurement, MeasurementJournal, Protocol, Rounds, Sysroot, System,
 };
-use edgenas_runtime::{TractModel, TractOptions};
+use edgenas_runtime::{Model, ModelOptions, Runtime};
 
 use crate::oracle::OracleTable;
 use crate::LoopError;
@@ -34,6 +34,10 @@ pub struct Setup {
     pub allow_unstable: bool,
     /// Seed of the weights and input (latency does not depend on it).
     pub seed: u64,
+    /// The runtime that times the networks.
+    pub runtime: Runtime,
+    /// Its name and version as recorded in the Fingerprint ([`Runtime::identity`]).
+    pub runtime_identity: (String, String),
 }
 
 /// One subject's figure, measured now, reused from the journal, or read from an oracle.
@@ -263,9 +267,10 @@ impl<'a> Measurer<'a> {
         }
         let mut models = Vec::with_capacity(archs.len());
         for a in archs {
-            let model = TractModel::from_network(
+            let model = Model::from_network(
                 &a.build(),
-                TractOptions {
+                ModelOptions {
+                    runtime: setup.runtime,
                     threads: setup.threads,
                     seed: setup.seed,
                 },
@@ -326,7 +331,7 @@ impl<'a> Measurer<'a> {
                 space: a.space().name().into(),
                 unix_time,
                 fingerprint: fingerprint.clone(),
-                init_ms: model.init_time.as_secs_f64() * 1e3,
+                init_ms: model.init_time().as_secs_f64() * 1e3,
                 protocol: setup.protocol.clone(),
                 sample,
                 flags,
@@ -363,7 +368,10 @@ pub fn live_fingerprint(setup: &Setup) -> Fingerprint {
     Fingerprint::new(
         &setup.system,
         &cond,
-        edgenas_runtime::tract_backend::RUNTIME,
+        (
+            setup.runtime_identity.0.as_str(),
+            setup.runtime_identity.1.as_str(),
+        ),
         setup.threads,
         setup.cpus.clone(),
     )

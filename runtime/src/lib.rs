@@ -1,15 +1,19 @@
 //! edgenas-runtime: the network IR, its ONNX export, and the backends that run it.
 //!
-//! The tract backend is pure Rust and always present. A backend turns a [`Network`] (or an
-//! `.onnx` file) into a [`Runnable`]: something that runs one inference on a fixed input.
-//! The profiler times any such closure and knows nothing of networks.
+//! The tract backend is pure Rust and always present; TensorFlow Lite is the second backend
+//! (feature `tflite`, its library loaded at run time). [`Model`] is the seam: it turns a
+//! [`Network`] (or a model file) into something that runs one inference on a fixed input, with
+//! either runtime. The profiler times any such closure and knows nothing of networks.
 
+pub mod backend;
 pub mod executed;
 pub mod ir;
 pub mod naswot;
 pub mod onnx;
+pub mod tflite;
 pub mod tract_backend;
 
+pub use backend::{Model, ModelOptions, Runtime};
 pub use executed::{CostFeatures, Executed};
 pub use ir::{Network, NetworkCost, Node, Op, Shape, ValueId};
 pub use tract_backend::{TractModel, TractOptions};
@@ -27,6 +31,14 @@ pub enum RuntimeError {
         stage: &'static str,
         message: String,
     },
+    #[error("not a valid TensorFlow Lite model: {0}")]
+    InvalidTflite(String),
+    #[error("TensorFlow Lite could not {stage}: {message}")]
+    Tflite { stage: String, message: String },
+    #[error("TensorFlow Lite is not available: {0}")]
+    TfliteMissing(String),
+    #[error("{0}")]
+    Unsupported(String),
     #[error("cannot start {threads} inference threads: {message}")]
     Threads { threads: usize, message: String },
     #[error("{path}: {source}")]

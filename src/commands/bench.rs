@@ -3,10 +3,10 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use edgenas_nas::Arch;
 use edgenas_profiler::{stats::Stats, Protocol};
-use edgenas_runtime::{TractModel, TractOptions};
+use edgenas_runtime::{Model, ModelOptions, Runtime, TractModel, TractOptions};
 use serde_json::json;
 
 use crate::cli::{BenchArgs, BenchKind};
@@ -51,7 +51,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
             archs,
             seed,
             max_time,
-        } => table_agreement(&space, &data, &device, archs, seed, max_time),
+            runtimes,
+        } => table_agreement(&space, &data, &device, archs, seed, max_time, &runtimes),
         BenchKind::Search {
             space,
             data,
@@ -70,8 +71,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
 }
 
-/// Measures `archs` seeded rows of a latency table here (1 thread) and reports the Spearman
-/// correlation of our medians with the table's column for `device`.
+/// Measures `archs` seeded rows of a latency table here (1 thread) with each runtime and
+/// reports, per runtime, the median latency and the Spearman correlation of its medians with
+/// the table's column for `device`, then the runtimes' rankings against each other. Each arch
+/// is timed by every runtime back to back, the order alternating, so slow phases of a shared
+/// machine fall on both.
+#[allow(clippy::too_many_arguments)]
 fn table_agreement(
     space: &str,
     data: &std::path::Path,
@@ -79,10 +84,15 @@ fn table_agreement(
     archs: usize,
     seed: u64,
     max_time: f64,
+    runtimes: &[Runtime],
 ) -> Result<()> {
     use edgenas_nas::Space;
+    use edgenas_predictor::metrics::{kendall_tau_b, spearman};
     use rand::seq::SliceRandom;
     use rand::SeedableRng;
+    if runtimes.is_empty() {
+        bail!("--runtimes needs at least one runtime");
+    }
     let space = Space::from_name(space)?;
     let table = edgenas_predictor::LatencyTable::read(data)?;
     let cols: Vec<usize> = space
@@ -99,36 +109,89 @@ fn table_agreement(
         min_time: std::time::Duration::from_secs_f64(max_time.min(1.0)),
         ..Protocol::default()
     };
-    let (mut ours, mut published) = (Vec::new(), Vec::new());
+    let names: Vec<String> = runtimes
+        .iter()
+        .map(|r| {
+            r.identity()
+                .map(|(n, v)| format!("{n} {v}"))
+                .with_context(|| format!("--runtimes {r}"))
+        })
+        .collect::<Result<_>>()?;
+    let mut ours: Vec<Vec<f32>> = vec![Vec::new(); runtimes.len()];
+    let mut published = Vec::new();
     for (i, &r) in rows.iter().enumerate() {
         let keys: Vec<&str> = cols.iter().map(|&c| table.keys[r][c].as_str()).collect();
         let arch = space.arch_from_columns(&keys)?;
-        let mut model = TractModel::from_network(
-            &arch.build(),
-            TractOptions {
+        let net = arch.build();
+        let mut figures = vec![0.0; runtimes.len()];
+        let mut order: Vec<usize> = (0..runtimes.len()).collect();
+        if i % 2 == 1 {
+            order.reverse();
+        }
+        for k in order {
+            let opts = ModelOptions {
+                runtime: runtimes[k],
                 threads: 1,
                 seed: 0,
-            },
-        )?;
-        let s = protocol.sample(|| model.run_discard(), &mut |_| {})?;
+            };
+            let mut model = Model::from_network(&net, opts)
+                .with_context(|| format!("preparing {arch} for {}", runtimes[k]))?;
+            figures[k] = protocol
+                .sample(|| model.run_discard(), &mut |_| {})?
+                .stats
+                .median_ms;
+        }
+        let shown: Vec<String> = runtimes
+            .iter()
+            .zip(&figures)
+            .map(|(rt, f)| format!("{rt} {f:>9.3} ms"))
+            .collect();
         eprintln!(
-            "  {:>3}/{}  ours {:>9.3} ms  {device} {:>9.3} ms  {arch}",
+            "  {:>3}/{}  {}  {device} {:>9.3} ms  {arch}",
             i + 1,
             rows.len(),
-            s.stats.median_ms,
+            shown.join("  "),
             theirs[r]
         );
-        ours.push(s.stats.median_ms as f32);
+        for (k, f) in figures.into_iter().enumerate() {
+            ours[k].push(f as f32);
+        }
         published.push(theirs[r]);
     }
-    let rho = edgenas_predictor::metrics::spearman(&ours, &published);
-    let tau = edgenas_predictor::metrics::kendall_tau_b(&ours, &published);
     println!(
-        "{}: {} seeded rows of {}, tract 1 thread here vs {device}_ms: spearman {rho:.3}, kendall {tau:.3}",
+        "{}: {} seeded rows of {}, 1 thread here",
         space.name(),
         rows.len(),
         data.display()
     );
+    for (k, name) in names.iter().enumerate() {
+        let med = median(ours[k].iter().map(|&v| v as f64).collect());
+        println!(
+            "  {name}: median {med:.3} ms; vs {device}_ms spearman {:.3}, kendall {:.3}",
+            spearman(&ours[k], &published),
+            kendall_tau_b(&ours[k], &published)
+        );
+    }
+    for a in 0..runtimes.len() {
+        for b in a + 1..runtimes.len() {
+            println!(
+                "  {} vs {}: spearman {:.3}, kendall {:.3}; latency ratio {}/{} median {:.3}",
+                runtimes[a],
+                runtimes[b],
+                spearman(&ours[a], &ours[b]),
+                kendall_tau_b(&ours[a], &ours[b]),
+                runtimes[b],
+                runtimes[a],
+                median(
+                    ours[b]
+                        .iter()
+                        .zip(&ours[a])
+                        .map(|(y, x)| (y / x) as f64)
+                        .collect()
+                )
+            );
+        }
+    }
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use edgenas_ondevice::search::{best_predicted, exact_nb201, pareto, Objective};
 use edgenas_ondevice::{AdaptedPredictor, Measurer, OracleTable};
 use edgenas_predictor::metrics::spearman;
 use edgenas_profiler::{open_measurements, probe, Protocol, Rounds, Sysroot};
-use edgenas_runtime::{TractModel, TractOptions};
+use edgenas_runtime::{Runtime, TractModel, TractOptions};
 use rand::SeedableRng;
 use serde_json::json;
 
@@ -89,6 +89,8 @@ pub fn reproducibility(
             cooldown: Duration::ZERO,
             allow_unstable: true,
             seed: 0,
+            runtime: Runtime::Tract,
+            runtime_identity: Runtime::Tract.identity().expect("tract is built in"),
         }
     };
     let quiet = |_: &str| {};

@@ -12,6 +12,7 @@ use edgenas_ondevice::state::StateDir;
 use edgenas_ondevice::steps::Report;
 use edgenas_ondevice::{Measurer, OracleTable};
 use edgenas_profiler::{affinity, open_measurements, probe, MeasurementJournal, Rounds, Sysroot};
+use edgenas_runtime::Runtime;
 
 use crate::cli::{DeviceArgs, MachineArgs};
 use crate::progress::ProgressBar;
@@ -95,7 +96,17 @@ pub fn setup_from(args: &DeviceArgs) -> Result<Setup> {
         cooldown: Duration::from_secs_f64(args.machine.cooldown),
         allow_unstable: args.machine.allow_unstable,
         seed: args.weight_seed,
+        runtime: args.machine.runtime,
+        runtime_identity: runtime_identity(args.machine.runtime)?,
     })
+}
+
+/// The runtime's name and version for the Fingerprint; for TensorFlow Lite this loads its
+/// library, so a missing one is reported before anything is measured.
+pub fn runtime_identity(runtime: Runtime) -> Result<(String, String)> {
+    runtime
+        .identity()
+        .with_context(|| format!("--runtime {runtime}"))
 }
 
 /// The machine measurements run on: the sysroot read, the threads and CPUs (what the user

@@ -1,6 +1,6 @@
-//! `edgenas export ARCH -o FILE.onnx`
+//! `edgenas export ARCH -o FILE [--format onnx|tflite]`
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use edgenas_nas::Arch;
 
 use crate::cli::ExportArgs;
@@ -8,7 +8,23 @@ use crate::cli::ExportArgs;
 pub fn run(args: ExportArgs) -> Result<()> {
     let arch = Arch::parse(&args.arch)?;
     let net = arch.build();
-    let bytes = edgenas_runtime::onnx::to_onnx_bytes(&net, args.seed);
+    let from_extension = args
+        .output
+        .extension()
+        .and_then(|e| e.to_str())
+        .filter(|e| ["onnx", "tflite"].contains(e));
+    let format = match (args.format.as_deref(), from_extension) {
+        (Some(f), _) => f,
+        (None, Some(e)) => e,
+        (None, None) => "onnx",
+    };
+    let bytes = match format {
+        "onnx" => edgenas_runtime::onnx::to_onnx_bytes(&net, args.seed),
+        // The same weights as the ONNX export of this seed (the two runtimes agree on it).
+        "tflite" => edgenas_runtime::tflite::to_tflite_bytes(&net, args.seed)
+            .with_context(|| format!("writing {arch} as TensorFlow Lite"))?,
+        other => bail!("--format {other} is not one of: onnx, tflite"),
+    };
     // Written beside the target, fsynced, renamed: a crash never leaves a half-written model,
     // and a failure leaves no partial file.
     edgenas_format::write_atomic(&args.output, &bytes)

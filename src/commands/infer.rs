@@ -4,27 +4,31 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use edgenas_nas::Arch;
-use edgenas_runtime::{TractModel, TractOptions};
+use edgenas_runtime::{Model, ModelOptions};
 use serde_json::json;
 
 use crate::cli::InferArgs;
 
 pub fn run(args: InferArgs) -> Result<()> {
-    let opts = TractOptions {
-        threads: 1,
+    if args.threads == 0 {
+        anyhow::bail!("--threads must be at least 1");
+    }
+    let opts = ModelOptions {
+        runtime: args.runtime,
+        threads: args.threads,
         seed: args.seed,
     };
-    let mut model = if args.target.ends_with(".onnx") {
-        TractModel::from_onnx_file(Path::new(&args.target), opts)?
+    let mut model = if args.target.ends_with(".onnx") || args.target.ends_with(".tflite") {
+        Model::from_file(Path::new(&args.target), opts)?
     } else {
         let arch = Arch::parse(&args.target)?;
-        TractModel::from_network(&arch.build(), opts)?
+        Model::from_network(&arch.build(), opts)?
     };
     let (shape, output) = model.run().context("running the model")?;
     if args.json {
         println!(
             "{}",
-            json!({"target": args.target, "seed": args.seed, "shape": shape, "output": output})
+            json!({"target": args.target, "runtime": args.runtime.name(), "seed": args.seed, "shape": shape, "output": output})
         );
     } else {
         let head: Vec<String> = output.iter().take(8).map(|v| format!("{v:.6}")).collect();

@@ -8,7 +8,7 @@ use edgenas_nas::Arch;
 use edgenas_profiler::{
     affinity, open_measurements, probe, protocol, Fingerprint, Measurement, Protocol, System,
 };
-use edgenas_runtime::{TractModel, TractOptions};
+use edgenas_runtime::{Model, ModelOptions};
 use serde_json::{json, Value};
 
 use crate::cli::{ProfileArgs, ProtocolArgs};
@@ -16,17 +16,18 @@ use crate::output::{cpu_list, ms};
 use crate::progress::ProgressBar;
 use crate::state;
 
-/// What a profile target is.
+/// What a profile target is: an arch (built, then run by either runtime) or a model file
+/// (`.onnx` for tract, `.tflite` for TensorFlow Lite).
 pub enum Target {
     Arch(Arch),
-    Onnx(PathBuf),
+    File(PathBuf),
 }
 
 impl Target {
     pub fn parse(s: &str) -> Result<Target> {
         let p = Path::new(s);
-        if s.ends_with(".onnx") || (p.is_file() && !s.starts_with('|')) {
-            return Ok(Target::Onnx(p.to_owned()));
+        if s.ends_with(".onnx") || s.ends_with(".tflite") || (p.is_file() && !s.starts_with('|')) {
+            return Ok(Target::File(p.to_owned()));
         }
         Ok(Target::Arch(Arch::parse(s)?))
     }
@@ -34,24 +35,26 @@ impl Target {
     pub fn subject(&self) -> String {
         match self {
             Target::Arch(a) => a.to_string(),
-            Target::Onnx(p) => p.display().to_string(),
+            Target::File(p) => p.display().to_string(),
         }
     }
 
     pub fn space(&self) -> &'static str {
         match self {
             Target::Arch(a) => a.space().name(),
-            Target::Onnx(_) => "onnx",
+            Target::File(p) if p.extension().is_some_and(|e| e == "tflite") => "tflite",
+            Target::File(_) => "onnx",
         }
     }
 
-    pub fn load(&self, opts: TractOptions) -> Result<TractModel> {
+    pub fn load(&self, opts: ModelOptions) -> Result<Model> {
         match self {
             Target::Arch(a) => {
-                TractModel::from_network(&a.build(), opts).with_context(|| format!("preparing {a}"))
+                Model::from_network(&a.build(), opts).with_context(|| format!("preparing {a}"))
             }
-            Target::Onnx(p) => TractModel::from_onnx_file(p, opts)
-                .with_context(|| format!("loading {}", p.display())),
+            Target::File(p) => {
+                Model::from_file(p, opts).with_context(|| format!("loading {}", p.display()))
+            }
         }
     }
 }
@@ -115,6 +118,7 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
         .map(|s| Target::parse(s))
         .collect::<Result<_>>()?;
     let (root, system, threads, cpus) = crate::commands::device::machine(&args.machine)?;
+    let runtime = crate::commands::device::runtime_identity(args.machine.runtime)?;
     if !cpus.is_empty() {
         affinity::pin_current_thread(&cpus)?;
     }
@@ -142,7 +146,7 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
         let fingerprint = Fingerprint::new(
             &system,
             &before,
-            edgenas_runtime::tract_backend::RUNTIME,
+            (runtime.0.as_str(), runtime.1.as_str()),
             threads,
             cpus.clone(),
         );
@@ -173,7 +177,8 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
                 reasons.join("; ")
             );
         }
-        let mut model = target.load(TractOptions {
+        let mut model = target.load(ModelOptions {
+            runtime: args.machine.runtime,
             threads,
             seed: args.seed,
         })?;
@@ -214,7 +219,7 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
             fingerprint,
-            init_ms: model.init_time.as_secs_f64() * 1e3,
+            init_ms: model.init_time().as_secs_f64() * 1e3,
             protocol: protocol.clone(),
             sample,
             flags,

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::device::{with_report, Ctx};
 use super::predictor::load_model;
 use super::search::{
-    check_budget, export_onnx, parse_dataset, pick_json, search_and_verify, write_plot, SearchPlan,
+    check_budget, export_model, parse_dataset, pick_json, search_and_verify, write_plot, SearchPlan,
 };
 use crate::cli::RunArgs;
 use crate::output::{fingerprint_summary, ms};
@@ -171,13 +171,19 @@ pub fn run(a: RunArgs, home: Option<&Path>) -> Result<()> {
     let out = match &a.output {
         Some(p) => p.clone(),
         None => state.root.join("runs").join(format!(
-            "{}-{}-best.onnx",
+            "{}-{}-best.{}",
             space.name(),
-            edgenas_ondevice::state::fingerprint_id(&predictor.fingerprint)
+            edgenas_ondevice::state::fingerprint_id(&predictor.fingerprint),
+            a.device.machine.runtime.file_extension()
         )),
     };
     say(format!("[4/4] exporting {}", out.display()));
-    export_onnx(&best.candidate.arch, &out, a.device.weight_seed)?;
+    export_model(
+        &best.candidate.arch,
+        &out,
+        a.device.weight_seed,
+        a.device.machine.runtime,
+    )?;
     if let Some(p) = &a.plot {
         let title = format!(
             "{} on {}",

@@ -12,6 +12,7 @@ use edgenas_ondevice::features::prior_for;
 use edgenas_ondevice::search::{self as loop_search, Candidate, Objective, Verified};
 use edgenas_ondevice::steps::Report;
 use edgenas_ondevice::{steps, AdaptedPredictor, Measurer, OracleTable};
+use edgenas_runtime::Runtime;
 use rand::SeedableRng;
 use serde_json::{json, Value};
 
@@ -235,9 +236,16 @@ pub fn search_and_verify(
     })
 }
 
-/// Writes `arch`'s network (the executed graph that was timed) as ONNX.
-pub fn export_onnx(arch: &Arch, path: &Path, seed: u64) -> Result<()> {
-    let bytes = edgenas_runtime::onnx::to_onnx_bytes(&arch.build(), seed);
+/// Writes `arch`'s network (the executed graph that was timed) in the format of the runtime
+/// that timed it: `.tflite` for TensorFlow Lite (or a path ending in .tflite), else ONNX.
+pub fn export_model(arch: &Arch, path: &Path, seed: u64, runtime: Runtime) -> Result<()> {
+    let tflite = runtime == Runtime::Tflite || path.extension().is_some_and(|e| e == "tflite");
+    let bytes = if tflite {
+        edgenas_runtime::tflite::to_tflite_bytes(&arch.build(), seed)
+            .with_context(|| format!("writing {arch} as TensorFlow Lite"))?
+    } else {
+        edgenas_runtime::onnx::to_onnx_bytes(&arch.build(), seed)
+    };
     edgenas_format::write_atomic(path, &bytes)
         .with_context(|| format!("writing {}", path.display()))
 }
@@ -402,7 +410,12 @@ pub fn run(a: SearchArgs, home: Option<&Path>) -> Result<()> {
         (r, predictor.fingerprint)
     };
     if let (Some(path), Some(best)) = (&a.output, &report.best) {
-        export_onnx(&best.candidate.arch, path, a.device.weight_seed)?;
+        export_model(
+            &best.candidate.arch,
+            path,
+            a.device.weight_seed,
+            a.device.machine.runtime,
+        )?;
     }
     if let Some(path) = &a.plot {
         let title = format!("{} on {}", space.name(), fingerprint_summary(&fingerprint));

@@ -1,0 +1,681 @@
+//! IR -> TensorFlow Lite flatbuffer (`.tflite`), with the same weights as the ONNX export.
+//!
+//! The weights are read from the ONNX model of the same network and seed, so tract and
+//! TensorFlow Lite run one network with one set of weights and their outputs can be compared.
+//! The graph is the executed network ([`Network::executed`]), written the way TensorFlow's
+//! converter writes a PyTorch-style network: NHWC activations, OHWI filters, ReLU/ReLU6 fused
+//! into the convolution or sum before them, an explicit PAD where PyTorch's symmetric padding
+//! is not TensorFlow's SAME, a depthwise op for depthwise convolutions, SPLIT + convolutions +
+//! CONCATENATION for grouped ones.
+
+use std::collections::HashMap;
+
+use super::flatbuffer::{finish, Field, Obj, Table};
+use crate::ir::{Network, Op, Shape};
+use crate::{onnx, RuntimeError};
+
+/// The TFLite schema's numbers this writer uses (tensorflow/lite/schema/schema.fbs).
+mod schema {
+    pub const ADD: i32 = 0;
+    pub const AVERAGE_POOL_2D: i32 = 1;
+    pub const CONCATENATION: i32 = 2;
+    pub const CONV_2D: i32 = 3;
+    pub const DEPTHWISE_CONV_2D: i32 = 4;
+    pub const FULLY_CONNECTED: i32 = 9;
+    pub const LOGISTIC: i32 = 14;
+    pub const MAX_POOL_2D: i32 = 17;
+    pub const MUL: i32 = 18;
+    pub const RELU: i32 = 19;
+    pub const RELU6: i32 = 21;
+    pub const RESHAPE: i32 = 22;
+    pub const PAD: i32 = 34;
+    pub const TRANSPOSE: i32 = 39;
+    pub const MEAN: i32 = 40;
+    pub const SPLIT: i32 = 49;
+    pub const HARD_SWISH: i32 = 117;
+
+    // BuiltinOptions union members.
+    pub const CONV_2D_OPTIONS: u8 = 1;
+    pub const DEPTHWISE_CONV_2D_OPTIONS: u8 = 2;
+    pub const POOL_2D_OPTIONS: u8 = 5;
+    pub const FULLY_CONNECTED_OPTIONS: u8 = 8;
+    pub const CONCATENATION_OPTIONS: u8 = 10;
+    pub const ADD_OPTIONS: u8 = 11;
+    pub const RESHAPE_OPTIONS: u8 = 17;
+    pub const MUL_OPTIONS: u8 = 21;
+    pub const REDUCER_OPTIONS: u8 = 27;
+    pub const SPLIT_OPTIONS: u8 = 35;
+
+    // TensorType, Padding, ActivationFunctionType.
+    pub const FLOAT32: i8 = 0;
+    pub const INT32: i8 = 2;
+    pub const SAME: i8 = 0;
+    pub const VALID: i8 = 1;
+    pub const ACT_NONE: i8 = 0;
+    pub const ACT_RELU: i8 = 1;
+    pub const ACT_RELU6: i8 = 3;
+
+    /// Model.version of the current schema.
+    pub const VERSION: u32 = 3;
+}
+
+/// The `.tflite` bytes of `net`, with the weights of `onnx::to_model_proto(net, seed)`.
+pub fn to_tflite_bytes(net: &Network, seed: u64) -> Result<Vec<u8>, RuntimeError> {
+    let proto = onnx::to_model_proto(net, seed);
+    let graph = proto.graph.as_ref().expect("the exporter writes a graph");
+    let weights: HashMap<&str, &[f32]> = graph
+        .initializer
+        .iter()
+        .map(|t| (t.name.as_str(), t.float_data.as_slice()))
+        .collect();
+    let executed = net.executed();
+    let net = &executed.network;
+    let mut b = Builder {
+        weights,
+        tensors: Vec::new(),
+        buffers: vec![Table::new()],
+        codes: Vec::new(),
+        operators: Vec::new(),
+    };
+    let input = b.activation("input".into(), &nhwc(net.input));
+    let (fused, absorbed) = fusions(net);
+    let mut vals: Vec<i32> = vec![input];
+    for (i, node) in net.nodes.iter().enumerate() {
+        let x = net.shape(node.inputs[0]);
+        let ins: Vec<i32> = node.inputs.iter().map(|&v| vals[v]).collect();
+        let name = format!("n{i}");
+        let act = fused[i];
+        let is_output = i + 1 == net.output;
+        let out = match node.op {
+            _ if absorbed[i] => ins[0],
+            Op::Identity => ins[0],
+            Op::Conv2d {
+                kernel,
+                stride,
+                padding,
+                groups,
+                bias,
+                ..
+            } => b.conv(
+                &name,
+                ins[0],
+                x,
+                node.shape,
+                Window {
+                    kernel,
+                    stride,
+                    padding,
+                },
+                groups,
+                bias,
+                act,
+            )?,
+            Op::BatchNorm => {
+                // y = scale * (x - 0) / sqrt(1 + eps) + shift, as the exporter writes it.
+                let scale = b.weight(&format!("{name}.scale"))?;
+                let shift = b.weight(&format!("{name}.shift"))?.to_vec();
+                let norm = (1.0f32 + 1e-5).sqrt();
+                let scale: Vec<f32> = scale.iter().map(|s| s / norm).collect();
+                let s = b.constant_f32(format!("{name}.scale"), &[x.c], &scale);
+                let t = b.constant_f32(format!("{name}.shift"), &[x.c], &shift);
+                let scaled = b.activation(format!("{name}.scaled"), &nhwc(x));
+                b.op(schema::MUL, &[ins[0], s], &[scaled], Some(mul_options()));
+                let out = b.activation(name.clone(), &nhwc(x));
+                b.op(schema::ADD, &[scaled, t], &[out], Some(add_options(act)));
+                out
+            }
+            Op::Relu => b.unary(schema::RELU, &name, ins[0], node.shape),
+            Op::Relu6 => b.unary(schema::RELU6, &name, ins[0], node.shape),
+            Op::HardSwish => b.unary(schema::HARD_SWISH, &name, ins[0], node.shape),
+            Op::Sigmoid => b.unary(schema::LOGISTIC, &name, ins[0], node.shape),
+            Op::HardSigmoid => {
+                // PyTorch's hardsigmoid: relu6(x + 3) / 6.
+                let three = b.constant_f32(format!("{name}.three"), &[1], &[3.0]);
+                let sixth = b.constant_f32(format!("{name}.sixth"), &[1], &[1.0 / 6.0]);
+                let shifted = b.activation(format!("{name}.shifted"), &nhwc(x));
+                b.op(
+                    schema::ADD,
+                    &[ins[0], three],
+                    &[shifted],
+                    Some(add_options(schema::ACT_RELU6)),
+                );
+                let out = b.activation(name.clone(), &nhwc(x));
+                b.op(schema::MUL, &[shifted, sixth], &[out], Some(mul_options()));
+                out
+            }
+            Op::AvgPool {
+                kernel,
+                stride,
+                padding,
+            } => b.pool(
+                schema::AVERAGE_POOL_2D,
+                &name,
+                ins[0],
+                x,
+                node.shape,
+                Window {
+                    kernel,
+                    stride,
+                    padding,
+                },
+            )?,
+            Op::MaxPool {
+                kernel,
+                stride,
+                padding,
+            } => b.pool(
+                schema::MAX_POOL_2D,
+                &name,
+                ins[0],
+                x,
+                node.shape,
+                Window {
+                    kernel,
+                    stride,
+                    padding,
+                },
+            )?,
+            Op::Add => {
+                let mut acc = ins[0];
+                for (j, &other) in ins.iter().enumerate().skip(1) {
+                    let last = j + 1 == ins.len();
+                    let sum = b.activation(
+                        if last {
+                            name.clone()
+                        } else {
+                            format!("{name}.sum{j}")
+                        },
+                        &nhwc(x),
+                    );
+                    let act = if last { act } else { schema::ACT_NONE };
+                    b.op(schema::ADD, &[acc, other], &[sum], Some(add_options(act)));
+                    acc = sum;
+                }
+                acc
+            }
+            Op::Mul => {
+                let out = b.activation(name.clone(), &nhwc(x));
+                b.op(schema::MUL, &[ins[0], ins[1]], &[out], Some(mul_options()));
+                out
+            }
+            Op::Zero => {
+                let zero = b.constant_f32(format!("{name}.zero"), &[1], &[0.0]);
+                let out = b.activation(name.clone(), &nhwc(x));
+                b.op(schema::MUL, &[ins[0], zero], &[out], Some(mul_options()));
+                out
+            }
+            Op::Concat => {
+                let out = b.activation(name.clone(), &nhwc(node.shape));
+                b.op(
+                    schema::CONCATENATION,
+                    &ins,
+                    &[out],
+                    Some(concat_options(schema::ACT_NONE)),
+                );
+                out
+            }
+            Op::GlobalAvgPool => {
+                let axes = b.constant_i32(format!("{name}.axes"), &[2], &[1, 2]);
+                let out = b.activation(name.clone(), &nhwc(node.shape));
+                let options = Table::new().with(0, Field::Bool(true));
+                b.op(
+                    schema::MEAN,
+                    &[ins[0], axes],
+                    &[out],
+                    Some((schema::REDUCER_OPTIONS, options)),
+                );
+                out
+            }
+            Op::Flatten => {
+                if x.h * x.w == 1 {
+                    // [N, 1, 1, C] is already the flattened order.
+                    ins[0]
+                } else {
+                    let nchw = b.transpose_to_nchw(&name, ins[0], x);
+                    b.reshape(&name, nchw, &nhwc(node.shape))
+                }
+            }
+            Op::Linear { out_features } => {
+                let flat = if x.h * x.w == 1 {
+                    ins[0]
+                } else {
+                    // Row-major flattening of NCHW, as the ONNX model does.
+                    b.transpose_to_nchw(&name, ins[0], x)
+                };
+                let fan_in = x.c * x.h * x.w;
+                let w = b.weight(&format!("{name}.w"))?.to_vec();
+                let bias = b.weight(&format!("{name}.b"))?.to_vec();
+                let w = b.constant_f32(format!("{name}.w"), &[out_features, fan_in], &w);
+                let bias = b.constant_f32(format!("{name}.b"), &[out_features], &bias);
+                let fc = b.activation(
+                    if is_output {
+                        name.clone()
+                    } else {
+                        format!("{name}.fc")
+                    },
+                    &[x.n, out_features],
+                );
+                let options = Table::new()
+                    .with(0, Field::I8(schema::ACT_NONE))
+                    .with(2, Field::Bool(false));
+                b.op(
+                    schema::FULLY_CONNECTED,
+                    &[flat, w, bias],
+                    &[fc],
+                    Some((schema::FULLY_CONNECTED_OPTIONS, options)),
+                );
+                if is_output {
+                    fc
+                } else {
+                    b.reshape(&name, fc, &nhwc(node.shape))
+                }
+            }
+        };
+        vals.push(out);
+    }
+    let output = vals[net.output];
+    if output == input {
+        return Err(RuntimeError::InvalidGraph(
+            "the network has no operation between its input and its output".into(),
+        ));
+    }
+    Ok(b.finish(&net.name, input, output))
+}
+
+fn nhwc(s: Shape) -> [usize; 4] {
+    [s.n, s.h, s.w, s.c]
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+}
+
+/// How PyTorch's symmetric padding is written in TFLite.
+enum Padding {
+    Valid,
+    /// TensorFlow's SAME pads exactly as PyTorch does here.
+    Same,
+    /// Only an explicit PAD gives PyTorch's result (stride 2 on even sizes: SAME pads 0 before).
+    Explicit(usize),
+}
+
+fn padding_for(x: Shape, win: Window) -> Padding {
+    let Window {
+        kernel: k,
+        stride: s,
+        padding: p,
+    } = win;
+    if p == 0 {
+        return Padding::Valid;
+    }
+    let same = |n: usize| {
+        let out = n.div_ceil(s);
+        let total = ((out - 1) * s + k).saturating_sub(n);
+        total / 2 == p && total - total / 2 == p && out == (n + 2 * p - k) / s + 1
+    };
+    if same(x.h) && same(x.w) {
+        Padding::Same
+    } else {
+        Padding::Explicit(p)
+    }
+}
+
+/// Which ReLU/ReLU6 nodes fold into the convolution or sum before them (their only reader):
+/// the activation per node, and the nodes absorbed.
+fn fusions(net: &Network) -> (Vec<i8>, Vec<bool>) {
+    let mut readers = vec![0usize; net.nodes.len() + 1];
+    for node in &net.nodes {
+        for &v in &node.inputs {
+            readers[v] += 1;
+        }
+    }
+    readers[net.output] += 1;
+    let mut fused = vec![schema::ACT_NONE; net.nodes.len()];
+    let mut absorbed = vec![false; net.nodes.len()];
+    for (j, node) in net.nodes.iter().enumerate() {
+        let act = match node.op {
+            Op::Relu => schema::ACT_RELU,
+            Op::Relu6 => schema::ACT_RELU6,
+            _ => continue,
+        };
+        let v = node.inputs[0];
+        if v == 0 || readers[v] != 1 || fused[v - 1] != schema::ACT_NONE {
+            continue;
+        }
+        if matches!(net.nodes[v - 1].op, Op::Conv2d { .. } | Op::Add) {
+            fused[v - 1] = act;
+            absorbed[j] = true;
+        }
+    }
+    (fused, absorbed)
+}
+
+fn add_options(act: i8) -> (u8, Table) {
+    (schema::ADD_OPTIONS, Table::new().with(0, Field::I8(act)))
+}
+
+fn mul_options() -> (u8, Table) {
+    (
+        schema::MUL_OPTIONS,
+        Table::new().with(0, Field::I8(schema::ACT_NONE)),
+    )
+}
+
+fn concat_options(act: i8) -> (u8, Table) {
+    (
+        schema::CONCATENATION_OPTIONS,
+        Table::new().i32(0, 3).with(1, Field::I8(act)),
+    )
+}
+
+fn ints(v: &[usize]) -> Obj {
+    Obj::Ints(v.iter().map(|&d| d as i32).collect())
+}
+
+struct Builder<'a> {
+    weights: HashMap<&'a str, &'a [f32]>,
+    tensors: Vec<Table>,
+    /// Buffer 0 is the empty buffer of every tensor without data.
+    buffers: Vec<Table>,
+    /// Builtin code of each operator code index.
+    codes: Vec<i32>,
+    operators: Vec<Table>,
+}
+
+impl<'a> Builder<'a> {
+    fn weight(&self, name: &str) -> Result<&'a [f32], RuntimeError> {
+        self.weights.get(name).copied().ok_or_else(|| {
+            RuntimeError::InvalidGraph(format!("the ONNX model has no weight {name}"))
+        })
+    }
+
+    fn tensor(&mut self, name: String, shape: &[usize], ty: i8, data: Option<Vec<u8>>) -> i32 {
+        let buffer = match data {
+            None => 0,
+            Some(data) => {
+                self.buffers
+                    .push(Table::new().obj(0, Obj::Bytes { data, align: 16 }));
+                self.buffers.len() - 1
+            }
+        };
+        self.tensors.push(
+            Table::new()
+                .obj(0, ints(shape))
+                .with(1, Field::I8(ty))
+                .with(2, Field::U32(buffer as u32))
+                .obj(3, Obj::Str(name)),
+        );
+        (self.tensors.len() - 1) as i32
+    }
+
+    fn activation(&mut self, name: String, shape: &[usize]) -> i32 {
+        self.tensor(name, shape, schema::FLOAT32, None)
+    }
+
+    fn constant_f32(&mut self, name: String, shape: &[usize], values: &[f32]) -> i32 {
+        let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.tensor(name, shape, schema::FLOAT32, Some(data))
+    }
+
+    fn constant_i32(&mut self, name: String, shape: &[usize], values: &[i32]) -> i32 {
+        let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.tensor(name, shape, schema::INT32, Some(data))
+    }
+
+    fn op(&mut self, code: i32, inputs: &[i32], outputs: &[i32], options: Option<(u8, Table)>) {
+        let index = match self.codes.iter().position(|&c| c == code) {
+            Some(i) => i,
+            None => {
+                self.codes.push(code);
+                self.codes.len() - 1
+            }
+        };
+        let mut t = Table::new()
+            .with(0, Field::U32(index as u32))
+            .obj(1, Obj::Ints(inputs.to_vec()))
+            .obj(2, Obj::Ints(outputs.to_vec()));
+        if let Some((kind, options)) = options {
+            t = t.with(3, Field::U8(kind)).obj(4, Obj::Table(options));
+        }
+        self.operators.push(t);
+    }
+
+    fn unary(&mut self, code: i32, name: &str, x: i32, shape: Shape) -> i32 {
+        let out = self.activation(name.to_string(), &nhwc(shape));
+        self.op(code, &[x], &[out], None);
+        out
+    }
+
+    fn reshape(&mut self, name: &str, x: i32, shape: &[usize]) -> i32 {
+        let dims: Vec<i32> = shape.iter().map(|&d| d as i32).collect();
+        let target = self.constant_i32(format!("{name}.shape"), &[dims.len()], &dims);
+        let out = self.activation(name.to_string(), shape);
+        let options = Table::new().obj(0, Obj::Ints(dims));
+        self.op(
+            schema::RESHAPE,
+            &[x, target],
+            &[out],
+            Some((schema::RESHAPE_OPTIONS, options)),
+        );
+        out
+    }
+
+    fn transpose_to_nchw(&mut self, name: &str, x: i32, s: Shape) -> i32 {
+        let perm = self.constant_i32(format!("{name}.perm"), &[4], &[0, 3, 1, 2]);
+        let out = self.activation(format!("{name}.nchw"), &s.dims());
+        self.op(schema::TRANSPOSE, &[x, perm], &[out], None);
+        out
+    }
+
+    /// Applies `padding` zeros on each side of H and W; returns the padded tensor and shape.
+    fn pad(&mut self, name: &str, x: i32, s: Shape, p: usize) -> (i32, Shape) {
+        let p = p as i32;
+        let pads = self.constant_i32(format!("{name}.pads"), &[4, 2], &[0, 0, p, p, p, p, 0, 0]);
+        let padded = Shape::nchw(s.n, s.c, s.h + 2 * p as usize, s.w + 2 * p as usize);
+        let out = self.activation(format!("{name}.padded"), &nhwc(padded));
+        self.op(schema::PAD, &[x, pads], &[out], None);
+        (out, padded)
+    }
+
+    fn pool(
+        &mut self,
+        code: i32,
+        name: &str,
+        x: i32,
+        xs: Shape,
+        ys: Shape,
+        win: Window,
+    ) -> Result<i32, RuntimeError> {
+        let padding = match padding_for(xs, win) {
+            Padding::Valid => schema::VALID,
+            Padding::Same => schema::SAME,
+            // Zeros would enter the max or the mean; no space needs this.
+            Padding::Explicit(p) => {
+                return Err(RuntimeError::InvalidGraph(format!(
+                    "{name}: a {k}x{k} pool with stride {s} and padding {p} on {h}x{w} has no TFLite form",
+                    k = win.kernel,
+                    s = win.stride,
+                    h = xs.h,
+                    w = xs.w
+                )))
+            }
+        };
+        let out = self.activation(name.to_string(), &nhwc(ys));
+        let (s, k) = (win.stride as i32, win.kernel as i32);
+        let options = Table::new()
+            .with(0, Field::I8(padding))
+            .i32(1, s)
+            .i32(2, s)
+            .i32(3, k)
+            .i32(4, k)
+            .with(5, Field::I8(schema::ACT_NONE));
+        self.op(code, &[x], &[out], Some((schema::POOL_2D_OPTIONS, options)));
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn conv(
+        &mut self,
+        name: &str,
+        x: i32,
+        xs: Shape,
+        ys: Shape,
+        win: Window,
+        groups: usize,
+        has_bias: bool,
+        act: i8,
+    ) -> Result<i32, RuntimeError> {
+        let w = self.weight(&format!("{name}.w"))?;
+        let bias: Vec<f32> = if has_bias {
+            self.weight(&format!("{name}.b"))?.to_vec()
+        } else {
+            vec![0.0; ys.c]
+        };
+        let (mut input, mut xs_in, mut padding) = (x, xs, schema::VALID);
+        match padding_for(xs, win) {
+            Padding::Valid => {}
+            Padding::Same => padding = schema::SAME,
+            Padding::Explicit(p) => (input, xs_in) = self.pad(name, x, xs, p),
+        }
+        let k = win.kernel;
+        let (ig, og) = (xs.c / groups, ys.c / groups);
+        // ONNX weight [O, I/g, k, k], row-major.
+        let at = |o: usize, c: usize, kh: usize, kw: usize| w[((o * ig + c) * k + kh) * k + kw];
+        let s = win.stride as i32;
+        let conv_options = |act: i8| {
+            (
+                schema::CONV_2D_OPTIONS,
+                Table::new()
+                    .with(0, Field::I8(padding))
+                    .i32(1, s)
+                    .i32(2, s)
+                    .with(3, Field::I8(act))
+                    .i32(4, 1)
+                    .i32(5, 1),
+            )
+        };
+        let out = self.activation(name.to_string(), &nhwc(ys));
+        if groups == 1 {
+            let mut f = Vec::with_capacity(w.len());
+            for o in 0..ys.c {
+                for kh in 0..k {
+                    for kw in 0..k {
+                        for c in 0..ig {
+                            f.push(at(o, c, kh, kw));
+                        }
+                    }
+                }
+            }
+            let f = self.constant_f32(format!("{name}.w"), &[ys.c, k, k, ig], &f);
+            let b = self.constant_f32(format!("{name}.b"), &[ys.c], &bias);
+            self.op(
+                schema::CONV_2D,
+                &[input, f, b],
+                &[out],
+                Some(conv_options(act)),
+            );
+        } else if ig == 1 {
+            // Depthwise: output channel o reads input channel o / multiplier in both formats.
+            let mut f = Vec::with_capacity(w.len());
+            for kh in 0..k {
+                for kw in 0..k {
+                    for o in 0..ys.c {
+                        f.push(at(o, 0, kh, kw));
+                    }
+                }
+            }
+            let f = self.constant_f32(format!("{name}.w"), &[1, k, k, ys.c], &f);
+            let b = self.constant_f32(format!("{name}.b"), &[ys.c], &bias);
+            let options = Table::new()
+                .with(0, Field::I8(padding))
+                .i32(1, s)
+                .i32(2, s)
+                .i32(3, og as i32)
+                .with(4, Field::I8(act))
+                .i32(5, 1)
+                .i32(6, 1);
+            self.op(
+                schema::DEPTHWISE_CONV_2D,
+                &[input, f, b],
+                &[out],
+                Some((schema::DEPTHWISE_CONV_2D_OPTIONS, options)),
+            );
+        } else {
+            // Grouped: split the channels, one convolution per group, concatenate.
+            let axis = self.constant_i32(format!("{name}.axis"), &[], &[3]);
+            let part = Shape { c: ig, ..xs_in };
+            let parts: Vec<i32> = (0..groups)
+                .map(|g| self.activation(format!("{name}.in{g}"), &nhwc(part)))
+                .collect();
+            self.op(
+                schema::SPLIT,
+                &[axis, input],
+                &parts,
+                Some((schema::SPLIT_OPTIONS, Table::new().i32(0, groups as i32))),
+            );
+            let mut outs = Vec::with_capacity(groups);
+            for (g, &part_t) in parts.iter().enumerate() {
+                let mut f = Vec::with_capacity(og * k * k * ig);
+                for o in g * og..(g + 1) * og {
+                    for kh in 0..k {
+                        for kw in 0..k {
+                            for c in 0..ig {
+                                f.push(at(o, c, kh, kw));
+                            }
+                        }
+                    }
+                }
+                let f = self.constant_f32(format!("{name}.w{g}"), &[og, k, k, ig], &f);
+                let b =
+                    self.constant_f32(format!("{name}.b{g}"), &[og], &bias[g * og..(g + 1) * og]);
+                let y = self.activation(format!("{name}.out{g}"), &nhwc(Shape { c: og, ..ys }));
+                self.op(
+                    schema::CONV_2D,
+                    &[part_t, f, b],
+                    &[y],
+                    Some(conv_options(act)),
+                );
+                outs.push(y);
+            }
+            self.op(
+                schema::CONCATENATION,
+                &outs,
+                &[out],
+                Some(concat_options(schema::ACT_NONE)),
+            );
+        }
+        Ok(out)
+    }
+
+    fn finish(self, name: &str, input: i32, output: i32) -> Vec<u8> {
+        let codes = self
+            .codes
+            .iter()
+            .map(|&c| {
+                Table::new()
+                    .with(0, Field::I8(c.min(127) as i8))
+                    .i32(2, 1)
+                    .i32(3, c)
+            })
+            .collect();
+        let subgraph = Table::new()
+            .obj(0, Obj::Tables(self.tensors))
+            .obj(1, Obj::Ints(vec![input]))
+            .obj(2, Obj::Ints(vec![output]))
+            .obj(3, Obj::Tables(self.operators))
+            .obj(4, Obj::Str(name.to_string()));
+        let model = Table::new()
+            .with(0, Field::U32(schema::VERSION))
+            .obj(1, Obj::Tables(codes))
+            .obj(2, Obj::Tables(vec![subgraph]))
+            .obj(
+                3,
+                Obj::Str(format!("edgenas {}", env!("CARGO_PKG_VERSION"))),
+            )
+            .obj(4, Obj::Tables(self.buffers));
+        finish(&model, b"TFL3")
+    }
+}

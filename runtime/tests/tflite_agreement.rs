@@ -1,0 +1,182 @@
+//! The `.tflite` writer against tract: one network with every IR op, one set of weights, the
+//! same input (transposed to NHWC), and the two runtimes' outputs agree within float tolerance.
+#![cfg(feature = "tflite")]
+
+use edgenas_runtime::ir::{Network, Op, Shape};
+use edgenas_runtime::tflite::{to_tflite_bytes, TfliteModel};
+use edgenas_runtime::{Model, ModelOptions, Runtime, TractModel, TractOptions};
+
+fn conv(out: usize, k: usize, s: usize, p: usize, g: usize, bias: bool) -> Op {
+    Op::Conv2d {
+        out_channels: out,
+        kernel: k,
+        stride: s,
+        padding: p,
+        groups: g,
+        bias,
+    }
+}
+
+/// Every op of the IR, in the forms the three spaces use.
+fn every_op() -> Network {
+    let mut n = Network::new("every-op", Shape::nchw(1, 3, 16, 16));
+    let a = n.add(conv(8, 3, 2, 1, 1, true), &[0]).unwrap(); // explicit PAD (stride 2, even)
+    let a = n.add(Op::Relu, &[a]).unwrap(); // fused into the conv
+    let b = n.add(conv(8, 3, 1, 1, 8, true), &[a]).unwrap(); // depthwise, SAME
+    let b = n.add(Op::Relu6, &[b]).unwrap();
+    let c = n.add(conv(16, 1, 1, 0, 2, false), &[b]).unwrap(); // grouped 1x1
+    let c = n.add(Op::BatchNorm, &[c]).unwrap();
+    let c = n.add(Op::HardSwish, &[c]).unwrap();
+    let d = n.add(conv(16, 5, 1, 2, 16, true), &[c]).unwrap(); // depthwise 5x5
+    let se = n.add(Op::GlobalAvgPool, &[d]).unwrap();
+    let se = n.add(conv(4, 1, 1, 0, 1, true), &[se]).unwrap();
+    let se = n.add(Op::Relu, &[se]).unwrap();
+    let se = n.add(conv(16, 1, 1, 0, 1, true), &[se]).unwrap();
+    let se = n.add(Op::HardSigmoid, &[se]).unwrap();
+    let d = n.add(Op::Mul, &[d, se]).unwrap();
+    let e = n
+        .add(
+            Op::AvgPool {
+                kernel: 3,
+                stride: 1,
+                padding: 1,
+            },
+            &[d],
+        )
+        .unwrap();
+    let f = n
+        .add(
+            Op::MaxPool {
+                kernel: 3,
+                stride: 1,
+                padding: 1,
+            },
+            &[d],
+        )
+        .unwrap();
+    let z = n.add(Op::Zero, &[c]).unwrap();
+    let s = n.add(Op::Add, &[d, e, f]).unwrap();
+    let s = n.add(Op::Add, &[s, z]).unwrap();
+    let s = n.add(Op::Sigmoid, &[s]).unwrap();
+    let s = n.add(Op::Identity, &[s]).unwrap();
+    let cat = n.add(Op::Concat, &[s, c]).unwrap();
+    let p = n
+        .add(
+            Op::AvgPool {
+                kernel: 2,
+                stride: 2,
+                padding: 0,
+            },
+            &[cat],
+        )
+        .unwrap();
+    let h = n.add(Op::Linear { out_features: 12 }, &[p]).unwrap(); // flattens 32x4x4 (NCHW order)
+    let h = n.add(Op::Relu, &[h]).unwrap();
+    let h = n.add(Op::Flatten, &[h]).unwrap();
+    let out = n.add(Op::Linear { out_features: 10 }, &[h]).unwrap();
+    n.set_output(out);
+    n
+}
+
+fn nchw_to_nhwc(x: &[f32], s: Shape) -> Vec<f32> {
+    let mut out = vec![0.0; x.len()];
+    for c in 0..s.c {
+        for h in 0..s.h {
+            for w in 0..s.w {
+                out[(h * s.w + w) * s.c + c] = x[(c * s.h + h) * s.w + w];
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn tract_and_tflite_agree_on_every_op() {
+    let net = every_op();
+    let seed = 7;
+    let mut tract = TractModel::from_network(&net, TractOptions { threads: 1, seed }).unwrap();
+    let bytes = to_tflite_bytes(&net, seed).unwrap();
+    let mut tfl = TfliteModel::from_bytes(&bytes, 1, seed).unwrap();
+    assert_eq!(tfl.input_shape(), &[1, 16, 16, 3], "NHWC input");
+    let n = net.input.elements();
+    let input: Vec<f32> = (0..n)
+        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+        .collect();
+    let want = tract.run_on(&input).unwrap().remove(0);
+    let got = tfl
+        .run_on(&nchw_to_nhwc(&input, net.input))
+        .unwrap()
+        .remove(0);
+    assert_eq!(want.len(), 10);
+    assert_eq!(got.len(), 10);
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-3);
+    for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+        assert!(
+            (w - g).abs() <= 1e-4 * scale + 1e-5,
+            "output {i}: tract {w}, tflite {g} (all: {want:?} vs {got:?})"
+        );
+    }
+    // A different input gives a different output: the check is not of a constant network.
+    let other: Vec<f32> = input.iter().map(|v| -v).collect();
+    let moved = tract.run_on(&other).unwrap().remove(0);
+    assert!(moved.iter().zip(&want).any(|(a, b)| (a - b).abs() > 1e-4));
+}
+
+#[test]
+fn the_seam_runs_either_runtime_and_names_it() {
+    let net = every_op();
+    for runtime in [Runtime::Tract, Runtime::Tflite] {
+        let opts = ModelOptions {
+            runtime,
+            threads: 2,
+            seed: 1,
+        };
+        let mut m = Model::from_network(&net, opts).unwrap();
+        assert_eq!(m.runtime(), runtime);
+        assert_eq!(m.threads(), 2);
+        m.run_discard().unwrap();
+        let (shape, out) = m.run().unwrap();
+        assert_eq!(shape.iter().product::<usize>(), 10, "{runtime}: {shape:?}");
+        assert!(out.iter().all(|v| v.is_finite()));
+        let (name, version) = runtime.identity().unwrap();
+        assert_eq!(name, runtime.name());
+        assert!(!version.is_empty());
+    }
+    let (_, v) = Runtime::Tflite.identity().unwrap();
+    assert!(v.starts_with("2."), "TensorFlow Lite 2.x, got {v}");
+}
+
+#[test]
+fn wrong_files_are_refused_in_one_line() {
+    let dir = std::env::temp_dir().join(format!("edgenas-tflite-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let onnx = dir.join("m.onnx");
+    std::fs::write(&onnx, edgenas_runtime::onnx::to_onnx_bytes(&every_op(), 0)).unwrap();
+    let tfl = dir.join("m.tflite");
+    std::fs::write(&tfl, to_tflite_bytes(&every_op(), 0).unwrap()).unwrap();
+    let opts = |runtime| ModelOptions {
+        runtime,
+        threads: 1,
+        seed: 0,
+    };
+    let e = Model::from_file(&onnx, opts(Runtime::Tflite))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--runtime tract"), "{e}");
+    let e = Model::from_file(&tfl, opts(Runtime::Tract))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--runtime tflite"), "{e}");
+    assert!(Model::from_file(&tfl, opts(Runtime::Tflite)).is_ok());
+    // A truncated flatbuffer is refused by TFLite's verifier, not a crash.
+    let bytes = std::fs::read(&tfl).unwrap();
+    let e = TfliteModel::from_bytes(&bytes[..bytes.len() / 2], 1, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("TensorFlow Lite"), "{e}");
+    let e = TfliteModel::from_bytes(b"not a model at all", 1, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("TFL3"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
