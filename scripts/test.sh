@@ -20,6 +20,12 @@ bash scripts/fetch-tflite.sh
 # Every build of this run has the `tflite` feature, so each target is compiled once.
 FEATURES=(--features tflite)
 
+# `man -l` renders the generated man page in tests/surface.rs.
+if ! command -v man >/dev/null 2>&1; then
+  sudo_ apt-get update -q >/dev/null 2>&1 || true
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q man-db >/dev/null
+fi
+
 # rustfmt and clippy come with the machine's toolchain; installed here when missing. Where they
 # cannot be had (no toolchain server), the checks are skipped with a note, never silently.
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
@@ -70,6 +76,11 @@ else
   a64=target/cross/aarch64-unknown-linux-gnu/dist/edgenas.stripped
   armv7_status=0
   if [ "${EDGENAS_ARMV7:-1}" = 1 ]; then
+    # qemu-arm's loader: the armv7 binary writes its man page and completions under it at
+    # packaging, and profiles an arch below.
+    if [ ! -e /usr/arm-linux-gnueabihf/lib/ld-linux-armhf.so.3 ]; then
+      sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q libc6-armhf-cross >/dev/null || true
+    fi
     echo "== cross: armv7 release build (profile dist)"
     t0=$(date +%s)
     bash cross/build.sh armv7-unknown-linux-gnueabihf 2>&1 | tee -a "$log" || armv7_status=$?
@@ -92,7 +103,7 @@ else
         --json > "$v7home/profile.json"
       python3 - "$v7home/profile.json" <<'PY'
 import json, sys
-r = json.load(open(sys.argv[1]))
+r = json.load(open(sys.argv[1]))["results"][0]
 # uname's machine as the emulated binary sees it: "armv7l" on a board, "arm" under some qemu-arm.
 assert r["fingerprint"]["arch"].startswith("arm"), r["fingerprint"]["arch"]
 assert r["median_ms"] > 0 and r["runs"] >= 3, r
@@ -122,6 +133,12 @@ PY
   tflite_dir=$(mktemp -d)
   tar -xzf "dist/edgenas-$version-aarch64-unknown-linux-gnu-tflite.tar.gz" -C "$tflite_dir"
   a64_tflite="$tflite_dir/edgenas"
+  echo "== the tarball's man page renders and its bash completions source"
+  MANPAGER=cat man -l "$tflite_dir/edgenas.1" | grep -q "edgenas"
+  bash -c "set -e; source '$tflite_dir/completions/edgenas.bash'; complete -p edgenas >/dev/null"
+  for f in completions/edgenas.zsh completions/edgenas.fish libtensorflowlite_c.so NOTICE-tflite README.md; do
+    test -s "$tflite_dir/$f" || { echo "test.sh: $f is missing from the -tflite tarball" >&2; exit 1; }
+  done
   echo "== aarch64 -tflite tarball under qemu: infer and profile with --runtime tflite"
   tflhome=$(mktemp -d)
   arch='|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|'
@@ -139,7 +156,7 @@ x86 = json.load(open(f"{d}/infer-x86-tract.json"))
 assert arm["runtime"] == "tflite", arm
 worst = max(abs(a - b) for a, b in zip(arm["output"], x86["output"]))
 assert len(arm["output"]) == len(x86["output"]) == 10 and worst < 1e-3, (worst, arm, x86)
-p = json.load(open(f"{d}/profile.json"))
+p = json.load(open(f"{d}/profile.json"))["results"][0]
 fp = p["fingerprint"]
 assert fp["runtime"] == "tflite" and fp["runtime_version"].startswith("2.") and fp["arch"] == "aarch64", fp
 assert p["median_ms"] > 0 and p["runs"] >= 3, p
@@ -161,6 +178,9 @@ PY
     "picks_truly_fit_and_are_near_the_best_that_fits|18 exact searches (the oracle loop test covers the ARM build)"
     "meta_training_is_deterministic_for_a_seed|meta-training takes minutes emulated"
     "a_million_generated_inputs_and_not_one_panic|the parsers run in the test process, natively: the native tier fed them"
+    "the_readme_tour_runs_top_to_bottom|times real networks under the default protocol (minutes emulated)"
+    "long_work_reports_progress_with_a_counter_on_a_pipe|NASWOT scores run tract on random inputs, slow emulated"
+    "search_parameters_that_make_the_search_meaningless_are_refused|runs a NASWOT search, slow emulated"
   )
   skip_args=()
   for entry in "${emulated_skips[@]}"; do

@@ -12,23 +12,40 @@ use clap::{Args, Parser, Subcommand};
 )]
 pub struct Cli {
     /// More log output (-v info, -vv debug).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global options", display_order = 900)]
     pub verbose: u8,
+    /// No progress and no notes on stderr (results and errors still print).
+    #[arg(
+        short,
+        long,
+        global = true,
+        help_heading = "Global options",
+        display_order = 901
+    )]
+    pub quiet: bool,
     /// State directory (default: $EDGENAS_HOME, else $XDG_DATA_HOME/edgenas, else ~/.local/share/edgenas).
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        help_heading = "Global options",
+        display_order = 902
+    )]
     pub home: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
 
+// Parsed once per process: the size of the largest arguments does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Identify this machine and read its state (governor, clocks, temperatures).
     Probe(ProbeArgs),
     /// Time candidate networks (arch strings, .onnx or .tflite files) under the measurement protocol.
     Profile(ProfileArgs),
-    /// Write a candidate network as an .onnx (tract, onnxruntime…) or .tflite (TensorFlow Lite)
-    /// file, with seeded random weights: the network that was timed.
+    /// Write a candidate network: .onnx (tract, onnxruntime…) or .tflite (TensorFlow Lite) with
+    /// seeded random weights, the network that was timed; or a PyTorch module (.py) to train it.
     Export(ExportArgs),
     /// Run a candidate (arch string, .onnx or .tflite file) once on its seeded input and print the output:
     /// checks that this board's runtime computes what another machine's does.
@@ -54,6 +71,14 @@ pub enum Command {
     Run(RunArgs),
     /// Drive boards over SSH: deploy edgenas, run commands detached, reattach, fetch results.
     Remote(RemoteArgs),
+    /// Print a shell completion script: `source <(edgenas completions bash)`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `edgenas man > edgenas.1 && man -l edgenas.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -239,6 +264,8 @@ pub struct ValidateArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub export: crate::tables::ExportFiles,
 }
 
 #[derive(Debug, Args)]
@@ -353,6 +380,8 @@ pub struct SearchArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub export: crate::tables::ExportFiles,
 }
 
 #[derive(Debug, Args)]
@@ -369,6 +398,7 @@ pub enum PredictorCommand {
     Eval(PredictorEvalArgs),
     /// How a predictor was trained and how it scored on its validation devices (JSON).
     Info {
+        /// Search space: nb201, fbnet or ofa.
         #[arg(long, default_value = "nb201")]
         space: String,
         /// Model file (default: the one shipped in the binary).
@@ -416,11 +446,13 @@ pub struct MetaTrainArgs {
     /// Validation devices for model selection, comma-separated.
     #[arg(long, value_name = "DEV,...")]
     pub valid: String,
+    /// Seed of the random choices (archs, sampling).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Outer (meta) iterations.
     #[arg(long, default_value_t = 3000)]
     pub iterations: usize,
+    /// Meta-training loss: mse, or rank (MSE plus a ranking term, --rank-weight).
     #[arg(long, value_enum, default_value_t = LossArg::Mse)]
     pub loss: LossArg,
     /// Weight of the ranking term with --loss rank.
@@ -478,6 +510,7 @@ pub struct PredictorEvalArgs {
     /// uncertainty (what `adapt` does on a device).
     #[arg(long, value_enum, default_value_t = SelectArg::Random)]
     pub select: SelectArg,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -487,12 +520,17 @@ pub struct ProbeArgs {
     /// Read /proc, /sys and /etc under this root (fixture trees of real boards).
     #[arg(long, value_name = "DIR", default_value = "/", env = "EDGENAS_SYSROOT")]
     pub sysroot: PathBuf,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct ProtocolArgs {
+    /// Exactly N timed runs, whatever the time and CI rules say (hyperfine's --runs,
+    /// benchmark_model's --num_runs): --min-runs and --max-runs both N.
+    #[arg(long, value_name = "N", visible_alias = "num-runs", alias = "num_runs", conflicts_with_all = ["min_runs", "max_runs"])]
+    pub runs: Option<usize>,
     /// Warm-up runs (at least; warm-up also lasts at least 0.5 s).
     #[arg(long, default_value_t = 5)]
     pub warmup_runs: usize,
@@ -541,6 +579,10 @@ pub struct MachineArgs {
     /// Record measurements even when pre-flight finds the machine unfit (the reason is kept as a flag).
     #[arg(long)]
     pub allow_unstable: bool,
+    /// Allow more inference threads than the CPUs they run on (they time-share; the record is
+    /// flagged `oversubscribed`).
+    #[arg(long)]
+    pub oversubscribe: bool,
     /// Read /proc, /sys and /etc under this root (board identity, firmware and pre-flight state).
     #[arg(long, value_name = "DIR", default_value = "/", env = "EDGENAS_SYSROOT")]
     pub sysroot: PathBuf,
@@ -553,17 +595,25 @@ pub struct ProfileArgs {
     pub targets: Vec<String>,
     #[command(flatten)]
     pub machine: MachineArgs,
-    /// Skip targets the journal already holds under the same conditions (resume an interrupted run).
+    /// Skip targets the journal already holds under the same conditions (resume an interrupted
+    /// run); their records are reported with `resumed: true`.
     #[arg(long)]
     pub resume: bool,
+    /// When a target cannot be loaded or measured, measure the others and report the failures
+    /// at the end (exit status 1).
+    #[arg(long)]
+    pub keep_going: bool,
     /// Seed of the weights and the input tensor.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Journal file (default: measurements.journal in the state directory).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
+    /// Print the results as JSON on stdout: {"results": [...], "failures": [...]} (README).
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub export: crate::tables::ExportFiles,
 }
 
 #[derive(Debug, Args)]
@@ -579,6 +629,7 @@ pub struct InferArgs {
     /// Seed of the weights (arch strings) and of the input.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -590,8 +641,9 @@ pub struct ExportArgs {
     /// The file to write.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
-    /// onnx or tflite (default: from the output's extension, else onnx).
-    #[arg(long, value_name = "onnx|tflite")]
+    /// onnx (tract, onnxruntime), tflite (TensorFlow Lite) or pytorch (a module to train, no
+    /// weights); default: from the output's extension (.onnx, .tflite, .py), else onnx.
+    #[arg(long, value_name = "onnx|tflite|pytorch")]
     pub format: Option<String>,
     /// Seed of the weights.
     #[arg(long, default_value_t = 0)]
@@ -614,13 +666,19 @@ pub struct JournalArgs {
 pub enum JournalAction {
     /// List the measurements.
     Show {
+        /// Print the measurements as JSON: {"results": [...]}, the shape of `profile --json`.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        export: crate::tables::ExportFiles,
     },
-    /// Export the measurements.
+    /// Export every measurement with its full conditions, one row per measurement.
     Export {
-        /// CSV, one row per measurement.
-        #[arg(long, required = true)]
+        /// csv, json or markdown.
+        #[arg(long, default_value = "csv", value_parser = ["csv", "json", "markdown"])]
+        format: String,
+        /// Same as --format csv (kept for scripts written against earlier versions).
+        #[arg(long, hide = true)]
         csv: bool,
         /// Write to FILE instead of stdout.
         #[arg(short, long, value_name = "FILE")]
@@ -644,11 +702,13 @@ pub struct BenchArgs {
 pub enum BenchKind {
     /// The protocol's median against a bare loop of the same runnable.
     Protocol {
+        /// The NB201 arch to time.
         #[arg(
             long,
             default_value = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
         )]
         arch: String,
+        /// Inference threads.
         #[arg(long, default_value_t = 1)]
         threads: usize,
         /// Minimum bare-loop runs in each round (topped up after the protocol if it ran fewer).
@@ -657,20 +717,25 @@ pub enum BenchKind {
         /// Rounds (each: the protocol, with a bare run paired to each of its runs); the median ratio is the figure.
         #[arg(long, default_value_t = 5)]
         rounds: usize,
+        /// Print the result as JSON on stdout.
         #[arg(long)]
         json: bool,
     },
     /// Adaptation and prediction speed of the shipped predictor (1 thread).
     Predictor {
+        /// Search space: nb201, fbnet or ofa.
         #[arg(long, default_value = "nb201")]
         space: String,
         /// Latency table to adapt from.
         #[arg(long, value_name = "FILE.csv")]
         data: PathBuf,
+        /// The latency table's device column (without _ms).
         #[arg(long, default_value = "raspi4")]
         device: String,
+        /// Predictor model file (default: the one shipped in the binary).
         #[arg(long, value_name = "MODEL")]
         model: Option<PathBuf>,
+        /// Repetitions; the median is reported.
         #[arg(long, default_value_t = 20)]
         repeats: usize,
     },
@@ -678,14 +743,19 @@ pub enum BenchKind {
     /// (checks a space's skeleton: a wrong one ranks archs differently from the published
     /// figures), and the runtimes against each other.
     Table {
+        /// Search space: nb201, fbnet or ofa.
         #[arg(long, default_value = "fbnet")]
         space: String,
+        /// Latency table (CSV with the space's arch columns and <device>_ms columns).
         #[arg(long, value_name = "FILE.csv")]
         data: PathBuf,
+        /// The latency table's device column (without _ms).
         #[arg(long, default_value = "gold_6226")]
         device: String,
+        /// How many seeded archs to measure.
         #[arg(long, default_value_t = 50)]
         archs: usize,
+        /// Seed of the random choices (archs, sampling).
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Sampling time per arch in seconds (the protocol's max time).
@@ -699,27 +769,35 @@ pub enum BenchKind {
     /// Test-retest of the measurement protocol: N archs measured twice with interleaved rounds
     /// and twice with the one-arch-at-a-time protocol, in one run.
     Reproducibility {
+        /// Search space: nb201, fbnet or ofa.
         #[arg(long, default_value = "nb201")]
         space: String,
+        /// How many seeded archs to measure.
         #[arg(long, default_value_t = 40)]
         archs: usize,
+        /// Inference threads.
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// Seed of the random choices (archs, sampling).
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Skip the one-arch-at-a-time protocol (half the time).
         #[arg(long)]
         rounds_only: bool,
+        /// Print the result as JSON on stdout.
         #[arg(long)]
         json: bool,
     },
     /// Speed of the on-device loop's computations: adapt, predicting the whole NB201 space
     /// with uncertainty, exact search (oracle figures, no measurement).
     Loop {
+        /// Latency table (CSV with the space's arch columns and <device>_ms columns).
         #[arg(long, value_name = "FILE.csv")]
         data: PathBuf,
+        /// The latency table's device column (without _ms).
         #[arg(long, default_value = "raspi4")]
         device: String,
+        /// Repetitions; the median is reported.
         #[arg(long, default_value_t = 5)]
         repeats: usize,
     },
@@ -735,17 +813,22 @@ pub enum BenchKind {
     },
     /// Time for evolutionary search to find archs within a predicted-latency budget.
     Search {
+        /// Search space: nb201, fbnet or ofa.
         #[arg(long, default_value = "fbnet")]
         space: String,
+        /// Latency table (CSV with the space's arch columns and <device>_ms columns).
         #[arg(long, value_name = "FILE.csv")]
         data: PathBuf,
+        /// The latency table's device column (without _ms).
         #[arg(long, default_value = "gold_6226")]
         device: String,
         /// Budget as a quantile of the space's predicted latencies (0.2 = faster than 80%).
         #[arg(long, default_value_t = 0.2)]
         budget_quantile: f64,
+        /// Objective evaluations of the evolutionary search.
         #[arg(long, default_value_t = 30)]
         evaluations: usize,
+        /// Predictor model file (default: the one shipped in the binary).
         #[arg(long, value_name = "MODEL")]
         model: Option<PathBuf>,
     },
@@ -755,4 +838,43 @@ pub enum BenchKind {
 fn parse_runtime(s: &str) -> Result<edgenas_runtime::Runtime, String> {
     s.parse()
         .map_err(|e: edgenas_runtime::RuntimeError| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every flag and argument of every command says what it is (and clap adds its default).
+    #[test]
+    fn every_argument_of_every_command_is_described() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if ["help", "version"].contains(&id) || arg.is_hide_set() {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (no about)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "edgenas", &mut missing);
+        assert!(missing.is_empty(), "undescribed: {missing:#?}");
+    }
+
+    #[test]
+    fn global_options_are_grouped_apart() {
+        let cmd = super::Cli::command();
+        for id in ["verbose", "quiet", "home"] {
+            let arg = cmd.get_arguments().find(|a| a.get_id() == id).unwrap();
+            assert_eq!(arg.get_help_heading(), Some("Global options"), "{id}");
+        }
+    }
 }

@@ -9,6 +9,7 @@ mod models;
 mod output;
 mod progress;
 mod state;
+mod tables;
 
 use std::process::ExitCode;
 
@@ -25,7 +26,7 @@ fn main() -> ExitCode {
             .unwrap_or_else(|| "unknown".into());
         // `print!` to a closed pipe (`edgenas journal show | head -1`) is how the reader says
         // it has had enough: end quietly and successfully, as ripgrep does.
-        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+        if msg.contains("Broken pipe") {
             std::process::exit(0);
         }
         let at = info
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         eprintln!("edgenas: internal error: {msg}{at} (please report it)");
     }));
     let cli = cli::Cli::parse();
+    progress::set_quiet(cli.quiet);
     let level = match cli.verbose {
         0 => "warn",
         1 => "info",
@@ -63,10 +65,22 @@ fn main() -> ExitCode {
                 }
                 return ExitCode::from(exit.code);
             }
-            // `{:#}` prints the context chain on one line: "reading x: no such file".
-            let line = format!("{e:#}").replace('\n', " ");
-            eprintln!("error: {line}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line ("reading x: no such file"), a cause that repeats the
+/// message before it left out (io errors wrapped with their own text read twice otherwise).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string().replace('\n', " ");
+        if parts.last().is_some_and(|last| last.ends_with(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
 }

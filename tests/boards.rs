@@ -59,7 +59,8 @@ fn every_fixture_board_is_identified() {
         let s = &v["system"];
         assert_eq!(s["board"], id, "{dir}: {s}");
         assert_eq!(s["logical_cpus"], cpus, "{dir}");
-        assert!(s["memory_mib"].as_u64().unwrap() > 1000, "{dir}");
+        // From each board's own meminfo (a Pi 3 has 1 GiB; tests/surface.rs checks a few).
+        assert!(s["memory_mib"].as_u64().unwrap() > 512, "{dir}");
         assert!(!s["kernel"].as_str().unwrap().is_empty(), "{dir}");
         assert!(!s["cpu_model"].as_str().unwrap().is_empty(), "{dir}");
         // Every fixture has cpufreq and at least one plausible thermal zone.
@@ -213,7 +214,7 @@ fn throttled_pi_is_refused_with_the_reasons_named() {
     // With --allow-unstable the condition is recorded with the sample.
     args.push("--allow-unstable");
     args.push("--json");
-    let v = json(&ok(home.path(), &args));
+    let v = profile_result(&ok(home.path(), &args));
     let flags = strings(&v["flags"]);
     assert!(flags.contains(&"throttled".to_string()), "{flags:?}");
     assert_eq!(v["fingerprint"]["board"], "rpi4");
@@ -234,7 +235,7 @@ fn jetson_measurements_carry_firmware_and_power_mode() {
     let root = fixture("jetson-orin-nano");
     // The fixture's CPUs 0-5 need not exist here: pin to CPU 0 and use one thread.
     let args = profile_on(&root, &["--cpus", "0", "--threads", "1", "--json"]);
-    let v = json(&ok(home.path(), &args));
+    let v = profile_result(&ok(home.path(), &args));
     assert_eq!(v["fingerprint"]["firmware"], "L4T R36.4.7");
     assert_eq!(v["fingerprint"]["power_mode"], "MAXN_SUPER (mode 2)");
     assert_eq!(v["fingerprint"]["governor"], "performance");
@@ -269,7 +270,7 @@ fn a_cpu_hog_beside_the_measurement_is_flagged() {
             })
         })
         .collect();
-    let v = json(&ok(
+    let v = profile_result(&ok(
         home.path(),
         &[
             "profile",

@@ -9,8 +9,11 @@ fn profile_json_carries_figures_and_conditions() {
     let home = TempDir::new("json");
     let mut args = vec!["profile", ALL_SKIP, "--json"];
     args.extend_from_slice(QUICK);
-    let v = json(&ok(home.path(), &args));
-    assert_eq!(v["arch"], ALL_SKIP);
+    let v = profile_result(&ok(home.path(), &args));
+    assert_eq!(v["subject"], ALL_SKIP);
+    assert_eq!(v["kind"], "arch");
+    assert_eq!(v["space"], "nb201");
+    assert_eq!(v["resumed"], false);
     assert_eq!(v["runtime"], "tract");
     assert_eq!(v["threads"], 1);
     for key in ["median_ms", "mad_ms", "p10_ms", "p90_ms", "cv"] {
@@ -107,8 +110,9 @@ fn export_then_profile_the_file() {
     assert!(out.contains("73098 parameters"), "{out}");
     let mut args = vec!["profile", file.to_str().unwrap(), "--json"];
     args.extend_from_slice(QUICK);
-    let v = json(&ok(home.path(), &args));
-    assert_eq!(v["space"], "onnx");
+    let v = profile_result(&ok(home.path(), &args));
+    assert_eq!(v["kind"], "onnx");
+    assert!(v["space"].is_null(), "{v}");
 }
 
 #[test]
@@ -134,7 +138,7 @@ fn journal_keeps_every_complete_record_after_a_torn_write() {
     again.extend_from_slice(QUICK);
     ok(home.path(), &again);
     let shown = json(&ok(home.path(), &["journal", "show", "--json"]));
-    assert_eq!(shown.as_array().unwrap().len(), 2);
+    assert_eq!(shown["results"].as_array().unwrap().len(), 2);
     assert!(ok(home.path(), &["journal", "check"]).contains("2 valid records"));
     // CSV export: a header and one row, with the arch quoted-free and the figures numeric.
     let csv = ok(home.path(), &["journal", "export", "--csv"]);
@@ -164,8 +168,8 @@ fn a_damaged_record_is_reported_skipped_and_repaired_never_deleted_by_reading() 
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("damaged"), "{}", stderr(&o));
     let shown = json(&stdout(&o));
-    assert_eq!(shown.as_array().unwrap().len(), 1);
-    assert_eq!(shown[0]["arch"], ALL_NONE);
+    assert_eq!(shown["results"].as_array().unwrap().len(), 1);
+    assert_eq!(shown["results"][0]["subject"], ALL_NONE);
     assert_eq!(
         std::fs::read(&path).unwrap(),
         bytes,
@@ -207,7 +211,7 @@ fn resume_skips_what_the_journal_already_holds() {
     let shown = ok(home.path(), &["journal", "show", "--json"]);
     let v = json(&shown);
     assert_eq!(
-        v.as_array().unwrap().len(),
+        v["results"].as_array().unwrap().len(),
         2,
         "only the new arch was measured: {shown}"
     );
@@ -226,9 +230,21 @@ fn threads_and_affinity_are_recorded() {
         "--json",
     ];
     args.extend_from_slice(QUICK);
-    let v = json(&ok(home.path(), &args));
+    // Two threads on one CPU is refused, naming the way to ask for it on purpose.
+    let e = fails(home.path(), &args);
+    assert!(e.contains("--oversubscribe"), "{e}");
+    args.push("--oversubscribe");
+    let v = profile_result(&ok(home.path(), &args));
     assert_eq!(v["threads"], 2);
     assert_eq!(v["cpus"], serde_json::json!([0]));
+    assert!(
+        v["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "oversubscribed"),
+        "{v}"
+    );
 }
 
 #[test]

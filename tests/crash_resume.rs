@@ -70,7 +70,7 @@ fn kill_9_then_resume() {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let survived = json(&ok(home.path(), &["journal", "show", "--json"]))
+    let survived = json(&ok(home.path(), &["journal", "show", "--json"]))["results"]
         .as_array()
         .unwrap()
         .len();
@@ -87,11 +87,11 @@ fn kill_9_then_resume() {
         stderr(&o)
     );
     let all = json(&ok(home.path(), &["journal", "show", "--json"]));
-    let subjects: Vec<&str> = all
+    let subjects: Vec<&str> = all["results"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| m["arch"].as_str().unwrap())
+        .map(|m| m["subject"].as_str().unwrap())
         .collect();
     assert_eq!(subjects.len(), archs.len());
     for a in &archs {

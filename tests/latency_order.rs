@@ -9,7 +9,7 @@ fn uniform_cells_are_ordered_by_cost() {
     let home = TempDir::new("order");
     let mut medians = Vec::new();
     for arch in [ALL_NONE, ALL_SKIP, ALL_CONV1, ALL_CONV3] {
-        let v = json(&ok(
+        let v = profile_result(&ok(
             home.path(),
             &[
                 "profile",

@@ -250,11 +250,11 @@ fn run_survives_kill_9_at_three_points_and_loses_no_measurement() {
     );
     let journal_subjects = || -> Vec<String> {
         let out = ok(home.path(), &["journal", "show", "--json"]);
-        json(&out)
+        json(&out)["results"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| m["arch"].as_str().unwrap().to_string())
+            .map(|m| m["subject"].as_str().unwrap().to_string())
             .collect()
     };
     // Kill points: during the embedding, once the adaptation started, once the search started.

@@ -532,8 +532,8 @@ fn one_board_deploy_run_attach_fetch_and_every_error_as_one_line() {
         .unwrap();
     assert!(show.status.success(), "{}", err(&show));
     let records: serde_json::Value = serde_json::from_str(&out(&show)).unwrap();
-    assert_eq!(records.as_array().unwrap().len(), 1);
-    assert_eq!(records[0]["arch"], ALL_SKIP);
+    assert_eq!(records["results"].as_array().unwrap().len(), 1);
+    assert_eq!(records["results"][0]["subject"], ALL_SKIP);
     let fetched = lab.local_home().join("hosts/board-a");
     assert_eq!(
         std::fs::read_dir(fetched.join("embeddings"))

@@ -9,22 +9,9 @@ mod common;
 
 use common::*;
 use edgenas_nas::Space;
-use edgenas_runtime::ir::Shape;
-use edgenas_runtime::tflite::{to_tflite_bytes, TfliteModel};
+use edgenas_runtime::tflite::{nchw_to_nhwc, to_tflite_bytes, TfliteModel};
 use edgenas_runtime::{TractModel, TractOptions};
 use rand::SeedableRng;
-
-fn nchw_to_nhwc(x: &[f32], s: Shape) -> Vec<f32> {
-    let mut out = vec![0.0; x.len()];
-    for c in 0..s.c {
-        for h in 0..s.h {
-            for w in 0..s.w {
-                out[(h * s.w + w) * s.c + c] = x[(c * s.h + h) * s.w + w];
-            }
-        }
-    }
-    out
-}
 
 /// The writer is right: for seeded archs of each space, tract on the ONNX model and TensorFlow
 /// Lite on the `.tflite` model (same weights) give the same outputs on the same image.
@@ -47,7 +34,7 @@ fn tract_and_tflite_agree_on_archs_of_every_space() {
                 .collect();
             let want = tract.run_on(&input).unwrap().remove(0);
             let got = tfl
-                .run_on(&nchw_to_nhwc(&input, net.input))
+                .run_on(&nchw_to_nhwc(&input, net.input.dims()))
                 .unwrap()
                 .remove(0);
             assert_eq!(want.len(), got.len(), "{arch}");
@@ -146,7 +133,7 @@ fn infer_and_export_agree_across_runtimes() {
             "pb",
         ],
     );
-    assert!(e.contains("onnx, tflite"), "{e}");
+    assert!(e.contains("onnx, tflite, pytorch"), "{e}");
     // Each runtime refuses the other's file, naming the right flag.
     let e = fails(home.path(), &["infer", file.to_str().unwrap()]);
     assert!(e.contains("--runtime tflite"), "{e}");
@@ -172,11 +159,7 @@ fn profile_records_the_runtime_and_never_mixes_them() {
     let tract = profile("tract");
     let tflite = profile("tflite");
     let fp = |v: &serde_json::Value| {
-        let v = if v.is_array() {
-            v[0].clone()
-        } else {
-            v.clone()
-        };
+        let v = &v["results"][0];
         (
             v["fingerprint"]["runtime"].as_str().unwrap().to_string(),
             v["fingerprint"]["runtime_version"]
@@ -195,7 +178,7 @@ fn profile_records_the_runtime_and_never_mixes_them() {
     assert!(ms > 0.0);
     // Both are in the journal: the TFLite run was measured, not resumed from tract's record.
     let shown = json(&ok(home.path(), &["journal", "show", "--json"]));
-    let runtimes: Vec<&str> = shown
+    let runtimes: Vec<&str> = shown["results"]
         .as_array()
         .unwrap()
         .iter()
@@ -205,7 +188,7 @@ fn profile_records_the_runtime_and_never_mixes_them() {
     // A second tflite --resume reuses the tflite record.
     profile("tflite");
     let shown = json(&ok(home.path(), &["journal", "show", "--json"]));
-    assert_eq!(shown.as_array().unwrap().len(), 2);
+    assert_eq!(shown["results"].as_array().unwrap().len(), 2);
 }
 
 /// Without the library: one line that says how to get it; tract is unaffected.

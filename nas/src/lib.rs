@@ -25,6 +25,9 @@ pub enum NasError {
     },
     #[error("unknown search space '{0}' (known: nb201, fbnet, ofa)")]
     UnknownSpace(String),
+    /// A string that is not an arch of any space (empty, a placeholder such as `ARCH`).
+    #[error("{0}")]
+    NotAnArch(String),
 }
 
 impl NasError {
@@ -191,8 +194,21 @@ impl Arch {
             Space::Nb201.parse(s)
         } else if t.starts_with('{') || t.starts_with("ks=") {
             Space::Ofa.parse(s)
-        } else {
+        } else if t.contains('-') {
             Space::Fbnet.parse(s)
+        } else {
+            // Not the shape of any space's strings: say what the shapes are, rather than
+            // report it as a malformed FBNet list.
+            let what = if t.trim().is_empty() {
+                "an empty arch string".to_string()
+            } else {
+                format!("'{}' is not an arch string", t.trim())
+            };
+            Err(NasError::NotAnArch(format!(
+                "{what}: give an NB201 cell (|nor_conv_3x3~0|+|...|), an FBNet list of 22 \
+                 blocks (k3_e1-skip-... or op indices 7-8-1-...), an OFA config \
+                 (ks=...;e=...;d=...;r=224), or a model file (.onnx, .tflite)"
+            )))
         }
     }
 

@@ -109,7 +109,11 @@ pub fn aging_evolution(
         let lats = latency(&batch);
         out.latency_queries += batch.len();
         for (arch, lat) in batch.into_iter().zip(lats) {
-            if lat <= budget_ms && population.len() < opts.population {
+            // The budget of evaluations holds inside a batch too.
+            if lat <= budget_ms
+                && population.len() < opts.population
+                && out.history.len() < opts.evaluations
+            {
                 if let Some(c) = evaluate(arch, lat, &mut seen, objective, &mut out) {
                     population.push_back(c);
                 }

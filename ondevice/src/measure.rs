@@ -255,8 +255,12 @@ impl<'a> Measurer<'a> {
             before,
             notify,
         );
-        if !pre.is_empty() && !setup.allow_unstable {
-            let why: Vec<String> = pre.iter().map(|f| f.to_string()).collect();
+        if pre.iter().any(|f| f.refuses()) && !setup.allow_unstable {
+            let why: Vec<String> = pre
+                .iter()
+                .filter(|f| f.refuses())
+                .map(|f| f.to_string())
+                .collect();
             return Err(LoopError::Unstable(why.join("; ")));
         }
         // The conditions may have changed since the Measurer was made (a governor switched):

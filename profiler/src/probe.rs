@@ -270,8 +270,9 @@ pub struct DefaultPolicy {
 /// uname's machine.
 pub fn read_system(root: &Sysroot) -> System {
     let cpuinfo = root.read("/proc/cpuinfo").unwrap_or_default();
-    let cpu_model =
-        cpuinfo_field(&cpuinfo, &["model name", "Model", "Hardware"]).unwrap_or_default();
+    // x86 and 32-bit ARM kernels name the CPU; arm64 ones do not (a Pi 5's `Hardware` line is
+    // the fixed string BCM2835 and its `Model` the board): those are named from their cores below.
+    let cpu_model = cpuinfo_field(&cpuinfo, &["model name"]).unwrap_or_default();
     let identity = crate::board::read_identity(root);
     let detection = crate::board::detect(&identity);
     let firmware = crate::board::read_firmware(root, &detection.spec);
@@ -316,7 +317,7 @@ pub fn read_system(root: &Sysroot) -> System {
     } else if !spec.clusters.is_empty() {
         let names: Vec<&str> = spec.clusters.iter().map(|c| c.name.as_str()).collect();
         names.join(" + ")
-    } else {
+    } else if !identity.cpu_parts.is_empty() {
         let mut parts = identity.cpu_parts.clone();
         parts.dedup();
         parts
@@ -324,6 +325,8 @@ pub fn read_system(root: &Sysroot) -> System {
             .map(|p| format!("CPU part {p}"))
             .collect::<Vec<_>>()
             .join(" + ")
+    } else {
+        cpuinfo_field(&cpuinfo, &["Hardware", "Model"]).unwrap_or_default()
     };
     let cpus = crate::board::policy_cpus(spec, logical_cpus);
     let threads = spec

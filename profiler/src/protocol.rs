@@ -110,6 +110,12 @@ pub enum Flag {
     /// More inference threads than CPUs to run them on (pinned or online): they time-share.
     /// (A new variant goes last: records written before it still decode.)
     Oversubscribed { threads: usize, cpus: usize },
+    /// Pre-flight found the firmware's under-voltage bit: the supply cannot hold the voltage
+    /// and the firmware slows the CPU. Not heat: waiting does not fix it.
+    UnderVoltage,
+    /// No cpufreq here (a VM, a kernel without it): nothing says the clock is held. Recorded
+    /// with the sample; it does not refuse a measurement (there is nothing to fix).
+    GovernorUnknown,
 }
 
 impl Flag {
@@ -127,7 +133,14 @@ impl Flag {
             Flag::Loaded { .. } => "loaded",
             Flag::Contended { .. } => "contended",
             Flag::Oversubscribed { .. } => "oversubscribed",
+            Flag::UnderVoltage => "under-voltage",
+            Flag::GovernorUnknown => "governor-unknown",
         }
+    }
+
+    /// Whether pre-flight refuses to measure under this flag (without --allow-unstable).
+    pub fn refuses(&self) -> bool {
+        !matches!(self, Flag::GovernorUnknown)
     }
 }
 
@@ -183,6 +196,17 @@ impl std::fmt::Display for Flag {
             Flag::Oversubscribed { threads, cpus } => write!(
                 f,
                 "oversubscribed: {threads} inference threads on {cpus} CPU(s); they time-share"
+            ),
+            Flag::UnderVoltage => write!(
+                f,
+                "under-voltage: the power supply cannot hold the board's voltage and the firmware \
+                 slows the CPU meanwhile (use a supply rated for the board: Pi 4 5 V/3 A, Pi 5 \
+                 5 V/5 A); waiting does not fix it"
+            ),
+            Flag::GovernorUnknown => write!(
+                f,
+                "governor-unknown: no cpufreq here (a VM or a kernel without it), so nothing \
+                 says the CPU clock was held"
             ),
         }
     }
@@ -300,7 +324,7 @@ impl Protocol {
         }
         let start = clock.now();
         let cap = self.max_runs.max(1);
-        let mut samples: Vec<f64> = Vec::with_capacity(self.min_runs.clamp(64, cap));
+        let mut samples: Vec<f64> = Vec::with_capacity(self.min_runs.max(64).min(cap));
         let mut next_check = self.min_runs.max(1);
         loop {
             let t = clock.now();
@@ -488,15 +512,23 @@ fn batch_ci(per_round: &[Vec<f64>]) -> f64 {
 pub fn preflight_flags(cond: &Conditions, temp_limit_c: f64) -> Vec<Flag> {
     let mut flags = Vec::new();
     let governors = cond.governors();
-    if !governors.is_empty() && governors.iter().any(|g| g != "performance") {
+    if governors.is_empty() {
+        flags.push(Flag::GovernorUnknown);
+    } else if governors.iter().any(|g| g != "performance") {
         flags.push(Flag::Governor {
             governor: cond.governor_summary(),
         });
     }
     if let Some(t) = cond.throttle.as_ref().filter(|t| !t.now.is_empty()) {
-        flags.push(Flag::Throttled {
-            reasons: t.now.clone(),
-        });
+        // Under-voltage is the supply, not heat: its own flag and message.
+        let (under, others): (Vec<String>, Vec<String>) =
+            t.now.iter().cloned().partition(|r| r == "under-voltage");
+        if !under.is_empty() {
+            flags.push(Flag::UnderVoltage);
+        }
+        if !others.is_empty() {
+            flags.push(Flag::Throttled { reasons: others });
+        }
     }
     if let Some(c) = cond.max_celsius().filter(|&c| c > temp_limit_c) {
         flags.push(Flag::Hot {
@@ -519,16 +551,18 @@ pub fn cool_down(
     let start = Instant::now();
     loop {
         let flags = preflight_flags(&cond, limit);
-        let transient = flags
+        // Heat and thermal throttling pass by waiting; a governor or an under-voltage does not.
+        let waiting: Vec<String> = flags
             .iter()
-            .any(|f| matches!(f, Flag::Throttled { .. } | Flag::Hot { .. }));
-        if !transient || start.elapsed() >= wait {
+            .filter(|f| matches!(f, Flag::Throttled { .. } | Flag::Hot { .. }))
+            .map(|f| f.to_string())
+            .collect();
+        if waiting.is_empty() || start.elapsed() >= wait {
             return (cond, flags);
         }
-        let why: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
         notify(&format!(
-            "waiting for the board to recover: {}",
-            why.join("; ")
+            "waiting for the board to cool down: {}",
+            waiting.join("; ")
         ));
         std::thread::sleep(Duration::from_secs(2).min(wait.saturating_sub(start.elapsed())));
         cond = crate::probe::read_conditions(root);

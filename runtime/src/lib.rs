@@ -10,6 +10,7 @@ pub mod executed;
 pub mod ir;
 pub mod naswot;
 pub mod onnx;
+pub mod pytorch;
 pub mod tflite;
 pub mod tract_backend;
 

@@ -3,7 +3,7 @@
 #![cfg(feature = "tflite")]
 
 use edgenas_runtime::ir::{Network, Op, Shape};
-use edgenas_runtime::tflite::{to_tflite_bytes, TfliteModel};
+use edgenas_runtime::tflite::{nchw_to_nhwc, to_tflite_bytes, TfliteModel};
 use edgenas_runtime::{Model, ModelOptions, Runtime, TractModel, TractOptions};
 
 fn conv(out: usize, k: usize, s: usize, p: usize, g: usize, bias: bool) -> Op {
@@ -78,18 +78,6 @@ fn every_op() -> Network {
     n
 }
 
-fn nchw_to_nhwc(x: &[f32], s: Shape) -> Vec<f32> {
-    let mut out = vec![0.0; x.len()];
-    for c in 0..s.c {
-        for h in 0..s.h {
-            for w in 0..s.w {
-                out[(h * s.w + w) * s.c + c] = x[(c * s.h + h) * s.w + w];
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn tract_and_tflite_agree_on_every_op() {
     let net = every_op();
@@ -104,7 +92,7 @@ fn tract_and_tflite_agree_on_every_op() {
         .collect();
     let want = tract.run_on(&input).unwrap().remove(0);
     let got = tfl
-        .run_on(&nchw_to_nhwc(&input, net.input))
+        .run_on(&nchw_to_nhwc(&input, net.input.dims()))
         .unwrap()
         .remove(0);
     assert_eq!(want.len(), 10);

@@ -1,7 +1,6 @@
 //! Wiring shared by the on-device loop's commands: the state directory, the journal, the
 //! measurement setup (or oracle table), and how progress is shown.
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,7 +14,7 @@ use edgenas_profiler::{affinity, open_measurements, probe, MeasurementJournal, R
 use edgenas_runtime::Runtime;
 
 use crate::cli::{DeviceArgs, MachineArgs};
-use crate::progress::ProgressBar;
+use crate::output::cpu_list;
 
 /// What a loop command works with.
 pub struct Ctx {
@@ -126,19 +125,55 @@ pub fn machine(
     if threads == 0 {
         bail!("--threads must be at least 1");
     }
+    // The CPUs this process may run on here (pinning is real even with a fixture --sysroot).
+    let available = affinity::current();
     let cpus = match args.cpus.as_deref() {
         Some("all") => Vec::new(),
-        Some(list) => affinity::parse(list)?,
-        None => system.policy.cpus.clone(),
+        Some(list) => {
+            let cpus = affinity::parse(list)?;
+            let missing: Vec<usize> = cpus
+                .iter()
+                .copied()
+                .filter(|c| !available.contains(c))
+                .collect();
+            if !available.is_empty() && !missing.is_empty() {
+                bail!(
+                    "--cpus {list}: CPU(s) {} are not available here; edgenas may run on CPUs {} (or pass --cpus all)",
+                    cpu_list(&missing),
+                    cpu_list(&available)
+                );
+            }
+            cpus
+        }
+        // The policy's cores that are online: a Jetson in a low-power mode takes cores offline
+        // (nvpmodel CPU_ONLINE), and pinning to an offline core fails.
+        None => system
+            .policy
+            .cpus
+            .iter()
+            .copied()
+            .filter(|c| available.is_empty() || available.contains(c))
+            .collect(),
     };
+    if let Some(t) = args.threads {
+        let (room, which) = if cpus.is_empty() {
+            (available.len(), cpu_list(&available))
+        } else {
+            (cpus.len(), cpu_list(&cpus))
+        };
+        if room > 0 && t > room && !args.oversubscribe {
+            bail!(
+                "--threads {t} is more than the {room} CPU(s) the threads would run on ({which}): they would time-share; pass --oversubscribe to measure that on purpose (the record is flagged)"
+            );
+        }
+    }
     Ok((root, system, threads, cpus))
 }
 
-/// Shows measurement progress: a bar on a terminal, one line per finished batch otherwise.
+/// Shows measurement progress (crate::progress): on a terminal k/N, the batch's first arch,
+/// its round, elapsed and ETA; otherwise one line each time subjects finish.
 pub struct Progress {
-    bar: ProgressBar,
-    terminal: bool,
-    last_done: usize,
+    inner: Option<crate::progress::Progress>,
     label: String,
     quiet: bool,
 }
@@ -146,55 +181,48 @@ pub struct Progress {
 impl Progress {
     pub fn new(label: &str, quiet: bool) -> Progress {
         Progress {
-            bar: ProgressBar::new(label.to_string()),
-            terminal: std::io::stderr().is_terminal(),
-            last_done: 0,
+            inner: None,
             label: label.to_string(),
             quiet,
         }
     }
 
     pub fn update(&mut self, p: &MeasureProgress) {
-        if self.quiet {
+        if self.quiet || p.total == 0 {
             return;
         }
+        let inner = self
+            .inner
+            .get_or_insert_with(|| crate::progress::Progress::new(&self.label, p.total, false));
         match &p.batch {
-            Some((_, r)) if self.terminal => {
+            Some((first, r)) => {
                 let ci = if r.worst_ci.is_finite() {
                     format!(", widest CI ±{:.1}%", r.worst_ci * 100.0)
                 } else {
                     String::new()
                 };
-                let frac = (p.done as f64 + r.fraction * (p.total - p.done).min(10) as f64)
-                    / p.total.max(1) as f64;
-                self.bar.update(
-                    frac,
-                    &format!(
-                        "{}/{} measured, round {} ({:.0} s){ci}",
-                        p.done,
-                        p.total,
-                        r.round,
-                        r.elapsed.as_secs_f64()
-                    ),
-                );
+                let batch = (p.total - p.done).min(10);
+                inner.start_item(&format!(
+                    "{} (+{} more)",
+                    crate::output::short_id(first),
+                    batch.saturating_sub(1)
+                ));
+                inner.tick(r.fraction * batch as f64, &format!("round {}{ci}", r.round));
             }
-            Some(_) => {}
-            None => {
-                if !self.terminal && p.done > self.last_done && p.done < p.total {
-                    eprintln!("{}: {}/{} done", self.label, p.done, p.total);
-                }
-                self.last_done = p.done;
-            }
+            None => inner.set_done(p.done, "measured or reused"),
         }
     }
 
     pub fn finish(&mut self) {
-        self.bar.finish();
+        if let Some(p) = &mut self.inner {
+            p.finish();
+        }
     }
 }
 
 /// Runs `f` with a [`Report`] that prints notes and progress to stderr.
 pub fn with_report<T>(label: &str, quiet: bool, f: impl FnOnce(&mut Report) -> T) -> T {
+    let quiet = quiet || crate::progress::quiet();
     let mut progress = Progress::new(label, quiet);
     let mut notify = |s: &str| {
         if !quiet {

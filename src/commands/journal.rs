@@ -10,8 +10,9 @@ use edgenas_profiler::{
 };
 
 use crate::cli::{JournalAction, JournalArgs};
-use crate::output::{ellipsize, ms};
+use crate::output::ms;
 use crate::state;
+use crate::tables::{Cell, Table};
 
 pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
     let path = match &args.host {
@@ -19,7 +20,31 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
         None => state::journal_path(home, args.journal.as_deref())?,
     };
     if !path.exists() {
-        anyhow::bail!("no journal at {} (profile something first)", path.display());
+        // Nothing measured yet: an empty listing, not an error (a script's first run).
+        match &args.action {
+            JournalAction::Show { json: true, export } => {
+                let doc = serde_json::json!({ "results": [] });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+                export.write(
+                    &doc,
+                    &crate::commands::profile::results_table(std::iter::empty()),
+                )?;
+                return Ok(());
+            }
+            JournalAction::Show {
+                json: false,
+                export,
+            } => {
+                println!("0 measurements (no journal at {} yet)", path.display());
+                let doc = serde_json::json!({ "results": [] });
+                export.write(
+                    &doc,
+                    &crate::commands::profile::results_table(std::iter::empty()),
+                )?;
+                return Ok(());
+            }
+            _ => bail!("no journal at {} (profile something first)", path.display()),
+        }
     }
     if let JournalAction::Repair = args.action {
         let r = repair(&path, measurement_header())
@@ -69,48 +94,67 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
     warn_damage(&journal);
     match args.action {
         JournalAction::Check | JournalAction::Repair => unreachable!("handled above"),
-        JournalAction::Show { json } => {
+        JournalAction::Show { json, export } => {
+            let all: Vec<Measurement> = journal.iter().collect::<Result<_, _>>()?;
+            let doc = serde_json::json!({
+                "results": all
+                    .iter()
+                    .map(|m| crate::commands::profile::measurement_json(m, false))
+                    .collect::<Vec<_>>(),
+            });
+            export.write(
+                &doc,
+                &crate::commands::profile::results_table(all.iter().map(|m| (m, false))),
+            )?;
             if json {
-                let mut v = Vec::with_capacity(journal.len());
-                for m in journal.iter() {
-                    v.push(crate::commands::profile::measurement_json(&m?));
-                }
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                println!("{}", serde_json::to_string_pretty(&doc)?);
                 return Ok(());
             }
-            println!("{} measurement(s) in {}", journal.len(), path.display());
+            println!("{} measurement(s) in {}", all.len(), path.display());
+            // The subject last and whole: NB201 cells share their first 40 characters.
             println!(
-                "{:>3}  {:<44} {:>12} {:>11} {:>5} {:>3}  flags",
-                "#", "subject", "median", "MAD", "runs", "thr"
+                "{:>3}  {:>12} {:>11} {:>5} {:>3} {:<7} {:<16} subject",
+                "#", "median", "MAD", "runs", "thr", "runtime", "flags"
             );
-            for (i, m) in journal.iter().enumerate() {
-                let m = m?;
+            for (i, m) in all.iter().enumerate() {
                 let s = m.stats();
                 let flags: Vec<&str> = m.flags.iter().map(|f| f.code()).collect();
                 println!(
-                    "{:>3}  {:<44} {:>12} {:>11} {:>5} {:>3}  {}",
+                    "{:>3}  {:>12} {:>11} {:>5} {:>3} {:<7} {:<16} {}",
                     i,
-                    ellipsize(&m.subject, 44),
                     ms(s.median_ms),
                     ms(s.mad_ms),
                     s.runs,
                     m.fingerprint.threads,
+                    m.fingerprint.runtime,
                     if flags.is_empty() {
                         "-".to_string()
                     } else {
                         flags.join(",")
-                    }
+                    },
+                    m.subject
                 );
             }
         }
-        JournalAction::Export { csv: _, output } => {
-            let mut text = String::new();
-            text.push_str(CSV_HEADER);
-            text.push('\n');
-            for m in journal.iter() {
-                text.push_str(&csv_row(&m?));
-                text.push('\n');
-            }
+        JournalAction::Export {
+            format,
+            csv: _,
+            output,
+        } => {
+            let all: Vec<Measurement> = journal.iter().collect::<Result<_, _>>()?;
+            let text = match format.as_str() {
+                "json" => {
+                    let doc = serde_json::json!({
+                        "results": all
+                            .iter()
+                            .map(|m| crate::commands::profile::measurement_json(m, false))
+                            .collect::<Vec<_>>(),
+                    });
+                    serde_json::to_string_pretty(&doc)? + "\n"
+                }
+                "markdown" => full_table(&all).markdown(),
+                _ => full_table(&all).csv(),
+            };
             match output {
                 Some(p) => edgenas_format::write_atomic(&p, text.as_bytes())
                     .with_context(|| format!("writing {}", p.display()))?,
@@ -144,50 +188,71 @@ fn warn_damage(journal: &MeasurementJournal) {
     }
 }
 
-const CSV_HEADER: &str = "unix_time,space,subject,board,cpu_model,arch,kernel,firmware,power_mode,governor,runtime,runtime_version,threads,cpus,runs,median_ms,mad_ms,mean_ms,std_ms,min_ms,max_ms,p10_ms,p90_ms,cv,outliers,init_ms,flags";
-
-/// Quotes a CSV field when it holds a comma, a quote or a newline (RFC 4180).
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+/// Every measurement with its full conditions (`journal export`), numbers rounded.
+fn full_table(all: &[Measurement]) -> Table {
+    let mut t = Table::new(&[
+        "unix_time",
+        "space",
+        "subject",
+        "board",
+        "cpu_model",
+        "arch",
+        "kernel",
+        "firmware",
+        "power_mode",
+        "governor",
+        "runtime",
+        "runtime_version",
+        "threads",
+        "cpus",
+        "runs",
+        "median_ms",
+        "mad_ms",
+        "mean_ms",
+        "std_ms",
+        "min_ms",
+        "max_ms",
+        "p10_ms",
+        "p90_ms",
+        "cv",
+        "outliers",
+        "init_ms",
+        "flags",
+    ]);
+    for m in all {
+        let s = m.stats();
+        let f = &m.fingerprint;
+        let cpus: Vec<String> = f.cpus.iter().map(|c| c.to_string()).collect();
+        let flags: Vec<&str> = m.flags.iter().map(|x| x.code()).collect();
+        t.push(vec![
+            Cell::Int(m.unix_time),
+            m.space.clone().into(),
+            m.subject.clone().into(),
+            f.board.clone().into(),
+            f.cpu_model.clone().into(),
+            f.arch.clone().into(),
+            f.kernel.clone().into(),
+            f.firmware.clone().into(),
+            f.power_mode.clone().into(),
+            f.governor.clone().into(),
+            f.runtime.clone().into(),
+            f.runtime_version.clone().into(),
+            f.threads.into(),
+            cpus.join(" ").into(),
+            s.runs.into(),
+            s.median_ms.into(),
+            s.mad_ms.into(),
+            s.mean_ms.into(),
+            s.std_ms.into(),
+            s.min_ms.into(),
+            s.max_ms.into(),
+            s.p10_ms.into(),
+            s.p90_ms.into(),
+            s.cv.into(),
+            s.outliers.into(),
+            m.init_ms.into(),
+            flags.join(" ").into(),
+        ]);
     }
-}
-
-fn csv_row(m: &Measurement) -> String {
-    let s = m.stats();
-    let f = &m.fingerprint;
-    let cpus: Vec<String> = f.cpus.iter().map(|c| c.to_string()).collect();
-    let flags: Vec<&str> = m.flags.iter().map(|x| x.code()).collect();
-    [
-        m.unix_time.to_string(),
-        field(&m.space),
-        field(&m.subject),
-        field(&f.board),
-        field(&f.cpu_model),
-        field(&f.arch),
-        field(&f.kernel),
-        field(f.firmware.as_deref().unwrap_or("")),
-        field(f.power_mode.as_deref().unwrap_or("")),
-        field(&f.governor),
-        field(&f.runtime),
-        field(&f.runtime_version),
-        f.threads.to_string(),
-        field(&cpus.join(" ")),
-        s.runs.to_string(),
-        s.median_ms.to_string(),
-        s.mad_ms.to_string(),
-        s.mean_ms.to_string(),
-        s.std_ms.to_string(),
-        s.min_ms.to_string(),
-        s.max_ms.to_string(),
-        s.p10_ms.to_string(),
-        s.p90_ms.to_string(),
-        s.cv.to_string(),
-        s.outliers.to_string(),
-        m.init_ms.to_string(),
-        field(&flags.join(" ")),
-    ]
-    .join(",")
+    t
 }

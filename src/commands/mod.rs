@@ -39,5 +39,19 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Validate(args) => validate::run(args, home),
         Command::Run(args) => run::run(args, home),
         Command::Remote(args) => remote::run(args, home),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut cmd, "edgenas", &mut out);
+            std::io::Write::flush(&mut out)?;
+            Ok(())
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            std::io::Write::flush(&mut out)?;
+            Ok(())
+        }
     }
 }

@@ -177,15 +177,20 @@ fn run_meta_train(a: MetaTrainArgs) -> Result<()> {
     );
     let trained = meta_train(model, &t.features, &train, &valid, &opt, &mut |p| {
         if let Some(s) = p.valid_spearman {
-            eprintln!(
-                "  iter {:>5}/{}  loss {:.5}  validation spearman {:.4}  best {:.4}  ({:.0} s)",
+            let elapsed = start.elapsed();
+            let eta = elapsed.mul_f64(
+                (p.iterations.saturating_sub(p.iteration)) as f64 / p.iteration.max(1) as f64,
+            );
+            crate::progress::note(&format!(
+                "  iter {:>5}/{}  loss {:.5}  validation spearman {:.4}  best {:.4}  ({} elapsed, ETA {})",
                 p.iteration,
                 p.iterations,
                 p.train_loss,
                 s,
                 p.best_spearman,
-                start.elapsed().as_secs_f64()
-            );
+                crate::progress::human(elapsed),
+                crate::progress::human(eta)
+            ));
         }
     });
     let mut trained = trained;

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 
 use crate::cli::{ProfileArgs, ProtocolArgs};
 use crate::output::{cpu_list, ms};
-use crate::progress::ProgressBar;
 use crate::state;
+use crate::tables::Table;
 
 /// What a profile target is: an arch (built, then run by either runtime) or a model file
 /// (`.onnx` for tract, `.tflite` for TensorFlow Lite).
@@ -66,7 +66,7 @@ pub fn protocol_from(args: &ProtocolArgs) -> Result<Protocol> {
         }
         Ok(Duration::from_secs_f64(v))
     };
-    let p = Protocol {
+    let mut p = Protocol {
         warmup_runs: args.warmup_runs,
         warmup_time: secs("warmup-time", args.warmup_time)?,
         min_runs: args.min_runs,
@@ -77,6 +77,13 @@ pub fn protocol_from(args: &ProtocolArgs) -> Result<Protocol> {
         max_runs: args.max_runs,
         ..Protocol::default()
     };
+    if let Some(n) = args.runs {
+        if n == 0 {
+            bail!("--runs must be at least 1");
+        }
+        p.min_runs = n;
+        p.max_runs = n;
+    }
     if p.min_runs == 0 {
         bail!("--min-runs must be at least 1");
     }
@@ -112,13 +119,33 @@ pub fn protocol_from(args: &ProtocolArgs) -> Result<Protocol> {
 
 pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
     let protocol = protocol_from(&args.machine.protocol)?;
-    let targets: Vec<Target> = args
-        .targets
-        .iter()
-        .map(|s| Target::parse(s))
-        .collect::<Result<_>>()?;
     let (root, system, threads, cpus) = crate::commands::device::machine(&args.machine)?;
     let runtime = crate::commands::device::runtime_identity(args.machine.runtime)?;
+    let opts = ModelOptions {
+        runtime: args.machine.runtime,
+        threads,
+        seed: args.seed,
+    };
+    // Every target is checked (parsed, file readable, model loadable) before the first
+    // measurement: a typo in the last target must not cost the time of the first ones.
+    let mut failures: Vec<(String, String)> = Vec::new();
+    let mut runnable: Vec<Target> = Vec::new();
+    for name in &args.targets {
+        match Target::parse(name).and_then(|t| t.load(opts).map(|_| t)) {
+            Ok(t) => runnable.push(t),
+            Err(e) if args.keep_going => failures.push((name.clone(), format!("{e:#}"))),
+            Err(e) => {
+                return Err(e.context(format!(
+                    "checking the targets before measuring (nothing was measured{})",
+                    if args.targets.len() > 1 {
+                        "; --keep-going measures the others"
+                    } else {
+                        ""
+                    }
+                )))
+            }
+        }
+    }
     if !cpus.is_empty() {
         affinity::pin_current_thread(&cpus)?;
     }
@@ -131,7 +158,7 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
         std::collections::HashMap::new();
     if args.resume {
         let wanted: std::collections::HashSet<String> =
-            targets.iter().map(|t| t.subject()).collect();
+            runnable.iter().map(|t| t.subject()).collect();
         for m in journal.iter() {
             let m = m?;
             if wanted.contains(&m.subject) {
@@ -139,9 +166,12 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
             }
         }
     }
-    let mut results = Vec::new();
-    for target in &targets {
+    let mut progress = crate::progress::Progress::new("profile", runnable.len(), false);
+    let mut results: Vec<(Measurement, bool)> = Vec::new();
+    let mut stopped: Option<anyhow::Error> = None;
+    for target in &runnable {
         let subject = target.subject();
+        progress.start_item(&crate::output::short_id(&subject));
         let before = probe::read_conditions(&root);
         let fingerprint = Fingerprint::new(
             &system,
@@ -156,107 +186,245 @@ pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
                 .get(&subject)
                 .and_then(|ms| ms.iter().rev().find(|m| m.fingerprint == fingerprint));
             if let Some(m) = found.cloned() {
+                progress.finish_item(&format!(
+                    "{}, skipped (--resume): in the journal under the same conditions",
+                    ms(m.stats().median_ms)
+                ));
                 if !args.json {
-                    eprintln!("{subject}: already in the journal under the same conditions, skipped (--resume)");
+                    print_human(&m, &system, true);
                 }
-                results.push(m);
+                results.push((m, true));
                 continue;
             }
         }
-        let (before, mut flags) = protocol::cool_down(
-            &root,
-            system.policy.temp_limit_c,
-            Duration::from_secs_f64(args.machine.cooldown),
-            before,
-            &mut |why| eprintln!("{why}"),
-        );
-        if !flags.is_empty() && !args.machine.allow_unstable {
-            let reasons: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
-            bail!(
-                "refusing to measure: {} (fix it, or pass --allow-unstable to record the condition with the sample)",
-                reasons.join("; ")
-            );
-        }
-        let mut model = target.load(ModelOptions {
-            runtime: args.machine.runtime,
-            threads,
-            seed: args.seed,
-        })?;
-        let mut bar = ProgressBar::new(crate::output::ellipsize(&subject, 24));
-        let cpu_before = probe::CpuTimes::now();
-        let sample = protocol
-            .sample(|| model.run_discard(), &mut |p| {
-                let phase = match p.phase {
-                    protocol::Phase::Warmup => "warm-up",
-                    protocol::Phase::Sampling => "sampling",
-                };
-                bar.update(p.fraction, &format!("{phase} {} runs", p.runs));
-            })
-            .with_context(|| format!("running {subject}"))?;
-        bar.finish();
-        let cpu_after = probe::CpuTimes::now();
-        let after = probe::read_conditions(&root);
-        flags.extend(protocol.sample_flags(&sample.stats));
-        if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
-            flags.extend(protocol::contention_flag(&a, &b));
-        }
-        flags.extend(protocol::drift_flags(
-            &before,
-            &after,
-            system.logical_cpus,
-            threads,
-        ));
-        flags.extend(protocol::oversubscription_flag(
-            threads,
-            &cpus,
-            system.logical_cpus,
-        ));
-        let m = Measurement {
-            subject,
-            space: target.space().into(),
-            unix_time: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
+        let measured = measure_one(
+            target,
+            &subject,
             fingerprint,
-            init_ms: model.init_time().as_secs_f64() * 1e3,
-            protocol: protocol.clone(),
-            sample,
-            flags,
             before,
-            after,
-        };
-        journal
-            .append(m.clone())
-            .context("appending to the journal")?;
-        if args.resume {
-            // A target named twice is measured once, as when the journal was re-read.
-            recorded
-                .entry(m.subject.clone())
-                .or_default()
-                .push(m.clone());
+            &protocol,
+            &args,
+            &root,
+            &system,
+            (threads, &cpus),
+            opts,
+            &mut progress,
+        );
+        match measured {
+            Ok(m) => {
+                journal
+                    .append(m.clone())
+                    .context("appending to the journal")?;
+                if args.resume {
+                    // A target named twice is measured once, as when the journal was re-read.
+                    recorded
+                        .entry(m.subject.clone())
+                        .or_default()
+                        .push(m.clone());
+                }
+                progress.finish_item(&ms(m.stats().median_ms));
+                if !args.json {
+                    print_human(&m, &system, false);
+                }
+                results.push((m, false));
+            }
+            Err(e) if args.keep_going => {
+                progress.finish_item("failed");
+                failures.push((subject, format!("{e:#}")));
+            }
+            Err(e) => {
+                stopped = Some(e);
+                break;
+            }
         }
-        if !args.json {
-            print_human(&m, &system);
-        }
-        results.push(m);
     }
+    progress.finish();
+    let doc = json!({
+        "results": results.iter().map(|(m, resumed)| measurement_json(m, *resumed)).collect::<Vec<_>>(),
+        "failures": failures.iter().map(|(s, e)| json!({"subject": s, "error": e})).collect::<Vec<_>>(),
+    });
     if args.json {
-        let values: Vec<Value> = results.iter().map(measurement_json).collect();
-        let out = if values.len() == 1 {
-            values.into_iter().next().unwrap()
-        } else {
-            Value::Array(values)
-        };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    args.export
+        .write(&doc, &results_table(results.iter().map(|(m, r)| (m, *r))))?;
+    if let Some(e) = stopped {
+        return Err(e);
+    }
+    if !failures.is_empty() {
+        let names: Vec<String> = failures
+            .iter()
+            .map(|(s, e)| format!("{} ({e})", crate::output::ellipsize(s, 60)))
+            .collect();
+        return Err(crate::output::Exit {
+            code: 1,
+            message: Some(format!(
+                "{} of {} targets failed: {}",
+                failures.len(),
+                args.targets.len(),
+                names.join("; ")
+            )),
+        }
+        .into());
     }
     Ok(())
 }
 
-fn print_human(m: &Measurement, system: &System) {
+/// Pre-flight, the protocol's sample and post-flight of one target: its journal record.
+#[allow(clippy::too_many_arguments)]
+fn measure_one(
+    target: &Target,
+    subject: &str,
+    fingerprint: Fingerprint,
+    before: edgenas_profiler::Conditions,
+    protocol: &Protocol,
+    args: &ProfileArgs,
+    root: &edgenas_profiler::Sysroot,
+    system: &System,
+    (threads, cpus): (usize, &[usize]),
+    opts: ModelOptions,
+    progress: &mut crate::progress::Progress,
+) -> Result<Measurement> {
+    let (before, mut flags) = protocol::cool_down(
+        root,
+        system.policy.temp_limit_c,
+        Duration::from_secs_f64(args.machine.cooldown),
+        before,
+        &mut |why| crate::progress::note(why),
+    );
+    if flags.iter().any(|f| f.refuses()) && !args.machine.allow_unstable {
+        let reasons: Vec<String> = flags
+            .iter()
+            .filter(|f| f.refuses())
+            .map(|f| f.to_string())
+            .collect();
+        bail!(
+            "refusing to measure: {} (fix it, or pass --allow-unstable to record the condition with the sample)",
+            reasons.join("; ")
+        );
+    }
+    let mut model = target.load(opts)?;
+    let cpu_before = probe::CpuTimes::now();
+    let sample = protocol
+        .sample(|| model.run_discard(), &mut |p| {
+            // Each phase reports its own 0..1: warm-up is the first fifth of the item's bar.
+            let (phase, done) = match p.phase {
+                protocol::Phase::Warmup => ("warm-up", 0.2 * p.fraction),
+                protocol::Phase::Sampling => ("sampling", 0.2 + 0.8 * p.fraction),
+            };
+            progress.tick(done, &format!("{phase} {} runs", p.runs));
+        })
+        .with_context(|| format!("running {subject}"))?;
+    let cpu_after = probe::CpuTimes::now();
+    let after = probe::read_conditions(root);
+    flags.extend(protocol.sample_flags(&sample.stats));
+    if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
+        flags.extend(protocol::contention_flag(&a, &b));
+    }
+    flags.extend(protocol::drift_flags(
+        &before,
+        &after,
+        system.logical_cpus,
+        threads,
+    ));
+    flags.extend(protocol::oversubscription_flag(
+        threads,
+        cpus,
+        system.logical_cpus,
+    ));
+    Ok(Measurement {
+        subject: subject.to_string(),
+        space: target.space().into(),
+        unix_time: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        fingerprint,
+        init_ms: model.init_time().as_secs_f64() * 1e3,
+        protocol: protocol.clone(),
+        sample,
+        flags,
+        before,
+        after,
+    })
+}
+
+/// The export table of measurements (profile, journal): one row each.
+pub fn results_table<'a>(rows: impl Iterator<Item = (&'a Measurement, bool)>) -> Table {
+    let mut t = Table::new(&[
+        "subject",
+        "kind",
+        "space",
+        "runtime",
+        "runtime_version",
+        "threads",
+        "median_ms",
+        "mad_ms",
+        "mean_ms",
+        "std_ms",
+        "min_ms",
+        "max_ms",
+        "p10_ms",
+        "p90_ms",
+        "cv",
+        "runs",
+        "flags",
+        "resumed",
+    ]);
+    for (m, resumed) in rows {
+        let s = m.stats();
+        let (kind, space) = kind_and_space(&m.space);
+        t.push(vec![
+            m.subject.clone().into(),
+            kind.into(),
+            space.into(),
+            m.fingerprint.runtime.clone().into(),
+            m.fingerprint.runtime_version.clone().into(),
+            m.fingerprint.threads.into(),
+            s.median_ms.into(),
+            s.mad_ms.into(),
+            s.mean_ms.into(),
+            s.std_ms.into(),
+            s.min_ms.into(),
+            s.max_ms.into(),
+            s.p10_ms.into(),
+            s.p90_ms.into(),
+            s.cv.into(),
+            s.runs.into(),
+            m.flags
+                .iter()
+                .map(|f| f.code())
+                .collect::<Vec<_>>()
+                .join(" ")
+                .into(),
+            resumed.into(),
+        ]);
+    }
+    t
+}
+
+/// What a record's `space` field says: an arch of a search space, or a model file.
+fn kind_and_space(space: &str) -> (&'static str, Option<&str>) {
+    match space {
+        "onnx" => ("onnx", None),
+        "tflite" => ("tflite", None),
+        s => ("arch", Some(s)),
+    }
+}
+
+fn print_human(m: &Measurement, system: &System, resumed: bool) {
     let s = m.stats();
     let fp = &m.fingerprint;
-    println!("Profile: {} ({})", m.subject, m.space);
+    println!(
+        "Profile: {} ({}){}",
+        m.subject,
+        m.space,
+        if resumed {
+            ", from the journal (--resume)"
+        } else {
+            ""
+        }
+    );
     println!(
         "  Runtime:              {} {}, {} thread{}, CPUs {}, governor {}",
         fp.runtime,
@@ -308,14 +476,18 @@ fn print_human(m: &Measurement, system: &System) {
     }
 }
 
-/// The `--json` form of a measurement: the headline figures at the top level, the full
-/// fingerprint and conditions below.
-pub fn measurement_json(m: &Measurement) -> Value {
+/// The `--json` form of a measurement (an element of `results`): what was measured
+/// (`subject`, `kind`: arch|onnx|tflite, `space`), whether it came from the journal
+/// (`resumed`), the headline figures, then the full fingerprint and conditions.
+pub fn measurement_json(m: &Measurement, resumed: bool) -> Value {
     let s = m.stats();
+    let (kind, space) = kind_and_space(&m.space);
     json!({
+        "subject": m.subject,
+        "kind": kind,
+        "space": space,
+        "resumed": resumed,
         "id": m.identity(),
-        "arch": m.subject,
-        "space": m.space,
         "runtime": m.fingerprint.runtime,
         "runtime_version": m.fingerprint.runtime_version,
         "threads": m.fingerprint.threads,

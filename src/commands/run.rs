@@ -34,8 +34,12 @@ pub fn run(a: RunArgs, home: Option<&Path>) -> Result<()> {
             seed: a.seed,
         },
     };
-    if a.evaluations == 0 {
-        anyhow::bail!("--evaluations must be at least 1");
+    let population = EvolutionOptions::default().population;
+    if a.evaluations < population {
+        anyhow::bail!(
+            "--evaluations must be at least the search's population ({population}), got {}",
+            a.evaluations
+        );
     }
     let file = load_model(space, None)?;
     let mut ctx = Ctx::open(&a.device, home, space)?;

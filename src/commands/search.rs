@@ -13,6 +13,8 @@ use edgenas_ondevice::search::{self as loop_search, Candidate, Objective, Verifi
 use edgenas_ondevice::steps::Report;
 use edgenas_ondevice::{steps, AdaptedPredictor, Measurer, OracleTable};
 use edgenas_runtime::Runtime;
+
+use crate::tables::Table;
 use rand::SeedableRng;
 use serde_json::{json, Value};
 
@@ -162,15 +164,22 @@ pub fn search_and_verify(
     let (mut candidates, features) = if exact {
         loop_search::exact_nb201(predictor, &plan.objective, plan.cache_dir.as_deref())?
     } else {
+        // Each evaluation scores the objective (NASWOT runs the network): k/N, elapsed, ETA.
         let total = plan.evolution.evaluations;
-        loop_search::evolutionary(
+        let mut bar = crate::progress::Progress::new("search", total, false);
+        let found = loop_search::evolutionary(
             plan.space,
             predictor,
             &plan.objective,
             plan.budget_ms,
             &plan.evolution,
-            &mut |k| (report.notify)(&format!("search: evaluated {k}/{total}")),
-        )?
+            &mut |k| {
+                bar.start_item(&format!("#{k}"));
+                bar.finish_item("scored");
+            },
+        )?;
+        bar.finish();
+        found
     };
     if candidates.is_empty() {
         bail!("no candidate has an objective (is the accuracy table for this space?)");
@@ -275,6 +284,48 @@ pub fn pick_json(p: &Pick) -> Value {
     })
 }
 
+/// The export table of a search: the Pareto front, then the picks verified by measurement,
+/// then the best pick, one row each (`role` says which).
+pub fn report_table(r: &SearchReport) -> Table {
+    let mut t = Table::new(&[
+        "role",
+        "arch",
+        "predicted_ms",
+        "low_ms",
+        "high_ms",
+        "measured_ms",
+        "objective",
+        "fits",
+    ]);
+    let mut row = |role: &str, c: &Candidate, measured: Option<f64>, fits: Option<bool>| {
+        t.push(vec![
+            role.into(),
+            c.arch.to_string().into(),
+            c.prediction.predicted_ms.into(),
+            c.prediction.low_ms.into(),
+            c.prediction.high_ms.into(),
+            measured.into(),
+            c.objective.into(),
+            fits.into(),
+        ])
+    };
+    for &i in &r.front {
+        row("front", &r.candidates[i], None, None);
+    }
+    for v in &r.verified {
+        row(
+            "verified",
+            &v.candidate,
+            Some(v.measured.median_ms),
+            Some(v.fits),
+        );
+    }
+    if let Some(b) = &r.best {
+        row("best", &b.candidate, b.measured_ms, Some(b.fits));
+    }
+    t
+}
+
 pub fn report_json(plan: &SearchPlan, r: &SearchReport) -> Value {
     let pareto: Vec<Value> = r
         .front
@@ -375,6 +426,13 @@ pub fn run(a: SearchArgs, home: Option<&Path>) -> Result<()> {
             "--evaluations, --population and --tournament must be at least 1, and --tournament at most --population"
         );
     }
+    if a.evaluations < a.population {
+        bail!(
+            "--evaluations {} is below --population {}: the first population alone takes that many evaluations, so nothing would evolve",
+            a.evaluations,
+            a.population
+        );
+    }
     let objective = resolve_objective(&a, space)?;
     let plan = SearchPlan {
         space,
@@ -421,10 +479,11 @@ pub fn run(a: SearchArgs, home: Option<&Path>) -> Result<()> {
         let title = format!("{} on {}", space.name(), fingerprint_summary(&fingerprint));
         write_plot(path, &title, &plan, &report)?;
     }
+    let mut v = report_json(&plan, &report);
+    v["exported"] = json!(a.output);
+    v["fingerprint"] = json!(fingerprint);
+    a.export.write(&v, &report_table(&report))?;
     if a.json {
-        let mut v = report_json(&plan, &report);
-        v["exported"] = json!(a.output);
-        v["fingerprint"] = json!(fingerprint);
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }

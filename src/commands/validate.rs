@@ -7,6 +7,8 @@ use edgenas_nas::Space;
 use edgenas_ondevice::steps;
 use serde_json::json;
 
+use crate::tables::Table;
+
 use super::device::{with_report, Ctx};
 use crate::cli::ValidateArgs;
 use crate::output::{fingerprint_summary, ms};
@@ -30,40 +32,59 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
         )
     })?;
     let seconds = start.elapsed().as_secs_f64();
-    if a.json {
-        let rows: Vec<_> = v
-            .archs
-            .iter()
-            .zip(v.predicted.iter().zip(&v.measured))
-            .map(|(arch, (p, m))| {
-                json!({
-                    "arch": arch.to_string(),
-                    "predicted_ms": p.predicted_ms,
-                    "low_ms": p.low_ms,
-                    "high_ms": p.high_ms,
-                    "measured_ms": m.median_ms,
-                    "measured_ci95_rel": m.ci_rel,
-                    "origin": m.origin.name(),
-                })
+    let rows: Vec<_> = v
+        .archs
+        .iter()
+        .zip(v.predicted.iter().zip(&v.measured))
+        .map(|(arch, (p, m))| {
+            json!({
+                "arch": arch.to_string(),
+                "predicted_ms": p.predicted_ms,
+                "low_ms": p.low_ms,
+                "high_ms": p.high_ms,
+                "measured_ms": m.median_ms,
+                "measured_ci95_rel": m.ci_rel,
+                "origin": m.origin.name(),
             })
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "space": space.name(),
-                "fingerprint": predictor.fingerprint,
-                "spearman": v.spearman,
-                "kendall": v.kendall,
-                "mape": v.mape,
-                "within_10pct": v.within_10pct,
-                "coverage": v.coverage,
-                "constant_archs": v.constant_archs,
-                "interval": edgenas_ondevice::adapted::INTERVAL,
-                "count": v.archs.len(),
-                "seconds": seconds,
-                "archs": rows,
-            }))?
-        );
+        })
+        .collect();
+    let mut table = Table::new(&[
+        "arch",
+        "predicted_ms",
+        "low_ms",
+        "high_ms",
+        "measured_ms",
+        "measured_ci95_rel",
+        "origin",
+    ]);
+    for (arch, (p, m)) in v.archs.iter().zip(v.predicted.iter().zip(&v.measured)) {
+        table.push(vec![
+            arch.to_string().into(),
+            p.predicted_ms.into(),
+            p.low_ms.into(),
+            p.high_ms.into(),
+            m.median_ms.into(),
+            m.ci_rel.into(),
+            m.origin.name().into(),
+        ]);
+    }
+    let doc = json!({
+        "space": space.name(),
+        "fingerprint": predictor.fingerprint,
+        "spearman": v.spearman,
+        "kendall": v.kendall,
+        "mape": v.mape,
+        "within_10pct": v.within_10pct,
+        "coverage": v.coverage,
+        "constant_archs": v.constant_archs,
+        "interval": edgenas_ondevice::adapted::INTERVAL,
+        "count": v.archs.len(),
+        "seconds": seconds,
+        "archs": rows,
+    });
+    a.export.write(&doc, &table)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
     println!(

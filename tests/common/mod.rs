@@ -146,6 +146,16 @@ pub fn shared_data(file: &str) -> String {
         .to_string()
 }
 
+/// The one result of `profile --json` (the shape is `{"results": [...], "failures": [...]}`).
+pub fn profile_result(s: &str) -> serde_json::Value {
+    let v = json(s);
+    let results = v["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results: {v}"));
+    assert_eq!(results.len(), 1, "one result expected: {v}");
+    results[0].clone()
+}
+
 pub fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }

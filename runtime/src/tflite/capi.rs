@@ -238,17 +238,7 @@ fn seeded_input(shape: &[usize], seed: u64) -> Vec<f32> {
     let &[batch, h, w, c] = shape else {
         return values;
     };
-    let mut out = vec![0.0; n];
-    for b in 0..batch {
-        for ch in 0..c {
-            for y in 0..h {
-                for x in 0..w {
-                    out[((b * h + y) * w + x) * c + ch] = values[((b * c + ch) * h + y) * w + x];
-                }
-            }
-        }
-    }
-    out
+    super::nchw_to_nhwc(&values, [batch, c, h, w])
 }
 
 /// A `.tflite` model ready to run one inference at a time on a fixed, seeded input.

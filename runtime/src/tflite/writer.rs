@@ -147,34 +147,24 @@ pub fn to_tflite_bytes(net: &Network, seed: u64) -> Result<Vec<u8>, RuntimeError
                 kernel,
                 stride,
                 padding,
-            } => b.pool(
-                schema::AVERAGE_POOL_2D,
-                &name,
-                ins[0],
-                x,
-                node.shape,
-                Window {
-                    kernel,
-                    stride,
-                    padding,
-                },
-            )?,
-            Op::MaxPool {
+            }
+            | Op::MaxPool {
                 kernel,
                 stride,
                 padding,
-            } => b.pool(
-                schema::MAX_POOL_2D,
-                &name,
-                ins[0],
-                x,
-                node.shape,
-                Window {
+            } => {
+                let code = if matches!(node.op, Op::AvgPool { .. }) {
+                    schema::AVERAGE_POOL_2D
+                } else {
+                    schema::MAX_POOL_2D
+                };
+                let win = Window {
                     kernel,
                     stride,
                     padding,
-                },
-            )?,
+                };
+                b.pool(code, &name, ins[0], x, node.shape, win)?
+            }
             Op::Add => {
                 let mut acc = ins[0];
                 for (j, &other) in ins.iter().enumerate().skip(1) {
