@@ -221,6 +221,29 @@ fn a_missing_library_is_one_clear_line() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("does not load"), "{err}");
+    // probe says which runtimes this board has, and why one is missing.
+    let v = json(&ok(home.path(), &["probe", "--json"]));
+    assert!(
+        v["runtimes"][1]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("2."),
+        "{v}"
+    );
+    let o = edgenas(home.path())
+        .env("EDGENAS_TFLITE_LIB", &missing)
+        .args(["probe", "--json"])
+        .output()
+        .unwrap();
+    let v = json(&stdout(&o));
+    assert!(
+        v["runtimes"][1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not found"),
+        "{v}"
+    );
+    assert_eq!(v["runtimes"][0]["name"], "tract");
     // The same binary, same environment, runs tract.
     let o = edgenas(home.path())
         .env("EDGENAS_TFLITE_LIB", &missing)

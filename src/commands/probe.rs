@@ -52,8 +52,9 @@ pub fn run(args: ProbeArgs, home: Option<&Path>) -> Result<()> {
         system.policy.cpus.clone(),
     );
     let embeddings = embeddings(home, &live);
+    let runtimes = runtimes();
     if args.json {
-        let v = json!({ "system": system, "conditions": cond, "fingerprint": live, "embeddings": embeddings });
+        let v = json!({ "system": system, "conditions": cond, "fingerprint": live, "embeddings": embeddings, "runtimes": runtimes });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
@@ -133,6 +134,23 @@ pub fn run(args: ProbeArgs, home: Option<&Path>) -> Result<()> {
         ),
         None => {}
     }
+    for r in &runtimes {
+        println!(
+            "Runtime:     {} {}",
+            r["name"].as_str().unwrap_or(""),
+            match (r["version"].as_str(), r["error"].as_str()) {
+                (Some(v), _) => format!(
+                    "{v}{}",
+                    r["library"]
+                        .as_str()
+                        .map(|l| format!(" ({l})"))
+                        .unwrap_or_default()
+                ),
+                (None, Some(e)) => format!("not available: {e}"),
+                _ => String::new(),
+            }
+        );
+    }
     println!(
         "Policy:      {} thread(s) on CPUs {}, temperature limit {:.0} C",
         system.policy.threads,
@@ -183,4 +201,33 @@ pub fn run(args: ProbeArgs, home: Option<&Path>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The runtimes this binary can time with here: name, version, the library loaded (TensorFlow
+/// Lite), or why one is not available.
+fn runtimes() -> Vec<serde_json::Value> {
+    [
+        edgenas_runtime::Runtime::Tract,
+        edgenas_runtime::Runtime::Tflite,
+    ]
+    .iter()
+    .map(|r| match r.identity() {
+        Ok((name, version)) => {
+            let library = match r {
+                edgenas_runtime::Runtime::Tflite => tflite_library(),
+                edgenas_runtime::Runtime::Tract => None,
+            };
+            json!({ "name": name, "version": version, "library": library })
+        }
+        Err(e) => json!({ "name": r.name(), "error": e.to_string() }),
+    })
+    .collect()
+}
+
+/// The TensorFlow Lite library file in use (once loaded).
+fn tflite_library() -> Option<String> {
+    #[cfg(feature = "tflite")]
+    return edgenas_runtime::tflite::library_path().ok();
+    #[cfg(not(feature = "tflite"))]
+    None
 }

@@ -88,9 +88,12 @@ fn candidates() -> Vec<PathBuf> {
     } else {
         "linux-other"
     };
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
     out.push(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../third_party/tflite")
+        checkout
+            .parent()
+            .unwrap_or(checkout)
+            .join("third_party/tflite")
             .join(platform)
             .join(LIBRARY),
     );
