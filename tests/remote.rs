@@ -701,7 +701,7 @@ fn a_fleet_from_a_hosts_file_and_an_ansible_inventory_with_one_board_down() {
             .output()
             .unwrap();
         let v: serde_json::Value = serde_json::from_str(&out(&show)).unwrap();
-        assert_eq!(v.as_array().unwrap().len(), 1, "{alias}");
+        assert_eq!(v["results"].as_array().unwrap().len(), 1, "{alias}");
     }
     let o = lab.run("jobs", &["--hosts", inv, "--group", "lab"]);
     assert!(o.status.success(), "{}", err(&o));
