@@ -22,6 +22,11 @@ pub struct ExportFiles {
 }
 
 impl ExportFiles {
+    /// Whether any export was asked for (the caller can then skip building the table).
+    pub fn any(&self) -> bool {
+        self.export_json.is_some() || self.export_csv.is_some() || self.export_markdown.is_some()
+    }
+
     /// Writes each requested file (atomically: a failure leaves no partial file).
     pub fn write(&self, json: &Value, table: &Table) -> Result<()> {
         if let Some(p) = &self.export_json {

@@ -255,12 +255,8 @@ impl<'a> Measurer<'a> {
             before,
             notify,
         );
-        if pre.iter().any(|f| f.refuses()) && !setup.allow_unstable {
-            let why: Vec<String> = pre
-                .iter()
-                .filter(|f| f.refuses())
-                .map(|f| f.to_string())
-                .collect();
+        let why = protocol::refusals(&pre);
+        if !why.is_empty() && !setup.allow_unstable {
             return Err(LoopError::Unstable(why.join("; ")));
         }
         // The conditions may have changed since the Measurer was made (a governor switched):

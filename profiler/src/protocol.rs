@@ -539,6 +539,16 @@ pub fn preflight_flags(cond: &Conditions, temp_limit_c: f64) -> Vec<Flag> {
     flags
 }
 
+/// Why pre-flight refuses to measure under `flags` (without --allow-unstable): the refusing
+/// flags' messages, empty when none refuses.
+pub fn refusals(flags: &[Flag]) -> Vec<String> {
+    flags
+        .iter()
+        .filter(|f| f.refuses())
+        .map(|f| f.to_string())
+        .collect()
+}
+
 /// Waits (bounded) for heat and throttling to pass; a governor does not change by waiting.
 /// Returns the last conditions read and the flags that remain; `notify` hears why it waits.
 pub fn cool_down(

@@ -19,6 +19,14 @@ pub use executed::{CostFeatures, Executed};
 pub use ir::{Network, NetworkCost, Node, Op, Shape, ValueId};
 pub use tract_backend::{TractModel, TractOptions};
 
+/// The input every backend runs on: `n` values uniform in [-1, 1) from `seed`, in row-major
+/// NCHW order. One definition, so that tract and TensorFlow Lite see the same image.
+pub fn seeded_input(n: usize, seed: u64) -> Vec<f32> {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x1a9u64);
+    (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect()
+}
+
 /// Errors of graph construction and of the backends. Backend messages are flattened to one
 /// line so that the CLI can print them as they are.
 #[derive(Debug, thiserror::Error)]

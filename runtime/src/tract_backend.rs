@@ -4,8 +4,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prost::Message;
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::runtime::RunOptions;
@@ -154,9 +152,7 @@ impl TractModel {
             .into_runnable_with_options(&run_opts)
             .map_err(tract_err("plan the model"))?;
         let state = TypedSimpleState::new(&plan).map_err(tract_err("allocate the model state"))?;
-        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x1a9u64);
-        let n: usize = input_shape.iter().product();
-        let data: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        let data = crate::seeded_input(input_shape.iter().product(), opts.seed);
         let input = Tensor::from_shape(&input_shape, &data)
             .map_err(tract_err("build the input tensor"))?
             .into_tvalue();

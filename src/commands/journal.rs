@@ -95,28 +95,32 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
     match args.action {
         JournalAction::Check | JournalAction::Repair => unreachable!("handled above"),
         JournalAction::Show { json, export } => {
-            let all: Vec<Measurement> = journal.iter().collect::<Result<_, _>>()?;
-            let doc = serde_json::json!({
-                "results": all
-                    .iter()
-                    .map(|m| crate::commands::profile::measurement_json(m, false))
-                    .collect::<Vec<_>>(),
-            });
-            export.write(
-                &doc,
-                &crate::commands::profile::results_table(all.iter().map(|m| (m, false))),
-            )?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&doc)?);
-                return Ok(());
+            if json || export.any() {
+                let all: Vec<Measurement> = journal.iter().collect::<Result<_, _>>()?;
+                let doc = serde_json::json!({
+                    "results": all
+                        .iter()
+                        .map(|m| crate::commands::profile::measurement_json(m, false))
+                        .collect::<Vec<_>>(),
+                });
+                export.write(
+                    &doc,
+                    &crate::commands::profile::results_table(all.iter().map(|m| (m, false))),
+                )?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&doc)?);
+                    return Ok(());
+                }
             }
-            println!("{} measurement(s) in {}", all.len(), path.display());
+            // The listing streams the records: a large journal is never decoded whole here.
+            println!("{} measurement(s) in {}", journal.len(), path.display());
             // The subject last and whole: NB201 cells share their first 40 characters.
             println!(
                 "{:>3}  {:>12} {:>11} {:>5} {:>3} {:<7} {:<16} subject",
                 "#", "median", "MAD", "runs", "thr", "runtime", "flags"
             );
-            for (i, m) in all.iter().enumerate() {
+            for (i, m) in journal.iter().enumerate() {
+                let m = m?;
                 let s = m.stats();
                 let flags: Vec<&str> = m.flags.iter().map(|f| f.code()).collect();
                 println!(
@@ -141,19 +145,26 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
             csv: _,
             output,
         } => {
-            let all: Vec<Measurement> = journal.iter().collect::<Result<_, _>>()?;
+            // One record decoded at a time: the rows, not the raw samples, are kept.
             let text = match format.as_str() {
                 "json" => {
-                    let doc = serde_json::json!({
-                        "results": all
-                            .iter()
-                            .map(|m| crate::commands::profile::measurement_json(m, false))
-                            .collect::<Vec<_>>(),
-                    });
-                    serde_json::to_string_pretty(&doc)? + "\n"
+                    let mut results = Vec::with_capacity(journal.len());
+                    for m in journal.iter() {
+                        results.push(crate::commands::profile::measurement_json(&m?, false));
+                    }
+                    serde_json::to_string_pretty(&serde_json::json!({ "results": results }))? + "\n"
                 }
-                "markdown" => full_table(&all).markdown(),
-                _ => full_table(&all).csv(),
+                _ => {
+                    let mut table = Table::new(FULL_COLUMNS);
+                    for m in journal.iter() {
+                        table.push(full_row(&m?));
+                    }
+                    if format == "markdown" {
+                        table.markdown()
+                    } else {
+                        table.csv()
+                    }
+                }
             };
             match output {
                 Some(p) => edgenas_format::write_atomic(&p, text.as_bytes())
@@ -188,71 +199,70 @@ fn warn_damage(journal: &MeasurementJournal) {
     }
 }
 
-/// Every measurement with its full conditions (`journal export`), numbers rounded.
-fn full_table(all: &[Measurement]) -> Table {
-    let mut t = Table::new(&[
-        "unix_time",
-        "space",
-        "subject",
-        "board",
-        "cpu_model",
-        "arch",
-        "kernel",
-        "firmware",
-        "power_mode",
-        "governor",
-        "runtime",
-        "runtime_version",
-        "threads",
-        "cpus",
-        "runs",
-        "median_ms",
-        "mad_ms",
-        "mean_ms",
-        "std_ms",
-        "min_ms",
-        "max_ms",
-        "p10_ms",
-        "p90_ms",
-        "cv",
-        "outliers",
-        "init_ms",
-        "flags",
-    ]);
-    for m in all {
-        let s = m.stats();
-        let f = &m.fingerprint;
-        let cpus: Vec<String> = f.cpus.iter().map(|c| c.to_string()).collect();
-        let flags: Vec<&str> = m.flags.iter().map(|x| x.code()).collect();
-        t.push(vec![
-            Cell::Int(m.unix_time),
-            m.space.clone().into(),
-            m.subject.clone().into(),
-            f.board.clone().into(),
-            f.cpu_model.clone().into(),
-            f.arch.clone().into(),
-            f.kernel.clone().into(),
-            f.firmware.clone().into(),
-            f.power_mode.clone().into(),
-            f.governor.clone().into(),
-            f.runtime.clone().into(),
-            f.runtime_version.clone().into(),
-            f.threads.into(),
-            cpus.join(" ").into(),
-            s.runs.into(),
-            s.median_ms.into(),
-            s.mad_ms.into(),
-            s.mean_ms.into(),
-            s.std_ms.into(),
-            s.min_ms.into(),
-            s.max_ms.into(),
-            s.p10_ms.into(),
-            s.p90_ms.into(),
-            s.cv.into(),
-            s.outliers.into(),
-            m.init_ms.into(),
-            flags.join(" ").into(),
-        ]);
-    }
-    t
+/// The columns of `journal export`: every measurement with its full conditions.
+const FULL_COLUMNS: &[&str] = &[
+    "unix_time",
+    "space",
+    "subject",
+    "board",
+    "cpu_model",
+    "arch",
+    "kernel",
+    "firmware",
+    "power_mode",
+    "governor",
+    "runtime",
+    "runtime_version",
+    "threads",
+    "cpus",
+    "runs",
+    "median_ms",
+    "mad_ms",
+    "mean_ms",
+    "std_ms",
+    "min_ms",
+    "max_ms",
+    "p10_ms",
+    "p90_ms",
+    "cv",
+    "outliers",
+    "init_ms",
+    "flags",
+];
+
+/// One `journal export` row (numbers are rounded when the table is written).
+fn full_row(m: &Measurement) -> Vec<Cell> {
+    let s = m.stats();
+    let f = &m.fingerprint;
+    let cpus: Vec<String> = f.cpus.iter().map(|c| c.to_string()).collect();
+    let flags: Vec<&str> = m.flags.iter().map(|x| x.code()).collect();
+    vec![
+        Cell::Int(m.unix_time),
+        m.space.clone().into(),
+        m.subject.clone().into(),
+        f.board.clone().into(),
+        f.cpu_model.clone().into(),
+        f.arch.clone().into(),
+        f.kernel.clone().into(),
+        f.firmware.clone().into(),
+        f.power_mode.clone().into(),
+        f.governor.clone().into(),
+        f.runtime.clone().into(),
+        f.runtime_version.clone().into(),
+        f.threads.into(),
+        cpus.join(" ").into(),
+        s.runs.into(),
+        s.median_ms.into(),
+        s.mad_ms.into(),
+        s.mean_ms.into(),
+        s.std_ms.into(),
+        s.min_ms.into(),
+        s.max_ms.into(),
+        s.p10_ms.into(),
+        s.p90_ms.into(),
+        s.cv.into(),
+        s.outliers.into(),
+        m.init_ms.into(),
+        flags.join(" ").into(),
+    ]
 }

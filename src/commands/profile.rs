@@ -292,12 +292,8 @@ fn measure_one(
         before,
         &mut |why| crate::progress::note(why),
     );
-    if flags.iter().any(|f| f.refuses()) && !args.machine.allow_unstable {
-        let reasons: Vec<String> = flags
-            .iter()
-            .filter(|f| f.refuses())
-            .map(|f| f.to_string())
-            .collect();
+    let reasons = protocol::refusals(&flags);
+    if !reasons.is_empty() && !args.machine.allow_unstable {
         bail!(
             "refusing to measure: {} (fix it, or pass --allow-unstable to record the condition with the sample)",
             reasons.join("; ")

@@ -248,13 +248,14 @@ pub fn search_and_verify(
 /// Writes `arch`'s network (the executed graph that was timed) in the format of the runtime
 /// that timed it: `.tflite` for TensorFlow Lite (or a path ending in .tflite), else ONNX.
 pub fn export_model(arch: &Arch, path: &Path, seed: u64, runtime: Runtime) -> Result<()> {
-    let tflite = runtime == Runtime::Tflite || path.extension().is_some_and(|e| e == "tflite");
-    let bytes = if tflite {
-        edgenas_runtime::tflite::to_tflite_bytes(&arch.build(), seed)
-            .with_context(|| format!("writing {arch} as TensorFlow Lite"))?
-    } else {
-        edgenas_runtime::onnx::to_onnx_bytes(&arch.build(), seed)
-    };
+    use super::export::Format;
+    let format =
+        if runtime == Runtime::Tflite || Format::from_extension(path) == Some(Format::Tflite) {
+            Format::Tflite
+        } else {
+            Format::Onnx
+        };
+    let bytes = format.bytes(arch, &arch.build(), seed)?;
     edgenas_format::write_atomic(path, &bytes)
         .with_context(|| format!("writing {}", path.display()))
 }

@@ -10,9 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-
 use crate::RuntimeError;
 
 /// The library's file name, as TensorFlow's build and the -tflite tarballs name it.
@@ -235,9 +232,7 @@ unsafe extern "C" fn report(user: *mut c_void, format: *const c_char, args: *mut
 /// fills the NCHW input of the same seed, then transposed: both runtimes then see the same
 /// image, and `infer` prints the same output under either.
 fn seeded_input(shape: &[usize], seed: u64) -> Vec<f32> {
-    let n: usize = shape.iter().product();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1a9u64);
-    let values: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    let values = crate::seeded_input(shape.iter().product(), seed);
     let &[batch, h, w, c] = shape else {
         return values;
     };
