@@ -68,9 +68,10 @@ done
 echo "== cross: building $target (glibc floor $glibc_floor, profile dist) with $($rustc_bin --version)"
 start=$(date +%s)
 # For the board's binary only (not build scripts): no unwind tables (panics abort; the panic
-# hook's one line needs none) and no position independence (no relocation table to carry).
+# hook's one line needs none; rustc still writes them, so cross/no-eh-frame.ld discards them at
+# link time) and no position independence (no relocation table to carry).
 target_var=CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_RUSTFLAGS
-export "$target_var=-C force-unwind-tables=no -C relocation-model=static"
+export "$target_var=-C force-unwind-tables=no -C relocation-model=static -C link-arg=-Wl,-T,$PWD/cross/no-eh-frame.ld"
 RUSTC=$rustc_bin cargo zigbuild --profile dist --locked --bin edgenas --features tflite \
   --target "$target.$glibc_floor" --target-dir "$target_dir"
 echo "cross: $target built in $(( $(date +%s) - start )) s"

@@ -3,7 +3,8 @@
 # latency, as ratios measured in one run (the machine is shared: the two binaries are timed in
 # alternation, 7 rounds, and the ratio of their medians is the figure).
 # Default: the `release` profile (the test build) against `dist` (what users download), built
-# here natively if missing.
+# here natively if missing. Board binaries run through $EDGENAS_BENCH_RUNNER, e.g.
+#   EDGENAS_BENCH_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" scripts/bench-size.sh OLD NEW
 set -euo pipefail
 cd "$(dirname "$0")/.."
 before=${1:-target/release/edgenas}
@@ -12,14 +13,18 @@ after=${2:-target/dist/edgenas}
 [ -x "$after" ] || cargo build --profile dist --bin edgenas
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-strip -o "$work/before" "$before"
-strip -o "$work/after" "$after"
+# Already-stripped board binaries are copied as they are (the host's strip may not know them).
+for which in before after; do
+  src=${!which}
+  strip -o "$work/$which" "$src" 2>/dev/null || cp "$src" "$work/$which"
+done
+read -r -a runner <<<"${EDGENAS_BENCH_RUNNER:-}"
 arch='|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|'
 for round in 1 2 3 4 5 6 7; do
   for which in before after; do
-    EDGENAS_HOME="$work/home-$which" "$work/$which" profile "$arch" --threads 1 --cpus all \
-      --allow-unstable --min-time 1.5 --max-time 1.5 --json |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])' >> "$work/$which.ms"
+    EDGENAS_HOME="$work/home-$which" "${runner[@]}" "$work/$which" profile "$arch" --threads 1 \
+      --cpus all --allow-unstable --min-time 1.5 --max-time 1.5 --json |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["results"][0]["median_ms"])' >> "$work/$which.ms"
   done
 done
 python3 - "$work" <<'PY'

@@ -74,6 +74,20 @@ else
   bash cross/build.sh aarch64-unknown-linux-gnu 2>&1 | tee -a "$log"
   echo "== time: aarch64 build $(( $(date +%s) - t0 )) s"
   a64=target/cross/aarch64-unknown-linux-gnu/dist/edgenas.stripped
+  # Boards with little flash (issue 13): the shipped binary stays under 15 MB.
+  a64_bytes=$(stat -c %s "$a64")
+  if [ "$a64_bytes" -ge 15000000 ]; then
+    echo "FAIL: the aarch64 binary is $a64_bytes bytes, over the 15,000,000-byte budget" | tee -a "$log"
+    exit 1
+  fi
+  echo "== aarch64 binary: $a64_bytes bytes (budget 15,000,000)" | tee -a "$log"
+  # Without unwind tables (cross/no-eh-frame.ld), an error with RUST_BACKTRACE=1 still ends in
+  # its one line and status 1: capturing a backtrace finds no frames and stops.
+  bt_err=$(RUST_BACKTRACE=1 qemu-aarch64 -L /usr/aarch64-linux-gnu "$a64" profile 'not-an-arch' 2>&1 >/dev/null) && bt_status=0 || bt_status=$?
+  if [ "$bt_status" != 1 ] || [ "$(printf '%s\n' "$bt_err" | wc -l)" != 1 ]; then
+    echo "FAIL: an error under RUST_BACKTRACE=1 gave status $bt_status and: $bt_err" | tee -a "$log"
+    exit 1
+  fi
   armv7_status=0
   if [ "${EDGENAS_ARMV7:-1}" = 1 ]; then
     # qemu-arm's loader: the armv7 binary writes its man page and completions under it at

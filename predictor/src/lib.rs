@@ -6,9 +6,11 @@
 //!   gradients over `ndarray`, each checked against finite differences in the tests;
 //! - [`meta`]: Meta-SGD meta-training, few-shot adaptation, HELP's evaluation protocol;
 //! - [`device`]: per-device normalisation and pools; [`table`]: latency CSVs;
-//! - [`metrics`]: Spearman, Kendall, share within ±10%; [`file`]: the versioned model file.
+//! - [`metrics`]: Spearman, Kendall, share within ±10%; [`file`]: the versioned model file;
+//!   [`compact`]: its compact form, for the models shipped in the binary.
 
 pub mod additive;
+pub mod compact;
 pub mod costaware;
 pub mod device;
 pub mod file;

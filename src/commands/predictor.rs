@@ -251,18 +251,7 @@ fn run_meta_train(a: MetaTrainArgs) -> Result<()> {
 pub fn load_model(space: Space, path: Option<&Path>) -> Result<PredictorFile> {
     let file = match path {
         Some(p) => PredictorFile::load(p)?,
-        None => {
-            let bytes = crate::models::embedded(space).with_context(|| {
-                format!(
-                    "no {} predictor is shipped in this binary; give --model",
-                    space.name()
-                )
-            })?;
-            PredictorFile::from_bytes(
-                &bytes,
-                Path::new(&format!("<embedded {} model>", space.name())),
-            )?
-        }
+        None => crate::models::embedded(space)?,
     };
     if file.space != space.name() {
         bail!(
