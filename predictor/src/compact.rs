@@ -20,6 +20,7 @@ const MAGIC: &[u8] = b"EDGENAS-COMPACT-PREDICTOR";
 const VERSION: u16 = 1;
 /// The low bits every stored value has as zeros (23 mantissa bits - 10 kept).
 const DROPPED_BITS: u32 = 13;
+const DROPPED_MASK: u32 = (1 << DROPPED_BITS) - 1;
 
 /// Rounds `x` to 10 mantissa bits (f16's), to nearest with ties to even.
 pub fn round_mantissa(x: f32) -> f32 {
@@ -28,14 +29,14 @@ pub fn round_mantissa(x: f32) -> f32 {
     }
     let bits = x.to_bits();
     let lsb = (bits >> DROPPED_BITS) & 1;
-    let rounded = bits.wrapping_add(0x0FFF + lsb) & !0x1FFF;
+    let rounded = bits.wrapping_add((DROPPED_MASK >> 1) + lsb) & !DROPPED_MASK;
     let y = f32::from_bits(rounded);
     // Rounding up out of the largest finite exponent would make an infinity: keep the value,
     // with its low bits dropped so that it still fits the planes.
     if y.is_finite() {
         y
     } else {
-        f32::from_bits(bits & !0x1FFF)
+        f32::from_bits(bits & !DROPPED_MASK)
     }
 }
 
@@ -110,7 +111,8 @@ pub fn decode(bytes: &[u8], name: &Path) -> Result<PredictorFile, PredictorError
         )));
     }
     // The full checks of a model file (shapes against the config, finite values, references).
-    PredictorFile::from_bytes(&file.to_bytes(), name)
+    file.validate(name)?;
+    Ok(file)
 }
 
 fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {

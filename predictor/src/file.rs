@@ -62,6 +62,14 @@ impl PredictorFile {
                 path: path.display().to_string(),
                 reason: e.to_string(),
             })?;
+        file.validate(path)?;
+        Ok(file)
+    }
+
+    /// The checks of a decoded model: shapes against the config, finite values, the additive
+    /// prior and the references. `path` names the model in errors.
+    pub fn validate(&self, path: &Path) -> Result<(), PredictorError> {
+        let file = self;
         let model = Model::new(file.config.clone())?;
         model.check_params(&file.params)?;
         if !file.params.same_shape(&file.inner_lr) || !file.params.all_finite() {
@@ -93,7 +101,7 @@ impl PredictorFile {
                 ),
             });
         }
-        Ok(file)
+        Ok(())
     }
 
     pub fn save(&self, path: &Path) -> Result<(), PredictorError> {
