@@ -5,9 +5,11 @@
 
 mod cli;
 mod commands;
-mod models;
+mod measurements;
 mod output;
 mod progress;
+mod reporter;
+mod session;
 mod state;
 mod tables;
 

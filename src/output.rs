@@ -1,45 +1,6 @@
 //! Formatting shared by the commands.
 
-/// Milliseconds with a precision that suits their size (hyperfine style).
-pub fn ms(x: f64) -> String {
-    if x >= 100.0 {
-        format!("{x:.1} ms")
-    } else if x >= 1.0 {
-        format!("{x:.3} ms")
-    } else {
-        format!("{:.1} µs", x * 1000.0)
-    }
-}
-
-/// The conditions of a Fingerprint in one line, for headings.
-pub fn fingerprint_summary(fp: &edgenas_profiler::Fingerprint) -> String {
-    if fp.runtime == "oracle" {
-        return format!(
-            "oracle figures ({} of {}), not measured here",
-            fp.board.trim_start_matches("oracle:"),
-            fp.runtime_version
-        );
-    }
-    format!(
-        "{} ({}), {} {}, {} thread{}, CPUs {}, governor {}{}{}",
-        fp.board,
-        fp.cpu_model,
-        fp.runtime,
-        fp.runtime_version,
-        fp.threads,
-        if fp.threads == 1 { "" } else { "s" },
-        cpu_list(&fp.cpus),
-        fp.governor,
-        fp.firmware
-            .as_deref()
-            .map(|f| format!(", {f}"))
-            .unwrap_or_default(),
-        fp.power_mode
-            .as_deref()
-            .map(|m| format!(", power mode {m}"))
-            .unwrap_or_default()
-    )
-}
+pub use edgenas_ondevice::ms;
 
 /// Peak resident memory of this process in MB (Linux's VmHWM), if known.
 pub fn peak_rss_mb() -> Option<f64> {
@@ -54,26 +15,11 @@ pub fn status_mb(field: &str) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// A CPU list such as `0-3,6`.
-pub fn cpu_list(cpus: &[usize]) -> String {
-    if cpus.is_empty() {
-        return "any".into();
-    }
-    let mut parts = Vec::new();
-    let mut i = 0;
-    while i < cpus.len() {
-        let mut j = i;
-        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
-            j += 1;
-        }
-        parts.push(if i == j {
-            cpus[i].to_string()
-        } else {
-            format!("{}-{}", cpus[i], cpus[j])
-        });
-        i = j + 1;
-    }
-    parts.join(",")
+pub use edgenas_profiler::affinity::cpu_list;
+
+/// The conditions of a Fingerprint in one line, for headings.
+pub fn fingerprint_summary(fp: &edgenas_profiler::Fingerprint) -> String {
+    fp.summary()
 }
 
 /// Shortens a long subject for a table column.
@@ -89,13 +35,6 @@ pub fn ellipsize(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cpu_lists_compress_ranges() {
-        assert_eq!(cpu_list(&[0, 1, 2, 3, 6]), "0-3,6");
-        assert_eq!(cpu_list(&[]), "any");
-        assert_eq!(cpu_list(&[4]), "4");
-    }
 
     #[test]
     fn milliseconds_scale() {
@@ -190,4 +129,16 @@ mod short_id_tests {
         let b = short_id("k3_e1-skip-k5_e3");
         assert!(a.starts_with("fbnet#") && a != b, "{a} {b}");
     }
+}
+
+/// The `--json` form of a search's pick (`search` and `run`).
+pub fn pick_json(p: &edgenas_ondevice::Pick) -> serde_json::Value {
+    serde_json::to_value(p.summary()).expect("a pick serialises")
+}
+
+/// Writes a text file atomically (a failure leaves no partial file).
+pub fn write_text(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    edgenas_format::write_atomic(path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }

@@ -3,7 +3,10 @@
 //! `EDGENAS\0` (8 bytes), a kind tag (8 bytes, NUL-padded ASCII), a format version (u16 LE).
 //! A file of another kind or version is refused with a message that names both, never misread.
 //! It is a leaf crate so that the profiler (journals) and the predictor (model files) share
-//! one definition without depending on each other.
+//! one definition without depending on each other. It also holds the result tables every
+//! command exports ([`table`]). It must stay a leaf: no edgenas crate below it.
+
+pub mod table;
 
 pub const MAGIC: &[u8; 8] = b"EDGENAS\0";
 pub const HEADER_LEN: usize = 18;

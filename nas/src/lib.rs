@@ -1,4 +1,7 @@
 //! edgenas-nas: search spaces (parse, format, enumerate, sample, mutate, encode, build) and search.
+//!
+//! Must not: measure, predict or read latency tables: a search takes its latency and objective
+//! as closures, so the same code runs on predictions, measurements or an oracle.
 
 pub mod blocks;
 pub mod fbnet;

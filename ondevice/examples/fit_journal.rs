@@ -25,8 +25,8 @@ fn ridge(x: &[Vec<f64>], y: &[f64], lambda: f64) -> Vec<f64> {
     for i in 0..d {
         a[i * d + i] += lambda;
     }
-    let l = edgenas_predictor::costaware::cholesky(&a, d).expect("spd");
-    edgenas_predictor::costaware::chol_solve(&l, d, b)
+    let l = edgenas_predictor::linalg::cholesky(&a, d).expect("spd");
+    edgenas_predictor::linalg::chol_solve(&l, d, b)
 }
 
 fn main() {

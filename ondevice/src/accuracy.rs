@@ -32,6 +32,15 @@ impl Dataset {
             .find(|d| d.name() == s || (s == "imagenet16-120" && *d == Dataset::ImageNet16))
     }
 
+    /// The dataset `--dataset` names, or which ones there are.
+    pub fn parse(s: &str) -> Result<Dataset, crate::LoopError> {
+        Dataset::from_name(s).ok_or_else(|| {
+            crate::LoopError::Invalid(format!(
+                "unknown dataset '{s}' (known: cifar10, cifar100, imagenet16)"
+            ))
+        })
+    }
+
     fn column(self) -> usize {
         self as usize
     }

@@ -14,21 +14,52 @@
 //! - [`adapted`]: the adapted predictor and its file; [`accuracy`]: the compiled-in table;
 //! - [`search`]: exact NB201 Pareto search, evolutionary search, verification;
 //!   [`plot`]: the Pareto front as SVG; [`state`]: where files live.
+//! - [`session`]: the loop as one API ([`Session`]: `embed`, `adapt`, `validate`, `search`,
+//!   `export`, and `run` as those in order); [`report`]: the [`Reporter`] it talks through;
+//! - [`machine`]: threads and CPUs checked against this machine; [`shipped`]: the predictors
+//!   compiled into the binary; [`help`]: HELP's protocol over the public tables;
+//!   [`export`]: a pick written for deployment.
+//!
+//! Must not: print, parse command lines, or exit: it returns plain data and typed errors, and
+//! reports progress through a [`Reporter`] that the binary implements.
 
 pub mod accuracy;
 pub mod adapted;
+pub mod bench;
+pub mod export;
 pub mod features;
+pub mod help;
+pub mod machine;
 pub mod measure;
 pub mod oracle;
 pub mod plot;
+pub mod report;
 pub mod search;
+pub mod session;
+pub mod shipped;
 pub mod state;
 pub mod steps;
 mod table;
 
 pub use adapted::{AdaptedPredictor, Prediction};
-pub use measure::{Measured, Measurer, Setup};
+pub use measure::{Measured, Measurer, Setup, Subject};
 pub use oracle::OracleTable;
+pub use report::{Reporter, Silent, Step};
+pub use session::{
+    Pick, PickSummary, RunFinish, RunOutcome, RunPlan, RunSummary, SearchPlan, SearchReport,
+    Session,
+};
+
+/// A latency for people: µs under 1 ms, 3 decimals under 100 ms, 1 above.
+pub fn ms(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.1} ms")
+    } else if x >= 1.0 {
+        format!("{x:.3} ms")
+    } else {
+        format!("{:.1} µs", x * 1000.0)
+    }
+}
 
 /// Errors of the loop. Each says what to do where there is something to do.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +80,12 @@ pub enum LoopError {
     },
     #[error("{path}: {source}")]
     Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("writing {path}: {source}")]
+    Write {
         path: String,
         #[source]
         source: std::io::Error,

@@ -1,21 +1,28 @@
-//! The one measuring call of the loop: `embed`, `adapt`, `validate` and `verify` all go
-//! through [`Measurer::measure`]. It reuses what the journal already holds under the same
-//! Fingerprint, then for the rest, in batches: pre-flight (and a bounded cool-down), loading,
-//! interleaved rounds, post-flight, flags, and one journal record per subject. A batch's
-//! records are appended as soon as the batch ends, so an interruption costs at most the batch
-//! in progress and a rerun resumes.
+//! The one measuring path: `profile`, `embed`, `adapt`, `validate` and `verify` all measure
+//! through a [`Measurer`]. Every measurement takes the same steps: pre-flight (and a bounded
+//! cool-down), loading, timing, post-flight, flags, and one journal record per subject. The
+//! timing is either the protocol's own stop rule on one subject at a time
+//! ([`Measurer::measure_one`], what `profile` and its `--runs N` promise) or interleaved rounds
+//! over a batch ([`Measurer::measure`], what the loop uses: slow phases of the machine spread
+//! over every subject). Interleaved figures already in the journal under the live Fingerprint
+//! are reused; a batch's records are appended as soon as the batch ends, so an interruption
+//! costs at most the batch in progress and a rerun resumes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use edgenas_nas::Arch;
-use edgenas_profiler::protocol::{self, RoundsProgress};
+use edgenas_profiler::protocol::{self, Flag};
 use edgenas_profiler::{
-    probe, Fingerprint, Measurement, MeasurementJournal, Protocol, Rounds, Sysroot, System,
+    probe, Conditions, Fingerprint, Measurement, MeasurementJournal, Protocol, Rounds, Sample,
+    Sysroot, System,
 };
-use edgenas_runtime::{Model, ModelOptions, Runtime};
+use edgenas_runtime::{Model, ModelOptions, Runtime, RuntimeError};
 
 use crate::oracle::OracleTable;
+pub use crate::report::MeasureProgress;
+use crate::report::Reporter;
 use crate::LoopError;
 
 /// Subjects timed together in one interleaved batch.
@@ -38,6 +45,69 @@ pub struct Setup {
     pub runtime: Runtime,
     /// Its name and version as recorded in the Fingerprint ([`Runtime::identity`]).
     pub runtime_identity: (String, String),
+}
+
+impl Setup {
+    fn model_options(&self) -> ModelOptions {
+        ModelOptions {
+            runtime: self.runtime,
+            threads: self.threads,
+            seed: self.seed,
+        }
+    }
+}
+
+/// What is measured: an arch of a search space (built, then run by the runtime) or a model
+/// file (`.onnx` for tract, `.tflite` for TensorFlow Lite).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Subject {
+    Arch(Arch),
+    File(PathBuf),
+}
+
+impl Subject {
+    /// A model file when `s` names one (by extension, or an existing file that is not an NB201
+    /// cell), else an arch string.
+    pub fn parse(s: &str) -> Result<Subject, LoopError> {
+        let p = Path::new(s);
+        if s.ends_with(".onnx") || s.ends_with(".tflite") || (p.is_file() && !s.starts_with('|')) {
+            return Ok(Subject::File(p.to_owned()));
+        }
+        Ok(Subject::Arch(Arch::parse(s)?))
+    }
+
+    /// The record's subject: the arch string or the file's path.
+    pub fn name(&self) -> String {
+        match self {
+            Subject::Arch(a) => a.to_string(),
+            Subject::File(p) => p.display().to_string(),
+        }
+    }
+
+    /// The record's `space` field: the arch's space, or the file's format.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Subject::Arch(a) => a.space().name(),
+            Subject::File(p) if p.extension().is_some_and(|e| e == "tflite") => "tflite",
+            Subject::File(_) => "onnx",
+        }
+    }
+
+    /// The runnable model (loaded and optimised; the seeded input set once).
+    pub fn load(&self, opts: ModelOptions) -> Result<Model, LoopError> {
+        match self {
+            Subject::Arch(a) => {
+                Model::from_network(&a.build(), opts).map_err(|source| LoopError::Runtime {
+                    subject: format!("preparing {a}"),
+                    source,
+                })
+            }
+            Subject::File(p) => Model::from_file(p, opts).map_err(|source| LoopError::Runtime {
+                subject: format!("loading {}", p.display()),
+                source,
+            }),
+        }
+    }
 }
 
 /// One subject's figure, measured now, reused from the journal, or read from an oracle.
@@ -71,60 +141,52 @@ impl Origin {
     }
 }
 
-/// Progress of [`Measurer::measure`].
-#[derive(Debug, Clone)]
-pub struct MeasureProgress {
-    /// Subjects finished (measured or reused) and in all.
-    pub done: usize,
-    pub total: usize,
-    /// The batch being timed: its first subject and the round reached.
-    pub batch: Option<(String, RoundsProgress)>,
-}
-
-pub enum Source<'a> {
+/// Where figures come from: this device (with its journal) or an oracle table.
+pub enum Source {
     Device {
         setup: Box<Setup>,
-        journal: &'a mut MeasurementJournal,
+        journal: MeasurementJournal,
     },
-    Oracle(&'a OracleTable),
+    Oracle(OracleTable),
 }
 
-pub struct Measurer<'a> {
-    pub source: Source<'a>,
+/// Conditions before a measurement and the flags pre-flight raised.
+struct Preflight {
+    before: Conditions,
+    flags: Vec<Flag>,
+    cpu: Option<probe::CpuTimes>,
+}
+
+/// Measures subjects on this device (or looks them up in an oracle table), journaling each.
+pub struct Measurer {
+    source: Source,
     fingerprint: Fingerprint,
     /// The journal's interleaved figures under the live Fingerprint, newest per subject: read
-    /// once, so that lookups never decode the journal again.
-    recorded: HashMap<String, Measured>,
+    /// once, when first needed, so lookups never decode the journal again.
+    recorded: Option<HashMap<String, Measured>>,
+    /// `measure_one`'s resumable records: every record of the subjects asked for, in order.
+    resumable: HashMap<String, Vec<Measurement>>,
 }
 
-impl<'a> Measurer<'a> {
-    pub fn device(
-        setup: Setup,
-        journal: &'a mut MeasurementJournal,
-    ) -> Result<Measurer<'a>, LoopError> {
-        let fingerprint = live_fingerprint(&setup);
-        let mut recorded = HashMap::new();
-        for m in journal.iter() {
-            let m = m?;
-            if m.fingerprint == fingerprint && m.sample.rounds.is_some() {
-                recorded.insert(m.subject.clone(), from_record(&m, Origin::Journal));
-            }
-        }
-        Ok(Measurer {
+impl Measurer {
+    pub fn device(setup: Setup, journal: MeasurementJournal) -> Measurer {
+        Measurer {
+            fingerprint: live_fingerprint(&setup),
             source: Source::Device {
                 setup: Box::new(setup),
                 journal,
             },
-            fingerprint,
-            recorded,
-        })
+            recorded: None,
+            resumable: HashMap::new(),
+        }
     }
 
-    pub fn oracle(table: &'a OracleTable) -> Measurer<'a> {
+    pub fn oracle(table: OracleTable) -> Measurer {
         Measurer {
-            fingerprint: oracle_fingerprint(table),
+            fingerprint: oracle_fingerprint(&table),
             source: Source::Oracle(table),
-            recorded: HashMap::new(),
+            recorded: Some(HashMap::new()),
+            resumable: HashMap::new(),
         }
     }
 
@@ -137,71 +199,87 @@ impl<'a> Measurer<'a> {
         matches!(self.source, Source::Oracle(_))
     }
 
-    /// What the journal already holds for `arch` under the live Fingerprint (interleaved).
-    pub fn recorded(&self, arch: &Arch) -> Option<Measured> {
-        self.recorded.get(&arch.to_string()).cloned()
+    /// The oracle table figures come from, in oracle mode.
+    pub fn oracle_table(&self) -> Option<&OracleTable> {
+        match &self.source {
+            Source::Oracle(t) => Some(t),
+            Source::Device { .. } => None,
+        }
     }
 
-    /// Figures of `archs`, in order: reused where the journal has them, measured otherwise.
+    /// How this device measures (None in oracle mode).
+    pub fn setup(&self) -> Option<&Setup> {
+        match &self.source {
+            Source::Device { setup, .. } => Some(setup),
+            Source::Oracle(_) => None,
+        }
+    }
+
+    /// The journal measurements go to (None in oracle mode).
+    pub fn journal(&self) -> Option<&MeasurementJournal> {
+        match &self.source {
+            Source::Device { journal, .. } => Some(journal),
+            Source::Oracle(_) => None,
+        }
+    }
+
+    /// What the journal already holds for `arch` under the live Fingerprint (interleaved).
+    pub fn recorded(&mut self, arch: &Arch) -> Result<Option<Measured>, LoopError> {
+        Ok(self.recorded_figures()?.get(&arch.to_string()).cloned())
+    }
+
+    fn recorded_figures(&mut self) -> Result<&mut HashMap<String, Measured>, LoopError> {
+        if self.recorded.is_none() {
+            let mut found = HashMap::new();
+            if let Source::Device { journal, .. } = &self.source {
+                for m in journal.iter() {
+                    let m = m?;
+                    if m.fingerprint == self.fingerprint && m.sample.rounds.is_some() {
+                        found.insert(m.subject.clone(), from_record(&m, Origin::Journal));
+                    }
+                }
+            }
+            self.recorded = Some(found);
+        }
+        Ok(self.recorded.as_mut().expect("just filled"))
+    }
+
+    /// Figures of `archs`, in order: reused where the journal has them, measured otherwise
+    /// in interleaved rounds.
     pub fn measure(
         &mut self,
         archs: &[Arch],
-        notify: &mut dyn FnMut(&str),
-        progress: &mut dyn FnMut(&MeasureProgress),
+        reporter: &mut dyn Reporter,
     ) -> Result<Vec<Measured>, LoopError> {
-        self.measure_with(archs, true, notify, progress)
+        self.measure_with(archs, true, reporter)
     }
 
     /// Figures of `archs` all measured now (`--force`); the journal still records them.
     pub fn measure_ignoring_journal(
         &mut self,
         archs: &[Arch],
-        notify: &mut dyn FnMut(&str),
-        progress: &mut dyn FnMut(&MeasureProgress),
+        reporter: &mut dyn Reporter,
     ) -> Result<Vec<Measured>, LoopError> {
-        self.measure_with(archs, false, notify, progress)
+        self.measure_with(archs, false, reporter)
     }
 
     fn measure_with(
         &mut self,
         archs: &[Arch],
         reuse: bool,
-        notify: &mut dyn FnMut(&str),
-        progress: &mut dyn FnMut(&MeasureProgress),
+        reporter: &mut dyn Reporter,
     ) -> Result<Vec<Measured>, LoopError> {
         let total = archs.len();
         if let Source::Oracle(table) = &self.source {
-            return archs
-                .iter()
-                .map(|a| {
-                    let ms = table.latency_ms(a).ok_or_else(|| {
-                        LoopError::Oracle(format!(
-                            "{a} is not in the oracle table {} (oracle mode can only use its archs)",
-                            table.source
-                        ))
-                    })?;
-                    Ok(Measured {
-                        subject: a.to_string(),
-                        median_ms: ms,
-                        ci_rel: 0.0,
-                        flags: Vec::new(),
-                        origin: Origin::Oracle,
-                        runs: 0,
-                    })
-                })
-                .collect();
+            return archs.iter().map(|a| oracle_figure(table, a)).collect();
         }
-        let mut out: Vec<Option<Measured>> = archs
-            .iter()
-            .map(|a| if reuse { self.recorded(a) } else { None })
-            .collect();
+        let mut out: Vec<Option<Measured>> = Vec::with_capacity(total);
+        for a in archs {
+            out.push(if reuse { self.recorded(a)? } else { None });
+        }
         let todo: Vec<usize> = (0..total).filter(|&i| out[i].is_none()).collect();
         let mut done = total - todo.len();
-        progress(&MeasureProgress {
-            done,
-            total,
-            batch: None,
-        });
+        reporter.measuring(&MeasureProgress::counted(done, total));
         // The same arch twice is measured once.
         let mut unique: Vec<usize> = Vec::new();
         for &i in &todo {
@@ -211,13 +289,7 @@ impl<'a> Measurer<'a> {
         }
         for batch in unique.chunks(BATCH) {
             let subjects: Vec<&Arch> = batch.iter().map(|&i| &archs[i]).collect();
-            let records = self.measure_batch(&subjects, notify, &mut |p| {
-                progress(&MeasureProgress {
-                    done,
-                    total,
-                    batch: Some((subjects[0].to_string(), *p)),
-                })
-            })?;
+            let records = self.measure_batch(&subjects, done, total, reporter)?;
             for (&i, m) in batch.iter().zip(records) {
                 for (j, a) in archs.iter().enumerate() {
                     if out[j].is_none() && *a == archs[i] {
@@ -226,11 +298,7 @@ impl<'a> Measurer<'a> {
                     }
                 }
             }
-            progress(&MeasureProgress {
-                done,
-                total,
-                batch: None,
-            });
+            reporter.measuring(&MeasureProgress::counted(done, total));
         }
         Ok(out
             .into_iter()
@@ -238,113 +306,236 @@ impl<'a> Measurer<'a> {
             .collect())
     }
 
+    /// Reads, once, every journal record of `subjects`, so that [`Measurer::measure_one`] with
+    /// `resume` can take them instead of measuring.
+    pub fn load_resumable(&mut self, subjects: &[String]) -> Result<(), LoopError> {
+        let Source::Device { journal, .. } = &self.source else {
+            return Ok(());
+        };
+        let wanted: HashSet<&String> = subjects.iter().collect();
+        for m in journal.iter() {
+            let m = m?;
+            if wanted.contains(&m.subject) {
+                self.resumable.entry(m.subject.clone()).or_default().push(m);
+            }
+        }
+        Ok(())
+    }
+
+    /// One subject timed alone under the protocol's stop rule (`profile`), journaled. With
+    /// `resume`, the newest record of [`Measurer::load_resumable`] under the live Fingerprint is
+    /// returned instead (and `true` with it).
+    pub fn measure_one(
+        &mut self,
+        subject: &Subject,
+        resume: bool,
+        reporter: &mut dyn Reporter,
+    ) -> Result<(Measurement, bool), LoopError> {
+        let Source::Device { setup, journal } = &mut self.source else {
+            return Err(LoopError::Oracle(
+                "an oracle table has figures of archs, not measurements to profile".into(),
+            ));
+        };
+        let name = subject.name();
+        let fingerprint = live_fingerprint(setup);
+        if resume {
+            let found = self
+                .resumable
+                .get(&name)
+                .and_then(|ms| ms.iter().rev().find(|m| m.fingerprint == fingerprint));
+            if let Some(m) = found {
+                return Ok((m.clone(), true));
+            }
+        }
+        let mut pre = preflight(setup, reporter)?;
+        let mut model = subject.load(setup.model_options())?;
+        pre.cpu = probe::CpuTimes::now();
+        let sample = setup
+            .protocol
+            .sample(|| model.run_discard(), &mut |p| {
+                reporter.measuring(&MeasureProgress {
+                    run: Some(p),
+                    ..MeasureProgress::counted(0, 1)
+                })
+            })
+            .map_err(|source| LoopError::Runtime {
+                subject: format!("running {name}"),
+                source,
+            })?;
+        let post = postflight(setup, &pre);
+        let m = record(
+            setup,
+            subject,
+            fingerprint,
+            (&pre, &post),
+            sample,
+            model.init_time(),
+        );
+        journal.append(m.clone())?;
+        if resume {
+            // A subject named twice is measured once, as if the journal were read again.
+            self.resumable.entry(name).or_default().push(m.clone());
+        }
+        Ok((m, false))
+    }
+
     fn measure_batch(
         &mut self,
         archs: &[&Arch],
-        notify: &mut dyn FnMut(&str),
-        progress: &mut dyn FnMut(&RoundsProgress),
+        done: usize,
+        total: usize,
+        reporter: &mut dyn Reporter,
     ) -> Result<Vec<Measured>, LoopError> {
         let Source::Device { setup, journal } = &mut self.source else {
             unreachable!("oracle figures are looked up, not measured");
         };
-        let before = probe::read_conditions(&setup.root);
-        let (before, pre) = protocol::cool_down(
-            &setup.root,
-            setup.system.policy.temp_limit_c,
-            setup.cooldown,
-            before,
-            notify,
-        );
-        let why = protocol::refusals(&pre);
-        if !why.is_empty() && !setup.allow_unstable {
-            return Err(LoopError::Unstable(why.join("; ")));
-        }
+        let mut pre = preflight(setup, reporter)?;
         // The conditions may have changed since the Measurer was made (a governor switched):
         // the records carry what held when they were taken.
         let fingerprint = live_fingerprint(setup);
-        if !setup.cpus.is_empty() {
-            edgenas_profiler::affinity::pin_current_thread(&setup.cpus)?;
-        }
+        let subjects: Vec<Subject> = archs.iter().map(|&a| Subject::Arch(a.clone())).collect();
         let mut models = Vec::with_capacity(archs.len());
-        for a in archs {
-            let model = Model::from_network(
-                &a.build(),
-                ModelOptions {
-                    runtime: setup.runtime,
-                    threads: setup.threads,
-                    seed: setup.seed,
-                },
-            )
-            .map_err(|source| LoopError::Runtime {
-                subject: a.to_string(),
-                source,
-            })?;
-            models.push(model);
+        for s in &subjects {
+            models.push(s.load(setup.model_options())?);
         }
-        let cpu_before = probe::CpuTimes::now();
+        let first = archs[0].to_string();
+        pre.cpu = probe::CpuTimes::now();
         let samples = {
-            let mut runs: Vec<Box<dyn FnMut() -> Result<(), edgenas_runtime::RuntimeError>>> =
-                models
-                    .iter_mut()
-                    .map(|m| {
-                        Box::new(move || m.run_discard())
-                            as Box<dyn FnMut() -> Result<(), edgenas_runtime::RuntimeError>>
-                    })
-                    .collect();
-            let mut refs: Vec<&mut dyn FnMut() -> Result<(), edgenas_runtime::RuntimeError>> =
+            type Run<'m> = Box<dyn FnMut() -> Result<(), RuntimeError> + 'm>;
+            let mut runs: Vec<Run> = models
+                .iter_mut()
+                .map(|m| Box::new(move || m.run_discard()) as Run)
+                .collect();
+            let mut refs: Vec<&mut dyn FnMut() -> Result<(), RuntimeError>> =
                 runs.iter_mut().map(|r| r.as_mut() as _).collect();
             setup
                 .protocol
-                .sample_interleaved(&setup.rounds, &mut refs, &mut |p| progress(&p))
+                .sample_interleaved(&setup.rounds, &mut refs, &mut |p| {
+                    reporter.measuring(&MeasureProgress {
+                        batch: Some((first.clone(), p)),
+                        ..MeasureProgress::counted(done, total)
+                    })
+                })
                 .map_err(|source| LoopError::Runtime {
-                    subject: archs[0].to_string(),
+                    subject: first.clone(),
                     source,
                 })?
         };
-        let cpu_after = probe::CpuTimes::now();
-        let after = probe::read_conditions(&setup.root);
-        let mut shared = pre;
-        if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
-            shared.extend(protocol::contention_flag(&a, &b));
-        }
-        shared.extend(protocol::drift_flags(
-            &before,
-            &after,
-            setup.system.logical_cpus,
-            setup.threads,
-        ));
-        shared.extend(protocol::oversubscription_flag(
-            setup.threads,
-            &setup.cpus,
-            setup.system.logical_cpus,
-        ));
-        let unix_time = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let post = postflight(setup, &pre);
         let mut out = Vec::with_capacity(archs.len());
-        for ((a, sample), model) in archs.iter().zip(samples).zip(&models) {
-            let mut flags = shared.clone();
-            flags.extend(setup.protocol.sample_flags(&sample.stats));
-            let m = Measurement {
-                subject: a.to_string(),
-                space: a.space().name().into(),
-                unix_time,
-                fingerprint: fingerprint.clone(),
-                init_ms: model.init_time().as_secs_f64() * 1e3,
-                protocol: setup.protocol.clone(),
+        for ((s, sample), model) in subjects.iter().zip(samples).zip(&models) {
+            let m = record(
+                setup,
+                s,
+                fingerprint.clone(),
+                (&pre, &post),
                 sample,
-                flags,
-                before: before.clone(),
-                after: after.clone(),
-            };
+                model.init_time(),
+            );
             journal.append(m.clone())?;
+            let recorded = from_record(&m, Origin::Journal);
             self.recorded
-                .insert(m.subject.clone(), from_record(&m, Origin::Journal));
+                .get_or_insert_with(HashMap::new)
+                .insert(m.subject.clone(), recorded);
             out.push(from_record(&m, Origin::Measured));
         }
         Ok(out)
     }
+}
+
+/// Pre-flight: the conditions read, a bounded cool-down, a refusal unless --allow-unstable,
+/// the CPUs pinned. The CPU times are read once the models are loaded (`cpu`), so that
+/// contention is what other processes took during the sample.
+fn preflight(setup: &Setup, reporter: &mut dyn Reporter) -> Result<Preflight, LoopError> {
+    let before = probe::read_conditions(&setup.root);
+    let (before, flags) = protocol::cool_down(
+        &setup.root,
+        setup.system.policy.temp_limit_c,
+        setup.cooldown,
+        before,
+        &mut |s| reporter.note(s),
+    );
+    let why = protocol::refusals(&flags);
+    if !why.is_empty() && !setup.allow_unstable {
+        return Err(LoopError::Unstable(why.join("; ")));
+    }
+    if !setup.cpus.is_empty() {
+        edgenas_profiler::affinity::pin_current_thread(&setup.cpus)?;
+    }
+    Ok(Preflight {
+        before,
+        flags,
+        cpu: None,
+    })
+}
+
+/// Post-flight: the conditions after the sample and what moved during it (contention, clock,
+/// temperature and load drift), with oversubscription.
+fn postflight(setup: &Setup, pre: &Preflight) -> (Conditions, Vec<Flag>) {
+    let cpu_after = probe::CpuTimes::now();
+    let after = probe::read_conditions(&setup.root);
+    let mut flags = Vec::new();
+    if let (Some(a), Some(b)) = (&pre.cpu, &cpu_after) {
+        flags.extend(protocol::contention_flag(a, b));
+    }
+    flags.extend(protocol::drift_flags(
+        &pre.before,
+        &after,
+        setup.system.logical_cpus,
+        setup.threads,
+    ));
+    flags.extend(protocol::oversubscription_flag(
+        setup.threads,
+        &setup.cpus,
+        setup.system.logical_cpus,
+    ));
+    (after, flags)
+}
+
+/// A subject's journal record: pre-flight's flags, the sample's own, then post-flight's.
+fn record(
+    setup: &Setup,
+    subject: &Subject,
+    fingerprint: Fingerprint,
+    (pre, (after, post)): (&Preflight, &(Conditions, Vec<Flag>)),
+    sample: Sample,
+    init: Duration,
+) -> Measurement {
+    let mut flags = pre.flags.clone();
+    flags.extend(setup.protocol.sample_flags(&sample.stats));
+    flags.extend(post.iter().cloned());
+    Measurement {
+        subject: subject.name(),
+        space: subject.kind().into(),
+        unix_time: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        fingerprint,
+        init_ms: init.as_secs_f64() * 1e3,
+        protocol: setup.protocol.clone(),
+        sample,
+        flags,
+        before: pre.before.clone(),
+        after: after.clone(),
+    }
+}
+
+fn oracle_figure(table: &OracleTable, a: &Arch) -> Result<Measured, LoopError> {
+    let ms = table.latency_ms(a).ok_or_else(|| {
+        LoopError::Oracle(format!(
+            "{a} is not in the oracle table {} (oracle mode can only use its archs)",
+            table.source
+        ))
+    })?;
+    Ok(Measured {
+        subject: a.to_string(),
+        median_ms: ms,
+        ci_rel: 0.0,
+        flags: Vec::new(),
+        origin: Origin::Oracle,
+        runs: 0,
+    })
 }
 
 fn from_record(m: &Measurement, origin: Origin) -> Measured {

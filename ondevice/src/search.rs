@@ -15,7 +15,8 @@ use edgenas_nas::{Arch, Nb201Arch, Space};
 use crate::accuracy::{nb201_accuracy, Dataset};
 use crate::adapted::{AdaptedPredictor, Prediction};
 use crate::features::{features_of, ArchFeatures};
-use crate::measure::{MeasureProgress, Measured, Measurer};
+use crate::measure::{Measured, Measurer};
+use crate::report::Reporter;
 use crate::LoopError;
 
 /// What the search maximises.
@@ -262,8 +263,7 @@ pub fn verify(
     k: usize,
     max_measurements: usize,
     measurer: &mut Measurer,
-    notify: &mut dyn FnMut(&str),
-    progress: &mut dyn FnMut(&MeasureProgress),
+    reporter: &mut dyn Reporter,
 ) -> Result<Vec<Verified>, LoopError> {
     let mut verified: Vec<Verified> = Vec::new();
     let mut tried = vec![false; cands.len()];
@@ -300,12 +300,12 @@ pub fn verify(
             .min(order.len());
         let batch: Vec<usize> = order[..want].to_vec();
         let archs: Vec<Arch> = batch.iter().map(|&i| cands[i].arch.clone()).collect();
-        let measured = measurer.measure(&archs, notify, progress)?;
+        let measured = measurer.measure(&archs, reporter)?;
         for (i, m) in batch.into_iter().zip(measured) {
             tried[i] = true;
             let fits = m.median_ms <= budget_ms;
             if !fits {
-                notify(&format!(
+                reporter.note(&format!(
                     "dropped {}: measured {:.3} ms breaks the {budget_ms} ms budget (predicted {:.3} ms)",
                     cands[i].arch, m.median_ms, cands[i].prediction.predicted_ms
                 ));

@@ -11,15 +11,10 @@ use rand::SeedableRng;
 
 use crate::adapted::{choose_support, AdaptedPredictor, Prediction};
 use crate::features::prior_for;
-use crate::measure::{MeasureProgress, Measured, Measurer};
+use crate::measure::{Measured, Measurer};
+use crate::report::Reporter;
 use crate::state::StateDir;
 use crate::LoopError;
-
-/// Callbacks the steps report through (the binary prints them).
-pub struct Report<'r> {
-    pub notify: &'r mut dyn FnMut(&str),
-    pub progress: &'r mut dyn FnMut(&MeasureProgress),
-}
 
 /// A stored embedding, whether it was reused, and how long the step took.
 pub struct Embedded {
@@ -30,13 +25,25 @@ pub struct Embedded {
     pub seconds: f64,
 }
 
+impl Embedded {
+    /// The embedding's physical floor: the references' latencies × the runs the protocol
+    /// took, in seconds (0 when reused).
+    pub fn inference_seconds(&self) -> f64 {
+        self.measured
+            .iter()
+            .map(|m| m.median_ms * m.runs as f64)
+            .sum::<f64>()
+            / 1e3
+    }
+}
+
 /// `embed`: the space's 10 references measured in interleaved rounds (or reused).
 pub fn embed(
     space: Space,
     measurer: &mut Measurer,
     state: &StateDir,
     force: bool,
-    report: &mut Report,
+    reporter: &mut dyn Reporter,
 ) -> Result<Embedded, LoopError> {
     let start = Instant::now();
     let fp = measurer.fingerprint().clone();
@@ -56,9 +63,9 @@ pub fn embed(
     let refs = space.references();
     let measured = if force {
         // --force remeasures: what the journal holds is not reused.
-        measure_fresh(measurer, &refs, report)?
+        measure_fresh(measurer, &refs, reporter)?
     } else {
-        measurer.measure(&refs, report.notify, report.progress)?
+        measurer.measure(&refs, reporter)?
     };
     let names: Vec<String> = refs.iter().map(|a| a.to_string()).collect();
     let embedding = HardwareEmbedding::from_figures(
@@ -81,12 +88,12 @@ pub fn embed(
 fn measure_fresh(
     measurer: &mut Measurer,
     archs: &[Arch],
-    report: &mut Report,
+    reporter: &mut dyn Reporter,
 ) -> Result<Vec<Measured>, LoopError> {
     if measurer.is_oracle() {
-        return measurer.measure(archs, report.notify, report.progress);
+        return measurer.measure(archs, reporter);
     }
-    measurer.measure_ignoring_journal(archs, report.notify, report.progress)
+    measurer.measure_ignoring_journal(archs, reporter)
 }
 
 /// The stored embedding for the live Fingerprint, or one clear error: missing, or stale (and in
@@ -131,20 +138,43 @@ pub struct Adapted {
     pub seconds: f64,
 }
 
+/// How `adapt` draws its support archs.
+#[derive(Debug, Clone, Copy)]
+pub struct AdaptPlan {
+    /// Support archs measured beside the references.
+    pub samples: usize,
+    /// Random archs instead of the most informative ones.
+    pub random_support: bool,
+    pub seed: u64,
+}
+
+impl AdaptPlan {
+    /// `samples` informative support archs.
+    pub fn informative(samples: usize, seed: u64) -> AdaptPlan {
+        AdaptPlan {
+            samples,
+            random_support: false,
+            seed,
+        }
+    }
+}
+
 /// `adapt`: the shipped prior + the stored embedding + `samples` informative support archs
 /// measured here → the adapted predictor, stored keyed by Fingerprint and space.
-#[allow(clippy::too_many_arguments)]
 pub fn adapt(
     space: Space,
     prior_file: &edgenas_predictor::PredictorFile,
     measurer: &mut Measurer,
     state: &StateDir,
-    samples: usize,
-    random_support: bool,
-    seed: u64,
+    plan: AdaptPlan,
     pool: Option<&[Arch]>,
-    report: &mut Report,
+    reporter: &mut dyn Reporter,
 ) -> Result<Adapted, LoopError> {
+    let AdaptPlan {
+        samples,
+        random_support,
+        seed,
+    } = plan;
     let start = Instant::now();
     let embedding = stored_embedding(space, measurer, state)?;
     let refs = space.references();
@@ -172,7 +202,7 @@ pub fn adapt(
     } else {
         choose_support(space, &prior, samples, seed, pool, &[])?
     };
-    let support = measurer.measure(&support_archs, report.notify, report.progress)?;
+    let support = measurer.measure(&support_archs, reporter)?;
     let references: Vec<(Arch, f64)> = refs
         .into_iter()
         .zip(embedding.raw_ms.iter().copied())
@@ -252,7 +282,6 @@ pub struct Validation {
 
 /// `validate`: `count` random archs that were neither references nor support, measured and
 /// compared with their predictions.
-#[allow(clippy::too_many_arguments)]
 pub fn validate(
     space: Space,
     predictor: &AdaptedPredictor,
@@ -260,7 +289,7 @@ pub fn validate(
     count: usize,
     seed: u64,
     pool: Option<&[Arch]>,
-    report: &mut Report,
+    reporter: &mut dyn Reporter,
 ) -> Result<Validation, LoopError> {
     if count < 2 {
         return Err(LoopError::Invalid(
@@ -288,7 +317,7 @@ pub fn validate(
     }
     let feats = crate::features::features_of(&archs);
     let predicted = predictor.predict_features(&feats);
-    let measured = measurer.measure(&archs, report.notify, report.progress)?;
+    let measured = measurer.measure(&archs, reporter)?;
     let p: Vec<f32> = predicted.iter().map(|p| p.predicted_ms as f32).collect();
     let t: Vec<f32> = measured.iter().map(|m| m.median_ms as f32).collect();
     let n = archs.len() as f64;

@@ -14,7 +14,7 @@ use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::device::Device;
-use crate::meta::solve_spd;
+use crate::linalg::{dot, solve_spd};
 use crate::PredictorError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,7 +105,6 @@ impl AdditivePrior {
     pub fn posterior(&self, xs: ArrayView2<f32>, ys: &[f32]) -> Option<Vec<f64>> {
         let x = with_intercept(xs);
         let n = x.nrows();
-        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
         let rows: Vec<Vec<f64>> = (0..n).map(|i| x.row(i).to_vec()).collect();
         // XU: each support row against each basis vector.
         let xu: Vec<Vec<f64>> = rows

@@ -22,6 +22,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::additive::AdditivePrior;
+use crate::linalg::{chol_solve, cholesky, dot};
 use crate::PredictorError;
 
 /// Prior variance of the intercept (normalised latencies live in about [0, 1]).
@@ -567,7 +568,7 @@ pub fn evaluate(
         )
     };
     let query: Vec<Vec<f64>> = device.query_pool.iter().map(|&r| row(r)).collect();
-    let truth = crate::meta::query_truth(device);
+    let truth = crate::device::query_truth(device);
     let grid = prior.grid();
     // Latency in units of the references' spread, without offset (see [`latency_unit`]).
     let unit = latency_unit(
@@ -591,10 +592,10 @@ pub fn evaluate(
         let mut rows_used = device.refs.clone();
         match selection {
             Selection::Random => {
-                rows_used = crate::meta::support_rows(device, samples, &mut rng);
+                rows_used = crate::device::support_rows(device, samples, &mut rng);
             }
             Selection::Informative => {
-                let mut pool = crate::meta::shuffled_pool(device, &mut rng);
+                let mut pool = crate::device::shuffled_pool(device, &mut rng);
                 pool.truncate(SELECTION_POOL);
                 let known: Vec<Vec<f64>> = device.refs.iter().map(|&r| row(r)).collect();
                 let cand: Vec<Vec<f64>> = pool.iter().map(|&r| row(r)).collect();
@@ -613,10 +614,6 @@ pub fn evaluate(
         total.add(&pred, &pred_ms, &truth);
     }
     Ok(total.mean(seeds.len()))
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// `y - X m0`: what the prior mean leaves unexplained.
@@ -639,47 +636,6 @@ fn gate_row(row: &[f64], cost_dim: usize, flag: Option<usize>, gate: bool) -> Ve
         }
     }
     r
-}
-
-/// Lower Cholesky factor of a symmetric positive-definite row-major matrix.
-pub fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
-    let mut l = vec![0.0; n * n];
-    for j in 0..n {
-        let mut dsum = a[j * n + j];
-        for m in 0..j {
-            dsum -= l[j * n + m] * l[j * n + m];
-        }
-        if dsum.is_nan() || dsum <= 0.0 {
-            return None;
-        }
-        let dj = dsum.sqrt();
-        l[j * n + j] = dj;
-        for i in j + 1..n {
-            let mut v = a[i * n + j];
-            for m in 0..j {
-                v -= l[i * n + m] * l[j * n + m];
-            }
-            l[i * n + j] = v / dj;
-        }
-    }
-    Some(l)
-}
-
-/// Solves `L Lᵀ x = b`.
-pub fn chol_solve(l: &[f64], n: usize, mut b: Vec<f64>) -> Vec<f64> {
-    for i in 0..n {
-        for m in 0..i {
-            b[i] -= l[i * n + m] * b[m];
-        }
-        b[i] /= l[i * n + i];
-    }
-    for i in (0..n).rev() {
-        for m in i + 1..n {
-            b[i] -= l[m * n + i] * b[m];
-        }
-        b[i] /= l[i * n + i];
-    }
-    b
 }
 
 #[cfg(test)]
@@ -734,15 +690,5 @@ mod tests {
             .select(std::slice::from_ref(&a), &[a.clone(), b], 1, &h)
             .unwrap();
         assert_eq!(pick, vec![1]);
-    }
-
-    #[test]
-    fn cholesky_solves() {
-        let a = vec![4.0, 2.0, 2.0, 3.0];
-        let l = cholesky(&a, 2).unwrap();
-        let x = chol_solve(&l, 2, vec![2.0, 1.0]);
-        assert!((4.0 * x[0] + 2.0 * x[1] - 2.0).abs() < 1e-12);
-        assert!((2.0 * x[0] + 3.0 * x[1] - 1.0).abs() < 1e-12);
-        assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
     }
 }

@@ -3,6 +3,9 @@
 
 use std::ops::Range;
 
+use rand::seq::SliceRandom;
+use rand::Rng;
+
 use crate::PredictorError;
 
 /// Share of [0, 1] that the reference range is mapped onto (HELP's `portion`): the fastest
@@ -81,6 +84,15 @@ impl Pools {
     }
 
     /// Every row is training material (meta-training devices).
+    /// HELP's train-pool size for a model with `encoder`: 900 rows for NB201's graph
+    /// encoding, 4,000 for the flat ones (FBNet, OFA); the query pool is the next 1,000 rows.
+    pub fn help_train_size(encoder: &crate::model::Encoder) -> usize {
+        match encoder {
+            crate::model::Encoder::Graph { .. } => 900,
+            crate::model::Encoder::Flat { .. } => 4000,
+        }
+    }
+
     pub fn all_train(rows: usize) -> Pools {
         Pools {
             train: 0..rows,
@@ -138,6 +150,34 @@ fn quantile(sorted: &[f32], q: f64) -> f32 {
     let (i, frac) = (pos.floor() as usize, pos - pos.floor());
     let next = sorted[(i + 1).min(sorted.len() - 1)];
     (sorted[i] as f64 + frac * (next as f64 - sorted[i] as f64)) as f32
+}
+
+/// The train pool without the references, in the draw's random order.
+pub fn shuffled_pool(device: &Device, rng: &mut impl Rng) -> Vec<usize> {
+    let mut pool: Vec<usize> = device
+        .train_pool
+        .iter()
+        .copied()
+        .filter(|r| !device.refs.contains(r))
+        .collect();
+    pool.shuffle(rng);
+    pool
+}
+
+/// The support set of one draw: the references, then `samples` other archs of the train pool.
+pub fn support_rows(device: &Device, samples: usize, rng: &mut impl Rng) -> Vec<usize> {
+    let mut rows = device.refs.clone();
+    rows.extend(shuffled_pool(device, rng).into_iter().take(samples));
+    rows
+}
+
+/// The query pool's true latencies (ms), what every draw is ranked against.
+pub fn query_truth(device: &Device) -> Vec<f32> {
+    device
+        .query_pool
+        .iter()
+        .map(|&r| device.latency_ms[r])
+        .collect()
 }
 
 #[cfg(test)]

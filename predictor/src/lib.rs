@@ -7,13 +7,19 @@
 //! - [`meta`]: Meta-SGD meta-training, few-shot adaptation, HELP's evaluation protocol;
 //! - [`device`]: per-device normalisation and pools; [`table`]: latency CSVs;
 //! - [`metrics`]: Spearman, Kendall, share within ±10%; [`file`]: the versioned model file;
-//!   [`compact`]: its compact form, for the models shipped in the binary.
+//!   [`compact`]: its compact form, for the models shipped in the binary;
+//! - [`additive`], [`costaware`]: the Bayesian models; [`linalg`]: the Cholesky solves and dot
+//!   products they share (so that no model imports another).
+//!
+//! Must not: parse arch strings, measure, or print. What needs archs (a table's rows decoded,
+//! HELP's network configured per space) lives in `edgenas-ondevice`'s `help` module.
 
 pub mod additive;
 pub mod compact;
 pub mod costaware;
 pub mod device;
 pub mod file;
+pub mod linalg;
 pub mod meta;
 pub mod metrics;
 pub mod model;
@@ -33,6 +39,16 @@ pub use params::ParamSet;
 pub use table::LatencyTable;
 // The feature matrices callers build are ndarray arrays; one version for both sides.
 pub use ndarray;
+
+/// The feature matrix of encoded rows (one arch's encoding each, all of one length).
+pub fn features_matrix(rows: &[Vec<f32>]) -> ndarray::Array2<f32> {
+    let dim = rows.first().map_or(0, Vec::len);
+    let mut x = ndarray::Array2::<f32>::zeros((rows.len(), dim));
+    for (i, r) in rows.iter().enumerate() {
+        x.row_mut(i).assign(&ndarray::ArrayView1::from(r));
+    }
+    x
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PredictorError {

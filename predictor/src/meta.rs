@@ -2,13 +2,13 @@
 //! order, and few-shot adaptation and evaluation under HELP's protocol.
 
 use ndarray::{Array2, ArrayView2, Axis};
-use rand::seq::SliceRandom;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::additive::AdditivePrior;
-use crate::device::{trimmed, Device, Normalizer};
+use crate::device::{query_truth, support_rows, trimmed, Device, Normalizer};
+use crate::linalg::{dot, solve_spd};
 use crate::metrics::{kendall_tau_b, spearman, within};
 use crate::model::{Loss, Model};
 use crate::params::{Adam, ParamSet};
@@ -166,7 +166,6 @@ fn refit(
     let lin_rows: Vec<Vec<f64>> = (0..n)
         .map(|i| x.row(i).iter().map(|&v| v as f64).collect())
         .collect();
-    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
     let mut k = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
@@ -202,12 +201,6 @@ fn refit(
     })
 }
 
-/// Solves K a = r for a symmetric positive definite K (Cholesky); None if K is not.
-pub(crate) fn solve_spd(k: Vec<f64>, n: usize, r: Vec<f64>) -> Option<Vec<f64>> {
-    let l = crate::costaware::cholesky(&k, n)?;
-    Some(crate::costaware::chol_solve(&l, n, r))
-}
-
 /// Scores of one device, averaged over support draws.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Score {
@@ -233,34 +226,6 @@ impl Score {
             within_10pct: self.within_10pct / n,
         }
     }
-}
-
-/// The train pool without the references, in the draw's random order.
-pub fn shuffled_pool(device: &Device, rng: &mut impl Rng) -> Vec<usize> {
-    let mut pool: Vec<usize> = device
-        .train_pool
-        .iter()
-        .copied()
-        .filter(|r| !device.refs.contains(r))
-        .collect();
-    pool.shuffle(rng);
-    pool
-}
-
-/// The support set of one draw: the references, then `samples` other archs of the train pool.
-pub fn support_rows(device: &Device, samples: usize, rng: &mut impl Rng) -> Vec<usize> {
-    let mut rows = device.refs.clone();
-    rows.extend(shuffled_pool(device, rng).into_iter().take(samples));
-    rows
-}
-
-/// The query pool's true latencies (ms), what every draw is ranked against.
-pub fn query_truth(device: &Device) -> Vec<f32> {
-    device
-        .query_pool
-        .iter()
-        .map(|&r| device.latency_ms[r])
-        .collect()
 }
 
 /// HELP's protocol for one device: adapt on the support of each seed's draw, rank the query pool.

@@ -67,9 +67,38 @@ pub fn current() -> Vec<usize> {
     Vec::new()
 }
 
+/// A CPU list such as `0-3,6`.
+pub fn cpu_list(cpus: &[usize]) -> String {
+    if cpus.is_empty() {
+        return "any".into();
+    }
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j {
+            cpus[i].to_string()
+        } else {
+            format!("{}-{}", cpus[i], cpus[j])
+        });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_lists_compress_ranges() {
+        assert_eq!(cpu_list(&[0, 1, 2, 3, 6]), "0-3,6");
+        assert_eq!(cpu_list(&[]), "any");
+        assert_eq!(cpu_list(&[4]), "4");
+    }
 
     #[test]
     fn pinning_changes_the_mask_of_the_thread_and_its_children() {

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::probe::{cpuinfo_field, Sysroot};
+use crate::sysroot::{cpuinfo_field, Sysroot};
 
 /// The board files, compiled into the binary so it needs nothing beside it on a board.
 const BOARD_FILES: &[(&str, &str)] = &[

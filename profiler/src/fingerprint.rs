@@ -47,6 +47,37 @@ impl Fingerprint {
         }
     }
 
+    /// The conditions in one line, for headings: board, CPU, runtime, threads, CPUs,
+    /// governor, firmware and power mode (or, for an oracle, which table).
+    pub fn summary(&self) -> String {
+        if self.runtime == "oracle" {
+            return format!(
+                "oracle figures ({} of {}), not measured here",
+                self.board.trim_start_matches("oracle:"),
+                self.runtime_version
+            );
+        }
+        format!(
+            "{} ({}), {} {}, {} thread{}, CPUs {}, governor {}{}{}",
+            self.board,
+            self.cpu_model,
+            self.runtime,
+            self.runtime_version,
+            self.threads,
+            if self.threads == 1 { "" } else { "s" },
+            crate::affinity::cpu_list(&self.cpus),
+            self.governor,
+            self.firmware
+                .as_deref()
+                .map(|f| format!(", {f}"))
+                .unwrap_or_default(),
+            self.power_mode
+                .as_deref()
+                .map(|m| format!(", power mode {m}"))
+                .unwrap_or_default()
+        )
+    }
+
     /// The fields in which `other` differs, by name: empty when the two are comparable.
     pub fn differences(&self, other: &Fingerprint) -> Vec<&'static str> {
         let mut d = Vec::new();

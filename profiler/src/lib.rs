@@ -1,7 +1,11 @@
 //! edgenas-profiler: probing, the measurement protocol and its statistics, the journal.
 //!
 //! It times any closure that runs one inference and knows nothing of networks: the subject
-//! of a measurement is an opaque string (an arch, a file name).
+//! of a measurement is an opaque string (an arch, a file name). Every outside read goes
+//! through [`sysroot::Sysroot`], so fixture trees of real boards replay them.
+//!
+//! Must not: build or load networks, know search spaces or predictors, or print (cool-down
+//! notes go to the caller's callback).
 
 pub mod affinity;
 pub mod board;
@@ -11,6 +15,7 @@ pub mod journal;
 pub mod probe;
 pub mod protocol;
 pub mod stats;
+pub mod sysroot;
 
 pub use edgenas_format::{FileHeader, Kind};
 pub use fingerprint::Fingerprint;

@@ -30,6 +30,8 @@ pub enum RemoteError {
         found: String,
         floor: String,
     },
+    #[error("{0}")]
+    Build(String),
     #[error("{host}: {detail}")]
     Remote { host: String, detail: String },
     #[error("{path}:{line}: {message}")]

@@ -5,12 +5,17 @@
 //! - [`quote`]: quoting for the board's POSIX shell (every argument arrives as one literal);
 //! - [`ssh`]: the `ssh` command line and its failures, classified into one-line errors;
 //! - [`scripts`]: the small POSIX shell programs run on the board (probe, jobs, fetch);
+//! - [`deploy`]: which release build a board runs, found and checked before installing;
 //! - [`fleet`]: bounded parallel fan-out where one failing board never stops the others.
 //!
 //! Everything goes through `ssh` itself, file transfers included (streamed over stdin/stdout):
 //! one program, one set of options, and no difference between scp's legacy and SFTP modes in
 //! how remote paths are interpreted.
+//!
+//! Must not: measure or run the loop itself (the board's own edgenas does), or paste an
+//! argument into a shell string unquoted.
 
+pub mod deploy;
 pub mod fleet;
 pub mod host;
 pub mod quote;

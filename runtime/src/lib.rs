@@ -4,9 +4,14 @@
 //! (feature `tflite`, its library loaded at run time). [`Model`] is the seam: it turns a
 //! [`Network`] (or a model file) into something that runs one inference on a fixed input, with
 //! either runtime. The profiler times any such closure and knows nothing of networks.
+//! [`export`] names the formats a network is written in for other tools.
+//!
+//! Must not: know search spaces, archs or devices (it takes a [`Network`]), time anything,
+//! or print. Runtime libraries are opened at run time, never linked.
 
 pub mod backend;
 pub mod executed;
+pub mod export;
 pub mod ir;
 pub mod naswot;
 pub mod onnx;
@@ -16,6 +21,7 @@ pub mod tract_backend;
 
 pub use backend::{Model, ModelOptions, Runtime};
 pub use executed::{CostFeatures, Executed};
+pub use export::ExportFormat;
 pub use ir::{Network, NetworkCost, Node, Op, Shape, ValueId};
 pub use tract_backend::{TractModel, TractOptions};
 

@@ -4,33 +4,24 @@ use std::path::Path;
 
 use anyhow::Result;
 use edgenas_nas::Space;
-use edgenas_ondevice::steps;
+use edgenas_ondevice::steps::AdaptPlan;
 use serde_json::json;
 
-use super::device::{with_report, Ctx};
-use super::predictor::load_model;
 use crate::cli::AdaptArgs;
 use crate::output::{fingerprint_summary, ms};
 
 pub fn run(a: AdaptArgs, home: Option<&Path>) -> Result<()> {
     let space = Space::from_name(&a.space)?;
-    let file = load_model(space, a.model.as_deref())?;
-    let mut ctx = Ctx::open(&a.device, home, space)?;
-    let pool = ctx.pool();
-    let (mut measurer, state) = ctx.parts()?;
-    let r = with_report("adapt", a.json, |rep| {
-        steps::adapt(
-            space,
-            &file,
-            &mut measurer,
-            state,
-            a.samples,
-            a.random,
-            a.seed,
-            pool.as_deref(),
-            rep,
-        )
-    })?;
+    let file = edgenas_ondevice::shipped::load(space, a.model.as_deref())?;
+    let mut session = crate::session::open(&a.device, home, space)?;
+    let plan = AdaptPlan {
+        samples: a.samples,
+        random_support: a.random,
+        seed: a.seed,
+    };
+    let mut reporter = crate::reporter::Terminal::new("adapt", a.json);
+    let r = session.adapt(space, &file, plan, &mut reporter)?;
+    reporter.finish();
     let p = &r.predictor;
     if a.json {
         let support: Vec<_> = p

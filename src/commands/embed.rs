@@ -4,20 +4,17 @@ use std::path::Path;
 
 use anyhow::Result;
 use edgenas_nas::Space;
-use edgenas_ondevice::steps;
 use serde_json::json;
 
-use super::device::{with_report, Ctx};
 use crate::cli::EmbedArgs;
 use crate::output::{fingerprint_summary, ms};
 
 pub fn run(a: EmbedArgs, home: Option<&Path>) -> Result<()> {
     let space = Space::from_name(&a.space)?;
-    let mut ctx = Ctx::open(&a.device, home, space)?;
-    let (mut measurer, state) = ctx.parts()?;
-    let e = with_report("embed", a.json, |r| {
-        steps::embed(space, &mut measurer, state, a.force, r)
-    })?;
+    let mut session = crate::session::open(&a.device, home, space)?;
+    let mut reporter = crate::reporter::Terminal::new("embed", a.json);
+    let e = session.embed(space, a.force, &mut reporter)?;
+    reporter.finish();
     let fp = &e.embedding.fingerprint;
     if a.json {
         let refs: Vec<_> = e

@@ -5,9 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use edgenas_profiler::{
-    journal::repair, measurement_header, read_measurements, Measurement, MeasurementJournal,
-};
+use edgenas_profiler::{journal::repair, measurement_header, read_measurements, Measurement};
 
 use crate::cli::{JournalAction, JournalArgs};
 use crate::output::ms;
@@ -16,7 +14,7 @@ use crate::tables::{Cell, Table};
 
 pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
     let path = match &args.host {
-        Some(host) => crate::commands::remote::fetched_journal(home, host)?,
+        Some(host) => crate::state::fetched_journal(home, host)?,
         None => state::journal_path(home, args.journal.as_deref())?,
     };
     if !path.exists() {
@@ -27,7 +25,7 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&doc)?);
                 export.write(
                     &doc,
-                    &crate::commands::profile::results_table(std::iter::empty()),
+                    &crate::measurements::results_table(std::iter::empty()),
                 )?;
                 return Ok(());
             }
@@ -39,7 +37,7 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
                 let doc = serde_json::json!({ "results": [] });
                 export.write(
                     &doc,
-                    &crate::commands::profile::results_table(std::iter::empty()),
+                    &crate::measurements::results_table(std::iter::empty()),
                 )?;
                 return Ok(());
             }
@@ -91,7 +89,7 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
             journal.recovery.torn_tail_bytes
         );
     }
-    warn_damage(&journal);
+    crate::session::warn_damage(&journal);
     match args.action {
         JournalAction::Check | JournalAction::Repair => unreachable!("handled above"),
         JournalAction::Show { json, export } => {
@@ -100,12 +98,12 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
                 let doc = serde_json::json!({
                     "results": all
                         .iter()
-                        .map(|m| crate::commands::profile::measurement_json(m, false))
+                        .map(|m| crate::measurements::measurement_json(m, false))
                         .collect::<Vec<_>>(),
                 });
                 export.write(
                     &doc,
-                    &crate::commands::profile::results_table(all.iter().map(|m| (m, false))),
+                    &crate::measurements::results_table(all.iter().map(|m| (m, false))),
                 )?;
                 if json {
                     println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -150,7 +148,7 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
                 "json" => {
                     let mut results = Vec::with_capacity(journal.len());
                     for m in journal.iter() {
-                        results.push(crate::commands::profile::measurement_json(&m?, false));
+                        results.push(crate::measurements::measurement_json(&m?, false));
                     }
                     serde_json::to_string_pretty(&serde_json::json!({ "results": results }))? + "\n"
                 }
@@ -174,29 +172,6 @@ pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// What opening the journal for appending found: a torn tail it cut, damage it skipped.
-pub fn report_opened(journal: &MeasurementJournal) {
-    if journal.recovery.truncated_bytes > 0 {
-        eprintln!(
-            "note: the journal's last record was torn (an interrupted write); cut {} bytes, kept {} measurements",
-            journal.recovery.truncated_bytes,
-            journal.len()
-        );
-    }
-    warn_damage(journal);
-}
-
-/// One line on stderr when the journal has damage in the middle (skipped, kept on disk).
-fn warn_damage(journal: &MeasurementJournal) {
-    let n = journal.damaged().len();
-    if n > 0 {
-        eprintln!(
-            "warning: {} has {n} damaged stretch(es) that were skipped; `edgenas journal check` lists them, `edgenas journal repair` rewrites it with every valid record",
-            journal.path().display()
-        );
-    }
 }
 
 /// The columns of `journal export`: every measurement with its full conditions.

@@ -2,9 +2,6 @@
 
 mod adapt;
 mod bench;
-mod bench_journal;
-mod bench_loop;
-mod device;
 mod embed;
 mod export;
 mod infer;
@@ -12,7 +9,7 @@ mod journal;
 mod predict;
 mod predictor;
 mod probe;
-pub mod profile;
+mod profile;
 mod remote;
 mod run;
 mod search;

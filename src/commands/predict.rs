@@ -4,10 +4,8 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 use edgenas_nas::Arch;
-use edgenas_ondevice::steps;
 use serde_json::json;
 
-use super::device::Ctx;
 use crate::cli::PredictArgs;
 use crate::output::{fingerprint_summary, ms};
 
@@ -27,9 +25,8 @@ pub fn run(a: PredictArgs, home: Option<&Path>) -> Result<()> {
             other.space().name()
         );
     }
-    let mut ctx = Ctx::open(&a.device, home, space)?;
-    let (measurer, state) = ctx.parts()?;
-    let predictor = steps::stored_predictor(space, &measurer, state)?;
+    let session = crate::session::open(&a.device, home, space)?;
+    let predictor = session.stored_predictor(space)?;
     let preds = predictor.predict(&archs)?;
     if a.json {
         let rows: Vec<_> = archs

@@ -1,17 +1,16 @@
 //! `edgenas predictor meta-train|eval`: the meta-learned latency predictor.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use edgenas_nas::{Arch, EncodingSpec, Space};
-use edgenas_predictor::ndarray::{self, Array2};
+use edgenas_nas::Space;
+use edgenas_ondevice::help::{help_pools, model_config, SpaceTable};
+use edgenas_ondevice::shipped::load as load_model;
 use edgenas_predictor::Selection;
 use edgenas_predictor::{
-    evaluate, meta::validate, meta_train, select_on_validation, Adaptation, Config, Device,
-    Encoder, LatencyTable, Learner, Loss, MetaTrainOptions, Model, Pools, PredictorFile, Score,
-    TrainingInfo,
+    evaluate, meta::validate, meta_train, select_on_validation, Adaptation, Learner, Loss,
+    MetaTrainOptions, Model, Pools, PredictorFile, Score, TrainingInfo,
 };
 use serde::Serialize;
 
@@ -27,96 +26,6 @@ pub fn run(args: PredictorArgs) -> Result<()> {
     }
 }
 
-/// A latency table read for one space: every row's arch encoded, the references located.
-pub struct SpaceTable {
-    pub table: LatencyTable,
-    /// The arch of every row.
-    pub archs: Vec<Arch>,
-    pub features: Array2<f32>,
-    pub reference_rows: Vec<usize>,
-}
-
-/// HELP's train-pool size per space (the query pool is the next 1000 rows).
-pub fn help_train_pool(space: Space) -> usize {
-    match space {
-        Space::Nb201 => 900,
-        Space::Fbnet | Space::Ofa => 4000,
-    }
-}
-
-pub fn model_config(space: Space) -> Config {
-    Config::help(match space.encoding() {
-        EncodingSpec::Graph {
-            nodes,
-            features,
-            adjacency,
-        } => Encoder::Graph {
-            nodes,
-            features,
-            adjacency,
-            layers: 4,
-        },
-        EncodingSpec::Flat { len } => Encoder::Flat {
-            features: len,
-            layers: 2,
-        },
-    })
-}
-
-pub fn read_space_table(space: Space, path: &Path) -> Result<SpaceTable> {
-    let table = LatencyTable::read(path)?;
-    let columns: Vec<usize> = space
-        .table_columns()
-        .iter()
-        .map(|c| table.key_column(c))
-        .collect::<Result<_, _>>()
-        .with_context(|| {
-            format!(
-                "a {} latency table needs the columns {}",
-                space.name(),
-                space.table_columns().join(", ")
-            )
-        })?;
-    let dim = match space.encoding() {
-        EncodingSpec::Graph {
-            nodes, features, ..
-        } => nodes * features,
-        EncodingSpec::Flat { len } => len,
-    };
-    let mut features = Array2::<f32>::zeros((table.rows(), dim));
-    let mut row_of: HashMap<Arch, usize> = HashMap::new();
-    let mut archs = Vec::with_capacity(table.rows());
-    for (row, keys) in table.keys.iter().enumerate() {
-        let values: Vec<&str> = columns.iter().map(|&c| keys[c].as_str()).collect();
-        let arch = space
-            .arch_from_columns(&values)
-            .with_context(|| format!("{} data row {}", path.display(), row + 1))?;
-        features
-            .row_mut(row)
-            .assign(&ndarray::ArrayView1::from(&arch.encode()));
-        row_of.entry(arch.clone()).or_insert(row);
-        archs.push(arch);
-    }
-    let reference_rows = space
-        .references()
-        .iter()
-        .map(|a| {
-            row_of.get(a).copied().with_context(|| {
-                format!(
-                    "{}: reference arch {a} is not in the table (its latencies form the hardware embedding)",
-                    path.display()
-                )
-            })
-        })
-        .collect::<Result<Vec<usize>>>()?;
-    Ok(SpaceTable {
-        table,
-        archs,
-        features,
-        reference_rows,
-    })
-}
-
 fn split_devices(list: &str) -> Result<Vec<String>> {
     let devices: Vec<String> = list
         .split(',')
@@ -129,34 +38,16 @@ fn split_devices(list: &str) -> Result<Vec<String>> {
     Ok(devices)
 }
 
-fn devices(t: &SpaceTable, names: &[String], pools: &Pools) -> Result<Vec<Device>> {
-    names
-        .iter()
-        .map(|n| {
-            Ok(Device::new(
-                n,
-                t.table.device(n)?,
-                &t.reference_rows,
-                pools,
-            )?)
-        })
-        .collect()
-}
-
 fn run_meta_train(a: MetaTrainArgs) -> Result<()> {
     let space = Space::from_name(&a.space)?;
-    let t = read_space_table(space, &a.data)?;
+    let t = SpaceTable::read(space, &a.data)?;
     let train_names = split_devices(&a.train)?;
     let valid_names = split_devices(&a.valid)?;
     if let Some(d) = train_names.iter().find(|d| valid_names.contains(d)) {
         bail!("device {d} is both a training and a validation device");
     }
-    let train = devices(&t, &train_names, &Pools::all_train(t.table.rows()))?;
-    let valid = devices(
-        &t,
-        &valid_names,
-        &Pools::help(help_train_pool(space), t.table.rows())?,
-    )?;
+    let train = t.devices(&train_names, &Pools::all_train(t.table.rows()))?;
+    let valid = t.devices(&valid_names, &help_pools(space, t.table.rows())?)?;
     let opt = MetaTrainOptions {
         iterations: a.iterations,
         seed: a.seed,
@@ -247,29 +138,6 @@ fn run_meta_train(a: MetaTrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// The model a command uses: `--model FILE`, else the one shipped in the binary.
-pub fn load_model(space: Space, path: Option<&Path>) -> Result<PredictorFile> {
-    let file = match path {
-        Some(p) => PredictorFile::load(p)?,
-        None => crate::models::embedded(space)?,
-    };
-    if file.space != space.name() {
-        bail!(
-            "the model is a {} predictor, not a {} one",
-            file.space,
-            space.name()
-        );
-    }
-    let refs: Vec<String> = space.references().iter().map(|r| r.to_string()).collect();
-    if file.references != refs {
-        bail!(
-            "the model was trained with other reference archs than this edgenas uses for {}",
-            space.name()
-        );
-    }
-    Ok(file)
-}
-
 #[derive(Serialize)]
 struct DeviceReport {
     device: String,
@@ -318,10 +186,9 @@ fn run_eval(a: PredictorEvalArgs) -> Result<()> {
         }
         learner.blend = b;
     }
-    let t = read_space_table(space, &a.data)?;
+    let t = SpaceTable::read(space, &a.data)?;
     let names = split_devices(&a.devices)?;
-    let pools = Pools::help(help_train_pool(space), t.table.rows())?;
-    let devs = devices(&t, &names, &pools)?;
+    let devs = t.devices(&names, &help_pools(space, t.table.rows())?)?;
     let seeds: Vec<u64> = (0..a.seeds as u64).collect();
     let mut report = EvalReport {
         space: space.name().into(),

@@ -6,273 +6,113 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Result;
-use edgenas_nas::search::EvolutionOptions;
 use edgenas_nas::Space;
 use edgenas_ondevice::search::Objective;
-use edgenas_ondevice::steps;
+use edgenas_ondevice::steps::AdaptPlan;
+use edgenas_ondevice::{RunFinish, RunPlan, SearchPlan};
 use serde_json::json;
 
-use super::device::{with_report, Ctx};
-use super::predictor::load_model;
-use super::search::{
-    check_budget, export_model, parse_dataset, pick_json, search_and_verify, write_plot, SearchPlan,
-};
 use crate::cli::RunArgs;
-use crate::output::{fingerprint_summary, ms};
+use crate::output::{fingerprint_summary as summary, ms, peak_rss_mb, write_text};
 
 pub fn run(a: RunArgs, home: Option<&Path>) -> Result<()> {
     let start = Instant::now();
     let space = Space::from_name(&a.space)?;
     if let Some(b) = a.budget_ms {
-        check_budget(b)?;
+        SearchPlan::check_budget(b)?;
     }
-    let dataset = parse_dataset(&a.dataset)?;
-    let objective = match space {
-        Space::Nb201 => Objective::Nats(dataset),
-        _ => Objective::Naswot {
-            samples: 8,
-            seed: a.seed,
-        },
+    let objective = RunPlan::objective(space, &a.dataset, a.seed)?;
+    let evolution = RunPlan::evolution(a.evaluations, a.seed)?;
+    let file = edgenas_ondevice::shipped::load(space, None)?;
+    let mut session = crate::session::open(&a.device, home, space)?;
+    let plan = RunPlan {
+        space,
+        objective,
+        adapt: AdaptPlan::informative(a.samples, a.seed),
+        budget_ms: a.budget_ms,
+        verify: a.verify,
+        evolution,
+        output: a.output.clone(),
+        weight_seed: a.device.weight_seed,
     };
-    let population = EvolutionOptions::default().population;
-    if a.evaluations < population {
-        anyhow::bail!(
-            "--evaluations must be at least the search's population ({population}), got {}",
-            a.evaluations
-        );
-    }
-    let file = load_model(space, None)?;
-    let mut ctx = Ctx::open(&a.device, home, space)?;
-    let pool = ctx.pool();
-    let (mut measurer, state) = ctx.parts()?;
-    let say = |s: String| {
-        if !a.json {
-            eprintln!("{s}");
-        }
-    };
-    say(format!(
-        "edgenas run: {} space on {}",
-        space.name(),
-        fingerprint_summary(measurer.fingerprint())
-    ));
-    say("[1/4] embedding: the 10 reference archs".into());
-    let embedded = with_report("embed", a.json, |r| {
-        steps::embed(space, &mut measurer, state, false, r)
-    })?;
-    let floor_s: f64 = embedded
-        .measured
-        .iter()
-        .map(|m| m.median_ms * m.runs as f64)
-        .sum::<f64>()
-        / 1e3;
-    say(format!(
-        "      {} in {:.1} s",
-        if embedded.reused {
-            "reused the stored embedding"
-        } else {
-            "measured"
-        },
-        embedded.seconds
-    ));
-    say(format!(
-        "[2/4] adapting the predictor: {} informative support archs",
-        a.samples
-    ));
-    let adapted = with_report("adapt", a.json, |r| {
-        steps::adapt(
-            space,
-            &file,
-            &mut measurer,
-            state,
-            a.samples,
-            false,
-            a.seed,
-            pool.as_deref(),
-            r,
-        )
-    })?;
-    let predictor = &adapted.predictor;
-    say(format!(
-        "      leave-one-out Spearman {:.3}, MAPE {:.1}% ({:.1} s)",
-        predictor.quality.loo_spearman,
-        predictor.quality.loo_mape * 100.0,
-        adapted.seconds
-    ));
-    let Some(budget_ms) = a.budget_ms else {
-        // No budget: propose three from the predicted range and stop before searching.
-        let cands = match space {
-            Space::Nb201 => {
-                edgenas_ondevice::search::exact_nb201(predictor, &objective, Some(&state.cache()))?
-                    .0
+    let mut reporter = crate::reporter::Terminal::for_run(a.json);
+    let outcome = session.run(plan, &file, &mut reporter)?;
+    reporter.finish();
+    let (embedded, p) = (&outcome.embedded, &outcome.adapted.predictor);
+    let (plan, report, best) = match &outcome.finish {
+        RunFinish::Proposed {
+            budgets: b,
+            fastest_ms: lo,
+            slowest_ms: hi,
+        } => {
+            if a.json {
+                let doc = json!({"space": space.name(), "fingerprint": p.fingerprint, "embedding_seconds": embedded.seconds, "proposed_budgets_ms": b, "best": null, "exported": null});
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                println!("No --budget-ms given. Predicted latencies of the {} space on this device span {} … {}.", space.name(), ms(*lo), ms(*hi));
+                let (t, m, l) = (b[0], b[1], b[2]);
+                println!("Proposed budgets: {t} ms (tight), {m} ms (middle), {l} ms (loose).");
+                println!("Pick the latency your application can afford per inference and run again, e.g. `edgenas run --space {} --budget-ms {m}`", space.name());
             }
-            _ => {
-                let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(a.seed);
-                let archs: Vec<_> = (0..2000).map(|_| space.sample(&mut rng)).collect();
-                let preds = predictor.predict(&archs)?;
-                archs
-                    .into_iter()
-                    .zip(preds)
-                    .map(|(arch, prediction)| edgenas_ondevice::search::Candidate {
-                        arch,
-                        prediction,
-                        objective: 0.0,
-                    })
-                    .collect()
-            }
-        };
-        let budgets = edgenas_ondevice::search::proposed_budgets(&cands);
-        if a.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&json!({
-                    "space": space.name(),
-                    "fingerprint": predictor.fingerprint,
-                    "embedding_seconds": embedded.seconds,
-                    "proposed_budgets_ms": budgets,
-                    "best": null,
-                    "exported": null,
-                }))?
-            );
             return Ok(());
         }
-        println!(
-            "No --budget-ms given. Predicted latencies of the {} space on this device span {} … {}.",
-            space.name(),
-            ms(cands.iter().map(|c| c.prediction.predicted_ms).fold(f64::INFINITY, f64::min)),
-            ms(cands.iter().map(|c| c.prediction.predicted_ms).fold(f64::NEG_INFINITY, f64::max))
-        );
-        println!(
-            "Proposed budgets: {} ms (tight), {} ms (middle), {} ms (loose).",
-            budgets[0], budgets[1], budgets[2]
-        );
-        println!(
-            "Pick the latency your application can afford per inference and run again, e.g. `edgenas run --space {} --budget-ms {}`",
-            space.name(),
-            budgets[1]
-        );
-        return Ok(());
+        RunFinish::Picked {
+            plan, report, best, ..
+        } => (plan, report, best),
     };
-    say(format!(
-        "[3/4] searching under {budget_ms} ms and verifying {} picks by measurement",
-        a.verify
-    ));
-    let plan = SearchPlan {
-        space,
-        budget_ms,
-        objective,
-        verify: a.verify.max(1),
-        evolution: EvolutionOptions {
-            evaluations: a.evaluations,
-            seed: a.seed,
-            ..EvolutionOptions::default()
-        },
-        cache_dir: Some(state.cache()),
-    };
-    let report = with_report("verify", a.json, |r| {
-        search_and_verify(&plan, predictor, Some(&mut measurer), r)
-    })?;
-    let best = report.best.clone().expect("a verified pick");
-    let out = match &a.output {
-        Some(p) => p.clone(),
-        None => state.root.join("runs").join(format!(
-            "{}-{}-best.{}",
-            space.name(),
-            edgenas_ondevice::state::fingerprint_id(&predictor.fingerprint),
-            a.device.machine.runtime.file_extension()
-        )),
-    };
-    say(format!("[4/4] exporting {}", out.display()));
-    export_model(
-        &best.candidate.arch,
-        &out,
-        a.device.weight_seed,
-        a.device.machine.runtime,
-    )?;
-    if let Some(p) = &a.plot {
-        let title = format!(
-            "{} on {}",
-            space.name(),
-            fingerprint_summary(&predictor.fingerprint)
-        );
-        write_plot(p, &title, &plan, &report)?;
+    if let Some(path) = &a.plot {
+        let title = format!("{} on {}", space.name(), summary(&p.fingerprint));
+        write_text(path, &report.svg(&title, plan))?;
     }
     let seconds = start.elapsed().as_secs_f64();
+    let s = outcome.summary().expect("a pick");
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "space": space.name(),
-                "budget_ms": budget_ms,
-                "fingerprint": predictor.fingerprint,
-                "objective": plan.objective.describe(),
-                "best": pick_json(&best),
-                "verified": report.verified.len(),
-                "embedding_seconds": embedded.seconds,
-                "embedding_inference_seconds": floor_s,
-                "embedding_reused": embedded.reused,
-                "predictor": {
-                    "loo_spearman": predictor.quality.loo_spearman,
-                    "loo_mape": predictor.quality.loo_mape,
-                    "loo_coverage": predictor.quality.loo_coverage,
-                    "measurements": predictor.references.len() + predictor.support.len(),
-                },
-                "exported": out,
-                "plot": a.plot,
-                "seconds": seconds,
-                "peak_rss_mb": crate::output::peak_rss_mb(),
-            }))?
-        );
+        let mut doc = serde_json::to_value(&s)?;
+        doc["plot"] = json!(a.plot);
+        doc["seconds"] = json!(seconds);
+        doc["peak_rss_mb"] = json!(peak_rss_mb());
+        println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
-    let fp = &predictor.fingerprint;
-    println!();
-    println!("Summary");
-    println!("  Board:        {}", fingerprint_summary(fp));
+    let (c, q) = (&best.candidate, &p.quality);
+    println!("\nSummary\n  Board:        {}", summary(&p.fingerprint));
     println!(
         "  Fingerprint:  {}",
-        edgenas_ondevice::state::fingerprint_id(fp)
+        edgenas_ondevice::state::fingerprint_id(&p.fingerprint)
     );
     if embedded.reused {
         println!("  Embedding:    reused ({})", embedded.path.display());
     } else {
-        println!(
-            "  Embedding:    {:.1} s for 10 references ({:.1} s of it running them: their latency × the runs the protocol took)",
-            embedded.seconds, floor_s
-        );
+        println!("  Embedding:    {:.1} s for 10 references ({:.1} s of it running them: their latency × the runs the protocol took)", embedded.seconds, s.embedding_inference_seconds);
     }
     println!(
         "  Predictor:    {} measurements; leave-one-out Spearman {:.3}, MAPE {:.1}%",
-        predictor.references.len() + predictor.support.len(),
-        predictor.quality.loo_spearman,
-        predictor.quality.loo_mape * 100.0
+        s.predictor.measurements,
+        q.loo_spearman,
+        q.loo_mape * 100.0
+    );
+    let what = match &plan.objective {
+        Objective::Nats(d) => format!("{} accuracy", d.name()),
+        _ => "objective".to_string(),
+    };
+    println!("  Chosen:       {} ({what} {:.2})", c.arch, c.objective);
+    let measured = best.measured_ms.map(ms).unwrap_or_else(|| "-".into());
+    let (pm, lo, hi) = (
+        ms(c.prediction.predicted_ms),
+        ms(c.prediction.low_ms),
+        ms(c.prediction.high_ms),
     );
     println!(
-        "  Chosen:       {} ({} {:.2})",
-        best.candidate.arch,
-        match &plan.objective {
-            Objective::Nats(d) => format!("{} accuracy", d.name()),
-            _ => "objective".to_string(),
-        },
-        best.candidate.objective
+        "  Latency:      predicted {pm} [{lo} … {hi}], measured {measured} (budget {} ms)",
+        plan.budget_ms
     );
-    println!(
-        "  Latency:      predicted {} [{} … {}], measured {} (budget {} ms)",
-        ms(best.candidate.prediction.predicted_ms),
-        ms(best.candidate.prediction.low_ms),
-        ms(best.candidate.prediction.high_ms),
-        best.measured_ms.map(ms).unwrap_or_else(|| "-".into()),
-        budget_ms
-    );
-    println!("  Exported:     {}", out.display());
-    if let Some(p) = &a.plot {
-        println!("  Plot:         {}", p.display());
+    println!("  Exported:     {}", s.exported.display());
+    if let Some(path) = &a.plot {
+        println!("  Plot:         {}", path.display());
     }
-    println!(
-        "  Took {:.1} s{}",
-        seconds,
-        crate::output::peak_rss_mb()
-            .map(|m| format!(", peak memory {m:.0} MB"))
-            .unwrap_or_default()
-    );
+    let memory = peak_rss_mb()
+        .map(|m| format!(", peak memory {m:.0} MB"))
+        .unwrap_or_default();
+    println!("  Took {seconds:.1} s{memory}");
     Ok(())
 }

@@ -4,33 +4,20 @@ use std::path::Path;
 
 use anyhow::Result;
 use edgenas_nas::Space;
-use edgenas_ondevice::steps;
 use serde_json::json;
 
-use crate::tables::Table;
-
-use super::device::{with_report, Ctx};
 use crate::cli::ValidateArgs;
 use crate::output::{fingerprint_summary, ms};
+use crate::tables::Table;
 
 pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
     let space = Space::from_name(&a.space)?;
-    let mut ctx = Ctx::open(&a.device, home, space)?;
-    let pool = ctx.pool();
-    let (mut measurer, state) = ctx.parts()?;
-    let predictor = steps::stored_predictor(space, &measurer, state)?;
+    let mut session = crate::session::open(&a.device, home, space)?;
+    let predictor = session.stored_predictor(space)?;
     let start = std::time::Instant::now();
-    let v = with_report("validate", a.json, |r| {
-        steps::validate(
-            space,
-            &predictor,
-            &mut measurer,
-            a.archs,
-            a.seed,
-            pool.as_deref(),
-            r,
-        )
-    })?;
+    let mut reporter = crate::reporter::Terminal::new("validate", a.json);
+    let v = session.validate(space, &predictor, a.archs, a.seed, &mut reporter)?;
+    reporter.finish();
     let seconds = start.elapsed().as_secs_f64();
     let rows: Vec<_> = v
         .archs

@@ -25,7 +25,7 @@ pub fn run(args: RemoteArgs, home: Option<&Path>) -> Result<()> {
             dist,
         } => {
             let r = Remote::new(&boards, home)?;
-            let build = deploy::Builds { binary, dist };
+            let build = edgenas_remote::deploy::Builds { binary, dist };
             r.each("deploy", |h| deploy::deploy(&r, h, &build))
         }
         RemoteAction::Run {
@@ -102,7 +102,7 @@ impl Remote {
 
     /// This board's folder in the local state directory.
     pub fn local_dir(&self, host: &Host) -> PathBuf {
-        host_dir(&self.home, host)
+        state::host_dir(&self.home, host)
     }
 
     /// Each board's name beside its result (errors as their one line), for [`summarise`].
@@ -127,11 +127,6 @@ impl Remote {
         let results = fleet::fan_out(&self.hosts, self.jobs, |h| work(h));
         summarise(verb, &self.rows(results))
     }
-}
-
-/// Where a board's fetched files and followed jobs live in the local state directory.
-fn host_dir(home: &Path, host: &Host) -> PathBuf {
-    home.join("hosts").join(host.dir_name())
 }
 
 /// The output of a board-side script that must have succeeded; else `what` failed, with the
@@ -174,31 +169,4 @@ pub fn summarise(verb: &str, rows: &[(String, Result<String, String>)]) -> Resul
         .into());
     }
     Ok(())
-}
-
-/// The journal fetched from `host` (`journal show --host HOST`).
-pub fn fetched_journal(home: Option<&Path>, host: &str) -> Result<PathBuf> {
-    let home = state::home(home)?;
-    let hosts_dir = home.join("hosts");
-    let path = host_dir(&home, &Host::parse(host)?).join("measurements.journal");
-    if !path.exists() {
-        let mut fetched: Vec<String> = std::fs::read_dir(&hosts_dir)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .filter(|e| e.path().join("measurements.journal").exists())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        fetched.sort();
-        bail!(
-            "no journal fetched from '{host}' (fetched: {}); fetch it with `edgenas remote fetch {host}`",
-            if fetched.is_empty() {
-                "none".to_string()
-            } else {
-                fetched.join(", ")
-            }
-        );
-    }
-    Ok(path)
 }

@@ -11,7 +11,7 @@ use edgenas_predictor::{compact, PredictorFile};
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     for space in ["nb201", "fbnet", "ofa"] {
-        let path = Path::new("models").join(format!("{space}.predictor"));
+        let path = Path::new("../models").join(format!("{space}.predictor"));
         println!("cargo:rerun-if-changed={}", path.display());
         let bytes = std::fs::read(&path).expect("models/*.predictor are in the checkout");
         let file = PredictorFile::from_bytes(&bytes, &path).expect("a valid shipped model");

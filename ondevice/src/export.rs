@@ -1,0 +1,30 @@
+//! Writing a picked arch for deployment: the executed network that was timed, in the format
+//! of the runtime that timed it, atomically (a crash never leaves half a model).
+
+use std::path::Path;
+
+use edgenas_nas::Arch;
+pub use edgenas_runtime::ExportFormat;
+
+use crate::LoopError;
+
+/// Writes `arch`'s network to `path` in `format` with weights from `seed`; returns the bytes
+/// written.
+pub fn export_model(
+    arch: &Arch,
+    path: &Path,
+    seed: u64,
+    format: ExportFormat,
+) -> Result<usize, LoopError> {
+    let bytes = format
+        .bytes(&arch.build(), &arch.to_string(), seed)
+        .map_err(|source| LoopError::Runtime {
+            subject: format!("writing {arch} as {}", format.describe()),
+            source,
+        })?;
+    edgenas_format::write_atomic(path, &bytes).map_err(|source| LoopError::Write {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(bytes.len())
+}

@@ -1,0 +1,164 @@
+//! From flags to library objects, in one place: the machine and protocol a command measures
+//! with, the loop's [`Session`] over the state directory (its journal, or an oracle table), and
+//! the notes on a journal that was opened damaged.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use edgenas_nas::Space;
+use edgenas_ondevice::machine::{check_rounds, Machine, MachineRequest};
+use edgenas_ondevice::{Measurer, OracleTable, Session, Setup};
+use edgenas_profiler::{open_measurements, MeasurementJournal, Protocol, Rounds};
+
+use crate::cli::{DeviceArgs, MachineArgs, ProtocolArgs};
+
+/// The loop's session for `space`: the state directory with its journal and the device's
+/// measurement setup, or the oracle table that stands in for measurements.
+pub fn open(args: &DeviceArgs, home: Option<&Path>, space: Space) -> Result<Session> {
+    let root = crate::state::home(home)?;
+    if let (Some(file), Some(column)) = (&args.oracle, &args.oracle_device) {
+        let table = OracleTable::read(space, file, column)?;
+        return Ok(Session::new(&root, Measurer::oracle(table)));
+    }
+    let rounds = Rounds {
+        min_rounds: args.min_rounds,
+        max_rounds: args.max_rounds,
+        burst_ms: args.burst_ms,
+    };
+    let setup = setup(&args.machine, rounds, args.weight_seed)?;
+    let journal = open_journal(&root.join("measurements.journal"))?;
+    Ok(Session::new(&root, Measurer::device(setup, journal)))
+}
+
+/// The journal at `path`, with a note on stderr when it was opened damaged.
+pub fn open_journal(path: &Path) -> Result<MeasurementJournal> {
+    let journal = open_measurements(path)
+        .with_context(|| format!("opening the journal {}", path.display()))?;
+    report_opened(&journal);
+    Ok(journal)
+}
+
+/// The measurement setup from the command line and the board policy.
+pub fn setup(args: &MachineArgs, rounds: Rounds, seed: u64) -> Result<Setup> {
+    let protocol = protocol(&args.protocol)?;
+    check_rounds(&rounds)?;
+    let m = machine(args)?;
+    Ok(Setup {
+        root: m.root,
+        system: m.system,
+        threads: m.threads,
+        cpus: m.cpus,
+        protocol,
+        rounds,
+        cooldown: Duration::from_secs_f64(args.cooldown),
+        allow_unstable: args.allow_unstable,
+        seed,
+        runtime: args.runtime,
+        runtime_identity: runtime_identity(args.runtime)?,
+    })
+}
+
+/// The runtime's name and version for the Fingerprint; for TensorFlow Lite this loads its
+/// library, so a missing one is reported before anything is measured.
+pub fn runtime_identity(runtime: edgenas_runtime::Runtime) -> Result<(String, String)> {
+    runtime
+        .identity()
+        .with_context(|| format!("--runtime {runtime}"))
+}
+
+/// The machine measurements run on (threads, CPUs) as asked, checked.
+pub fn machine(args: &MachineArgs) -> Result<Machine> {
+    if !(args.cooldown.is_finite() && args.cooldown >= 0.0) {
+        bail!("--cooldown must be a non-negative number of seconds");
+    }
+    Ok(Machine::probe(MachineRequest {
+        sysroot: &args.sysroot,
+        threads: args.threads,
+        cpus: args.cpus.as_deref(),
+        oversubscribe: args.oversubscribe,
+    })?)
+}
+
+/// The protocol the flags ask for; values out of range are refused in one line.
+pub fn protocol(args: &ProtocolArgs) -> Result<Protocol> {
+    let secs = |name: &str, v: f64| -> Result<Duration> {
+        if !(v.is_finite() && v >= 0.0) {
+            bail!("--{name} must be a non-negative number of seconds, got {v}");
+        }
+        Ok(Duration::from_secs_f64(v))
+    };
+    let mut p = Protocol {
+        warmup_runs: args.warmup_runs,
+        warmup_time: secs("warmup-time", args.warmup_time)?,
+        min_runs: args.min_runs,
+        min_time: secs("min-time", args.min_time)?,
+        max_time: secs("max-time", args.max_time)?,
+        target_ci: args.target_ci,
+        max_cv: args.max_cv,
+        max_runs: args.max_runs,
+        ..Protocol::default()
+    };
+    if let Some(n) = args.runs {
+        if n == 0 {
+            bail!("--runs must be at least 1");
+        }
+        p.min_runs = n;
+        p.max_runs = n;
+    }
+    if p.min_runs == 0 {
+        bail!("--min-runs must be at least 1");
+    }
+    // A million runs is an 8 MB record, well under what the journal reads back.
+    if !(1..=1_000_000).contains(&p.max_runs) || p.max_runs < p.min_runs {
+        bail!(
+            "--max-runs must be from --min-runs ({}) to 1000000, got {}",
+            p.min_runs,
+            p.max_runs
+        );
+    }
+    if !(p.target_ci > 0.0 && p.target_ci < 1.0) {
+        bail!(
+            "--target-ci must be a fraction between 0 and 1 (0.01 = 1 %), got {}",
+            p.target_ci
+        );
+    }
+    if !(p.max_cv > 0.0 && p.max_cv.is_finite()) {
+        bail!(
+            "--max-cv must be a positive fraction (0.05 = 5 %), got {}",
+            p.max_cv
+        );
+    }
+    if p.max_time < p.min_time {
+        bail!(
+            "--max-time ({:?}) is shorter than --min-time ({:?})",
+            p.max_time,
+            p.min_time
+        );
+    }
+    Ok(p)
+}
+
+/// One note on stderr when the journal's tail was torn, one warning when it has damage in the
+/// middle (skipped, kept on disk).
+pub fn report_opened(journal: &MeasurementJournal) {
+    if journal.recovery.truncated_bytes > 0 {
+        eprintln!(
+            "note: the journal's last record was torn (an interrupted write); cut {} bytes, kept {} measurements",
+            journal.recovery.truncated_bytes,
+            journal.len()
+        );
+    }
+    warn_damage(journal);
+}
+
+/// One line on stderr when the journal has damage in the middle (skipped, kept on disk).
+pub fn warn_damage(journal: &MeasurementJournal) {
+    let n = journal.damaged().len();
+    if n > 0 {
+        eprintln!(
+            "warning: {} has {n} damaged stretch(es) that were skipped; `edgenas journal check` lists them, `edgenas journal repair` rewrites it with every valid record",
+            journal.path().display()
+        );
+    }
+}
