@@ -195,6 +195,7 @@ PY
     "the_readme_tour_runs_top_to_bottom|times real networks under the default protocol (minutes emulated)"
     "long_work_reports_progress_with_a_counter_on_a_pipe|NASWOT scores run tract on random inputs, slow emulated"
     "search_parameters_that_make_the_search_meaningless_are_refused|runs a NASWOT search, slow emulated"
+    "profile_and_embed_journal_the_same_record|embeds the 10 references, slow emulated"
   )
   skip_args=()
   for entry in "${emulated_skips[@]}"; do

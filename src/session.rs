@@ -100,42 +100,9 @@ pub fn protocol(args: &ProtocolArgs) -> Result<Protocol> {
         ..Protocol::default()
     };
     if let Some(n) = args.runs {
-        if n == 0 {
-            bail!("--runs must be at least 1");
-        }
-        p.min_runs = n;
-        p.max_runs = n;
+        p = p.with_runs(n)?;
     }
-    if p.min_runs == 0 {
-        bail!("--min-runs must be at least 1");
-    }
-    // A million runs is an 8 MB record, well under what the journal reads back.
-    if !(1..=1_000_000).contains(&p.max_runs) || p.max_runs < p.min_runs {
-        bail!(
-            "--max-runs must be from --min-runs ({}) to 1000000, got {}",
-            p.min_runs,
-            p.max_runs
-        );
-    }
-    if !(p.target_ci > 0.0 && p.target_ci < 1.0) {
-        bail!(
-            "--target-ci must be a fraction between 0 and 1 (0.01 = 1 %), got {}",
-            p.target_ci
-        );
-    }
-    if !(p.max_cv > 0.0 && p.max_cv.is_finite()) {
-        bail!(
-            "--max-cv must be a positive fraction (0.05 = 5 %), got {}",
-            p.max_cv
-        );
-    }
-    if p.max_time < p.min_time {
-        bail!(
-            "--max-time ({:?}) is shorter than --min-time ({:?})",
-            p.max_time,
-            p.min_time
-        );
-    }
+    p.check()?;
     Ok(p)
 }
 

@@ -5,41 +5,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use edgenas_remote::Host;
 
-/// `--home`, else `$EDGENAS_HOME`, else `$XDG_DATA_HOME/edgenas`, else `~/.local/share/edgenas`.
-/// A path that exists but is not a directory is refused here, naming where it came from (the
-/// OS would say only "File exists" or "Not a directory" later).
+/// The state directory: `--home`, else `$EDGENAS_HOME`, else `$XDG_DATA_HOME/edgenas`, else
+/// `~/.local/share/edgenas` ([`edgenas_ondevice::state::locate`]).
 pub fn home(flag: Option<&Path>) -> Result<PathBuf> {
-    let (path, from) = locate(flag)?;
-    if path.exists() && !path.is_dir() {
-        bail!(
-            "the state directory {} ({from}) is a file, not a directory",
-            path.display()
-        );
-    }
-    Ok(path)
+    Ok(edgenas_ondevice::state::locate(flag)?)
 }
 
-fn locate(flag: Option<&Path>) -> Result<(PathBuf, &'static str)> {
-    if let Some(p) = flag {
-        return Ok((p.to_owned(), "--home"));
-    }
-    let var = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(p) = var("EDGENAS_HOME") {
-        return Ok((p, "$EDGENAS_HOME"));
-    }
-    if let Some(p) = var("XDG_DATA_HOME") {
-        return Ok((p.join("edgenas"), "$XDG_DATA_HOME/edgenas"));
-    }
-    if let Some(p) = var("HOME") {
-        return Ok((p.join(".local/share/edgenas"), "~/.local/share/edgenas"));
-    }
-    bail!("no state directory: set EDGENAS_HOME or pass --home DIR")
-}
-
+/// `--journal FILE`, else the state directory's journal.
 pub fn journal_path(home_flag: Option<&Path>, journal_flag: Option<&Path>) -> Result<PathBuf> {
     match journal_flag {
         Some(p) => Ok(p.to_owned()),

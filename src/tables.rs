@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::Value;
 
-pub use edgenas_format::table::{Cell, Table};
+pub use edgenas_format::table::Table;
 
 use crate::output::write_text;
 

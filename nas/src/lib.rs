@@ -8,10 +8,12 @@ pub mod fbnet;
 pub mod nb201;
 pub mod ofa;
 pub mod search;
+mod short_id;
 
 pub use fbnet::{FbnetArch, FbnetBlock};
 pub use nb201::{Nb201Arch, Nb201Op};
 pub use ofa::OfaArch;
+pub use short_id::short_id;
 
 use edgenas_runtime::Network;
 use rand::Rng;

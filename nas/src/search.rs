@@ -62,100 +62,127 @@ pub fn aging_evolution(
     latency: &mut dyn FnMut(&[Arch]) -> Vec<f64>,
     objective: &mut dyn FnMut(&Arch) -> f64,
 ) -> SearchOutcome {
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let mut out = SearchOutcome {
-        best: None,
-        history: Vec::new(),
-        latency_queries: 0,
+    let mut e = Evolution {
+        budget_ms,
+        opts,
+        latency,
+        objective,
+        rng: ChaCha8Rng::seed_from_u64(opts.seed),
+        out: SearchOutcome {
+            best: None,
+            history: Vec::new(),
+            latency_queries: 0,
+        },
+        seen: HashMap::new(),
+        population: VecDeque::new(),
     };
-    let mut seen: HashMap<String, f64> = HashMap::new();
-    let mut population: VecDeque<Candidate> = VecDeque::new();
-
-    // Scores an arch not seen before and records it.
-    fn evaluate(
-        arch: Arch,
-        lat: f64,
-        seen: &mut HashMap<String, f64>,
-        objective: &mut dyn FnMut(&Arch) -> f64,
-        out: &mut SearchOutcome,
-    ) -> Option<Candidate> {
-        let key = arch.to_string();
-        if seen.contains_key(&key) {
-            return None;
-        }
-        let c = Candidate {
-            objective: objective(&arch),
-            arch,
-            latency_ms: lat,
-        };
-        seen.insert(key, c.objective);
-        if out.best.as_ref().is_none_or(|b| c.objective > b.objective) {
-            out.best = Some(c.clone());
-        }
-        out.history.push(c.clone());
-        Some(c)
-    }
-
-    // Initial population: random archs within the budget (sampled in batches).
-    let mut tries = 0;
-    while population.len() < opts.population
-        && out.history.len() < opts.evaluations
-        && tries < opts.population * opts.max_mutation_tries
-    {
-        let batch: Vec<Arch> = (0..opts.population)
-            .map(|_| space.sample(&mut rng))
-            .collect();
-        tries += batch.len();
-        let lats = latency(&batch);
-        out.latency_queries += batch.len();
-        for (arch, lat) in batch.into_iter().zip(lats) {
-            // The budget of evaluations holds inside a batch too.
-            if lat <= budget_ms
-                && population.len() < opts.population
-                && out.history.len() < opts.evaluations
-            {
-                if let Some(c) = evaluate(arch, lat, &mut seen, objective, &mut out) {
-                    population.push_back(c);
-                }
-            }
-        }
-    }
-
+    e.initial_population(space);
     // Evolution: tournament parent, mutated until the child fits the budget.
-    while !population.is_empty() && out.history.len() < opts.evaluations {
-        let parent = (0..opts.tournament.max(1))
-            .map(|_| &population[rng.random_range(0..population.len())])
-            .max_by(|a, b| a.objective.total_cmp(&b.objective))
-            .expect("population is not empty")
-            .arch
-            .clone();
-        let mut child = None;
-        for _ in 0..opts.max_mutation_tries {
-            let arch = parent.mutate(&mut rng);
-            if seen.contains_key(&arch.to_string()) {
-                continue;
-            }
-            let lat = latency(std::slice::from_ref(&arch))[0];
-            out.latency_queries += 1;
-            if lat <= budget_ms {
-                child = evaluate(arch, lat, &mut seen, objective, &mut out);
-                break;
-            }
-        }
-        match child {
+    while !e.population.is_empty() && e.out.history.len() < opts.evaluations {
+        match e.child() {
             Some(c) => {
-                population.push_back(c);
-                if population.len() > opts.population {
-                    population.pop_front();
+                e.population.push_back(c);
+                if e.population.len() > opts.population {
+                    e.population.pop_front();
                 }
             }
             // The neighbourhood is exhausted or over budget: age the population anyway.
             None => {
-                population.pop_front();
+                e.population.pop_front();
             }
         }
     }
-    out
+    e.out
+}
+
+/// The state of one aging evolution.
+struct Evolution<'a> {
+    budget_ms: f64,
+    opts: &'a EvolutionOptions,
+    latency: &'a mut dyn FnMut(&[Arch]) -> Vec<f64>,
+    objective: &'a mut dyn FnMut(&Arch) -> f64,
+    rng: ChaCha8Rng,
+    out: SearchOutcome,
+    /// Every arch scored, by its string.
+    seen: HashMap<String, f64>,
+    population: VecDeque<Candidate>,
+}
+
+impl Evolution<'_> {
+    /// Scores an arch not seen before and records it.
+    fn evaluate(&mut self, arch: Arch, lat: f64) -> Option<Candidate> {
+        let key = arch.to_string();
+        if self.seen.contains_key(&key) {
+            return None;
+        }
+        let c = Candidate {
+            objective: (self.objective)(&arch),
+            arch,
+            latency_ms: lat,
+        };
+        self.seen.insert(key, c.objective);
+        if self
+            .out
+            .best
+            .as_ref()
+            .is_none_or(|b| c.objective > b.objective)
+        {
+            self.out.best = Some(c.clone());
+        }
+        self.out.history.push(c.clone());
+        Some(c)
+    }
+
+    /// Random archs within the budget (sampled in batches) until the population is full.
+    fn initial_population(&mut self, space: Space) {
+        let opts = self.opts;
+        let mut tries = 0;
+        while self.population.len() < opts.population
+            && self.out.history.len() < opts.evaluations
+            && tries < opts.population * opts.max_mutation_tries
+        {
+            let batch: Vec<Arch> = (0..opts.population)
+                .map(|_| space.sample(&mut self.rng))
+                .collect();
+            tries += batch.len();
+            let lats = (self.latency)(&batch);
+            self.out.latency_queries += batch.len();
+            for (arch, lat) in batch.into_iter().zip(lats) {
+                // The budget of evaluations holds inside a batch too.
+                if lat <= self.budget_ms
+                    && self.population.len() < opts.population
+                    && self.out.history.len() < opts.evaluations
+                {
+                    if let Some(c) = self.evaluate(arch, lat) {
+                        self.population.push_back(c);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A tournament's winner mutated until the child is new and fits the budget, scored;
+    /// None when the tries run out.
+    fn child(&mut self) -> Option<Candidate> {
+        let parent = (0..self.opts.tournament.max(1))
+            .map(|_| &self.population[self.rng.random_range(0..self.population.len())])
+            .max_by(|a, b| a.objective.total_cmp(&b.objective))
+            .expect("population is not empty")
+            .arch
+            .clone();
+        for _ in 0..self.opts.max_mutation_tries {
+            let arch = parent.mutate(&mut self.rng);
+            if self.seen.contains_key(&arch.to_string()) {
+                continue;
+            }
+            let lat = (self.latency)(std::slice::from_ref(&arch))[0];
+            self.out.latency_queries += 1;
+            if lat <= self.budget_ms {
+                return self.evaluate(arch, lat);
+            }
+        }
+        None
+    }
 }
 
 #[cfg(test)]

@@ -215,3 +215,177 @@ pub fn table_predictor(
     let fp = crate::measure::oracle_fingerprint(&table);
     AdaptedPredictor::adapt(space, &prior, "shipped prior", fp, &references, &support)
 }
+
+/// A predictor meta-trained from a table, with what chose its settings.
+pub struct MetaTrained {
+    pub file: edgenas_predictor::PredictorFile,
+    /// Each candidate setting with its validation Spearman.
+    pub choices: Vec<(String, f64)>,
+    /// The network alone: its best validation Spearman and iteration.
+    pub best_valid_spearman: f64,
+    pub best_iteration: usize,
+}
+
+/// HELP's meta-training over `train` devices of `data`, settings chosen on `valid` devices
+/// (HELP's pools), as the file the binary ships. `started` sees the device counts first.
+pub fn meta_train(
+    space: Space,
+    data: &Path,
+    (train_names, valid_names): (Vec<String>, Vec<String>),
+    opt: edgenas_predictor::MetaTrainOptions,
+    started: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(&edgenas_predictor::Progress),
+) -> Result<MetaTrained, LoopError> {
+    use edgenas_predictor::{meta, Model, PredictorFile, TrainingInfo};
+    if let Some(d) = train_names.iter().find(|d| valid_names.contains(d)) {
+        return Err(LoopError::Invalid(format!(
+            "device {d} is both a training and a validation device"
+        )));
+    }
+    let start = std::time::Instant::now();
+    let t = SpaceTable::read(space, data)?;
+    let train = t.devices(&train_names, &Pools::all_train(t.table.rows()))?;
+    let valid = t.devices(&valid_names, &help_pools(space, t.table.rows())?)?;
+    let model = Model::new(model_config(space))?;
+    started(train.len(), valid.len());
+    let mut trained = meta::meta_train(model, &t.features, &train, &valid, &opt, progress);
+    let choices =
+        meta::select_on_validation(&mut trained.learner, &t.features, &train, &valid, &opt)?;
+    let valid_spearman = meta::validate(
+        &trained.learner,
+        &t.features,
+        &valid,
+        opt.valid_samples,
+        &opt.valid_seeds,
+    );
+    let l = &trained.learner;
+    let file = PredictorFile {
+        space: space.name().to_string(),
+        references: space.references().iter().map(|r| r.to_string()).collect(),
+        config: l.model.config().clone(),
+        params: l.params.clone(),
+        inner_lr: l.inner_lr.clone(),
+        inner_steps: l.inner_steps as u32,
+        loss: l.loss,
+        adaptation: l.adaptation,
+        additive: l.additive.clone(),
+        blend: l.blend,
+        training: TrainingInfo {
+            data: data
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            train_devices: train_names,
+            valid_devices: valid_names,
+            options: opt,
+            best_iteration: trained.best_iteration as u32,
+            valid_spearman,
+            seconds: start.elapsed().as_secs_f64(),
+        },
+    };
+    Ok(MetaTrained {
+        file,
+        choices,
+        best_valid_spearman: trained.best_valid_spearman,
+        best_iteration: trained.best_iteration,
+    })
+}
+
+/// What HELP's protocol evaluates on a table's devices.
+pub enum Evaluated<'a> {
+    /// The meta-learned network alone, as configured.
+    Network(&'a Learner),
+    /// The on-device model: executed-network costs with the meta-learned prior.
+    OnDevice {
+        prior: &'a edgenas_predictor::CostAwarePrior,
+        selection: edgenas_predictor::Selection,
+    },
+}
+
+/// HELP's protocol on each device of `devices`: adapt on the references and `samples`
+/// support archs per seed, rank the query pool; the mean score per device.
+pub fn evaluate_devices(
+    t: &SpaceTable,
+    devices: &[Device],
+    what: Evaluated,
+    samples: usize,
+    seeds: &[u64],
+) -> Result<Vec<edgenas_predictor::Score>, LoopError> {
+    // The on-device model needs every row's executed-network cost figures.
+    let costs: Vec<Vec<f64>> = match what {
+        Evaluated::OnDevice { .. } => crate::features::features_of(&t.archs)
+            .into_iter()
+            .map(|f| f.cost)
+            .collect(),
+        Evaluated::Network(_) => Vec::new(),
+    };
+    devices
+        .iter()
+        .map(|d| match what {
+            Evaluated::OnDevice { prior, selection } => Ok(edgenas_predictor::costaware::evaluate(
+                prior,
+                &costs,
+                &t.features,
+                d,
+                samples,
+                seeds,
+                selection,
+            )?),
+            Evaluated::Network(learner) => Ok(edgenas_predictor::evaluate(
+                learner,
+                &t.features,
+                d,
+                samples,
+                seeds,
+            )),
+        })
+        .collect()
+}
+
+/// One device's mean score under HELP's protocol (`predictor eval --json`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeviceReport {
+    pub device: String,
+    pub spearman: f64,
+    pub kendall: f64,
+    pub within_10pct: f64,
+}
+
+/// `predictor eval`: each device's scores and the mean Spearman.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EvalReport {
+    pub space: String,
+    pub samples: usize,
+    pub seeds: usize,
+    pub devices: Vec<DeviceReport>,
+    pub mean_spearman: f64,
+}
+
+impl EvalReport {
+    pub fn new(
+        space: Space,
+        samples: usize,
+        seeds: usize,
+        devices: &[Device],
+        scores: Vec<edgenas_predictor::Score>,
+    ) -> EvalReport {
+        let devices: Vec<DeviceReport> = devices
+            .iter()
+            .zip(scores)
+            .map(|(d, s)| DeviceReport {
+                device: d.name.clone(),
+                spearman: s.spearman,
+                kendall: s.kendall,
+                within_10pct: s.within_10pct,
+            })
+            .collect();
+        let mean_spearman = devices.iter().map(|d| d.spearman).sum::<f64>() / devices.len() as f64;
+        EvalReport {
+            space: space.name().into(),
+            samples,
+            seeds,
+            devices,
+            mean_spearman,
+        }
+    }
+}

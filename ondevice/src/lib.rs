@@ -34,10 +34,12 @@ pub mod measure;
 pub mod oracle;
 pub mod plot;
 pub mod report;
+pub mod results;
 pub mod search;
 pub mod session;
 pub mod shipped;
 pub mod state;
+pub mod status;
 pub mod steps;
 mod table;
 
@@ -45,10 +47,8 @@ pub use adapted::{AdaptedPredictor, Prediction};
 pub use measure::{Measured, Measurer, Setup, Subject};
 pub use oracle::OracleTable;
 pub use report::{Reporter, Silent, Step};
-pub use session::{
-    Pick, PickSummary, RunFinish, RunOutcome, RunPlan, RunSummary, SearchPlan, SearchReport,
-    Session,
-};
+pub use results::{PickSummary, RunSummary, SearchSummary};
+pub use session::{Pick, RunFinish, RunOutcome, RunPlan, SearchPlan, SearchReport, Session};
 
 /// A latency for people: µs under 1 ms, 3 decimals under 100 ms, 1 above.
 pub fn ms(x: f64) -> String {

@@ -34,6 +34,14 @@ pub enum Objective {
 }
 
 impl Objective {
+    /// What the objective's value is, for a summary line: "cifar10 accuracy", else "objective".
+    pub fn label(&self) -> String {
+        match self {
+            Objective::Nats(d) => format!("{} accuracy", d.name()),
+            _ => "objective".to_string(),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Objective::Nats(d) => format!(

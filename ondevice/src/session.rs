@@ -9,9 +9,7 @@ use std::time::Instant;
 use edgenas_nas::search::EvolutionOptions;
 use edgenas_nas::{Arch, Space};
 use edgenas_predictor::PredictorFile;
-use edgenas_profiler::Fingerprint;
 use rand::SeedableRng;
-use serde::Serialize;
 
 use crate::adapted::AdaptedPredictor;
 use crate::export::{export_model, ExportFormat};
@@ -51,95 +49,6 @@ pub struct Pick {
     pub candidate: Candidate,
     pub measured_ms: Option<f64>,
     pub fits: bool,
-}
-
-/// A pick as plain data (`--json`): the arch, its prediction and interval, what it measured.
-#[derive(Debug, Clone, Serialize)]
-pub struct PickSummary {
-    pub arch: String,
-    pub predicted_ms: f64,
-    pub low_ms: f64,
-    pub high_ms: f64,
-    pub measured_ms: Option<f64>,
-    pub accuracy: f64,
-    pub fits: bool,
-}
-
-impl Pick {
-    pub fn summary(&self) -> PickSummary {
-        let p = &self.candidate.prediction;
-        PickSummary {
-            arch: self.candidate.arch.to_string(),
-            predicted_ms: p.predicted_ms,
-            low_ms: p.low_ms,
-            high_ms: p.high_ms,
-            measured_ms: self.measured_ms,
-            accuracy: self.candidate.objective,
-            fits: self.fits,
-        }
-    }
-}
-
-/// What `run` reports about its predictor.
-#[derive(Debug, Clone, Serialize)]
-pub struct PredictorSummary {
-    pub loo_spearman: f64,
-    pub loo_mape: f64,
-    pub loo_coverage: f64,
-    /// References and support measured for it.
-    pub measurements: usize,
-}
-
-/// `run`'s pick as plain data (`--json`): the conditions, the pick and how it was reached.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunSummary {
-    pub space: &'static str,
-    pub budget_ms: f64,
-    pub fingerprint: Fingerprint,
-    pub objective: String,
-    pub best: PickSummary,
-    /// Picks measured to verify.
-    pub verified: usize,
-    pub embedding_seconds: f64,
-    pub embedding_inference_seconds: f64,
-    pub embedding_reused: bool,
-    pub predictor: PredictorSummary,
-    pub exported: PathBuf,
-}
-
-impl RunOutcome {
-    /// The pick's summary; None when no budget was given (budgets were proposed).
-    pub fn summary(&self) -> Option<RunSummary> {
-        let RunFinish::Picked {
-            plan,
-            report,
-            best,
-            exported,
-        } = &self.finish
-        else {
-            return None;
-        };
-        let p = &self.adapted.predictor;
-        let q = &p.quality;
-        Some(RunSummary {
-            space: self.space.name(),
-            budget_ms: plan.budget_ms,
-            fingerprint: p.fingerprint.clone(),
-            objective: plan.objective.describe(),
-            best: best.summary(),
-            verified: report.verified.len(),
-            embedding_seconds: self.embedded.seconds,
-            embedding_inference_seconds: self.embedded.inference_seconds(),
-            embedding_reused: self.embedded.reused,
-            predictor: PredictorSummary {
-                loo_spearman: q.loo_spearman,
-                loo_mape: q.loo_mape,
-                loo_coverage: q.loo_coverage,
-                measurements: p.references.len() + p.support.len(),
-            },
-            exported: exported.clone(),
-        })
-    }
 }
 
 /// What `run` was asked to do.
@@ -188,6 +97,27 @@ pub struct Session {
 }
 
 impl RunPlan {
+    /// `run` in `space` as the user asked for it: the objective and search for the space,
+    /// `samples` informative support archs; no budget, one pick verified, no output path.
+    pub fn new(
+        space: Space,
+        dataset: &str,
+        seed: u64,
+        samples: usize,
+        evaluations: usize,
+    ) -> Result<RunPlan, LoopError> {
+        Ok(RunPlan {
+            space,
+            objective: RunPlan::objective(space, dataset, seed)?,
+            adapt: AdaptPlan::informative(samples, seed),
+            budget_ms: None,
+            verify: 1,
+            evolution: RunPlan::evolution(evaluations, seed)?,
+            output: None,
+            weight_seed: 0,
+        })
+    }
+
     /// The search `run` does: aging evolution of `evaluations` (at least a population).
     pub fn evolution(evaluations: usize, seed: u64) -> Result<EvolutionOptions, LoopError> {
         let evolution = EvolutionOptions {
@@ -445,7 +375,6 @@ pub fn search_and_verify(
 ) -> Result<SearchReport, LoopError> {
     let file = crate::shipped::load(plan.space, None)?;
     let prior = prior_for(plan.space, &file)?;
-    let mut refit = |extra: &[(Arch, f64)]| predictor.refit(&prior, extra);
     let start = Instant::now();
     let exact = plan.space == Space::Nb201 && !matches!(plan.objective, Objective::Naswot { .. });
     let (mut candidates, features) = if exact {
@@ -480,33 +409,9 @@ pub fn search_and_verify(
     let mut verified = Vec::new();
     let best = match measurer {
         Some(m) if plan.verify > 0 => {
-            verified = search::verify(
-                &mut candidates,
-                &features,
-                Some(&mut refit),
-                plan.budget_ms,
-                plan.verify,
-                (plan.verify * 5).max(plan.verify + 10),
-                m,
-                reporter,
-            )?;
-            let Some(v) = verified.iter().find(|v| v.fits) else {
-                let fastest = verified
-                    .iter()
-                    .map(|v| v.measured.median_ms)
-                    .fold(f64::INFINITY, f64::min);
-                return Err(LoopError::Invalid(format!(
-                    "none of the {} picks measured fits {} ms (the fastest measured {}); raise --budget-ms",
-                    verified.len(),
-                    plan.budget_ms,
-                    crate::ms(fastest)
-                )));
-            };
-            Pick {
-                candidate: v.candidate.clone(),
-                measured_ms: Some(v.measured.median_ms),
-                fits: true,
-            }
+            let refit = |extra: &[(Arch, f64)]| predictor.refit(&prior, extra);
+            verified = verify_picks(plan, &mut candidates, &features, refit, m, reporter)?;
+            best_verified(plan, &verified)?
         }
         _ => Pick {
             candidate: candidates[best_predicted].clone(),
@@ -520,5 +425,48 @@ pub fn search_and_verify(
         verified,
         best: Some(best),
         seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Measures the best candidates until `plan.verify` fit by measurement; each batch of
+/// measurements refits the predictor and predicts the candidates anew.
+fn verify_picks(
+    plan: &SearchPlan,
+    candidates: &mut [Candidate],
+    features: &[crate::features::ArchFeatures],
+    mut refit: impl FnMut(&[(Arch, f64)]) -> Result<AdaptedPredictor, LoopError>,
+    measurer: &mut Measurer,
+    reporter: &mut dyn Reporter,
+) -> Result<Vec<Verified>, LoopError> {
+    search::verify(
+        candidates,
+        features,
+        Some(&mut refit),
+        plan.budget_ms,
+        plan.verify,
+        (plan.verify * 5).max(plan.verify + 10),
+        measurer,
+        reporter,
+    )
+}
+
+/// The best verified pick that fits, or why none does.
+fn best_verified(plan: &SearchPlan, verified: &[Verified]) -> Result<Pick, LoopError> {
+    let Some(v) = verified.iter().find(|v| v.fits) else {
+        let fastest = verified
+            .iter()
+            .map(|v| v.measured.median_ms)
+            .fold(f64::INFINITY, f64::min);
+        return Err(LoopError::Invalid(format!(
+            "none of the {} picks measured fits {} ms (the fastest measured {}); raise --budget-ms",
+            verified.len(),
+            plan.budget_ms,
+            crate::ms(fastest)
+        )));
+    };
+    Ok(Pick {
+        candidate: v.candidate.clone(),
+        measured_ms: Some(v.measured.median_ms),
+        fits: true,
     })
 }

@@ -481,6 +481,43 @@ const INNER_LR_LR_SCALE: f32 = 0.3;
 /// Meta-gradient norm clip: one bad task batch must not undo the training so far.
 const MAX_GRAD_NORM: f32 = 5.0;
 
+/// One task of a meta-training step: a support and a query drawn from its pool, the inner
+/// loop on the support, and the first-order gradients of the query loss added to `grad_p`
+/// (weights) and `grad_a` (inner learning rates). Returns the query loss.
+fn task_gradient(
+    learner: &Learner,
+    features: &Array2<f32>,
+    task: &TaskData,
+    opt: &MetaTrainOptions,
+    rng: &mut ChaCha8Rng,
+    (grad_p, grad_a): (&mut ParamSet, &mut ParamSet),
+) -> f32 {
+    let mut support = task.refs.clone();
+    support.extend(sample_rows(&task.pool, opt.support_samples, rng));
+    let query = sample_rows(&task.pool, opt.query_size, rng);
+    let xs = features.select(Axis(0), &support);
+    let ys: Vec<f32> = support.iter().map(|&r| task.y[r]).collect();
+    let xq = features.select(Axis(0), &query);
+    let yq: Vec<f32> = query.iter().map(|&r| task.y[r]).collect();
+    // Inner loop, keeping each step's support gradient for the learning rates' gradient.
+    let mut p = learner.params.clone();
+    let mut inner_grads = learner.params.zeros_like();
+    for _ in 0..opt.inner_steps {
+        let (_, g) = learner
+            .model
+            .loss_grad(&p, xs.view(), &task.hw, &ys, opt.loss);
+        p.sub_elementwise(&learner.inner_lr, &g);
+        inner_grads.add_scaled(1.0, &g);
+    }
+    let (lq, gq) = learner
+        .model
+        .loss_grad(&p, xq.view(), &task.hw, &yq, opt.loss);
+    // First order: dL/dθ ≈ ∇L(θ'), dL/dα = -Σ_k g_k ⊙ ∇L(θ').
+    grad_p.add_scaled(1.0, &gq);
+    grad_a.add_product(-1.0, &inner_grads, &gq);
+    lq
+}
+
 /// Meta-trains from `train` devices, selecting the best weights on the `valid` devices.
 pub fn meta_train(
     model: Model,
@@ -522,31 +559,14 @@ pub fn meta_train(
             } else {
                 device_task(&train[rng.random_range(0..train.len())])
             };
-            let mut support = task.refs.clone();
-            support.extend(sample_rows(&task.pool, opt.support_samples, &mut rng));
-            let query = sample_rows(&task.pool, opt.query_size, &mut rng);
-            let xs = features.select(Axis(0), &support);
-            let ys: Vec<f32> = support.iter().map(|&r| task.y[r]).collect();
-            let xq = features.select(Axis(0), &query);
-            let yq: Vec<f32> = query.iter().map(|&r| task.y[r]).collect();
-
-            // Inner loop, keeping each step's support gradient for the learning rates' gradient.
-            let mut p = learner.params.clone();
-            let mut inner_grads = learner.params.zeros_like();
-            for _ in 0..opt.inner_steps {
-                let (_, g) = learner
-                    .model
-                    .loss_grad(&p, xs.view(), &task.hw, &ys, opt.loss);
-                p.sub_elementwise(&learner.inner_lr, &g);
-                inner_grads.add_scaled(1.0, &g);
-            }
-            let (lq, gq) = learner
-                .model
-                .loss_grad(&p, xq.view(), &task.hw, &yq, opt.loss);
-            loss_sum += lq;
-            // First order: dL/dθ ≈ ∇L(θ'), dL/dα = -Σ_k g_k ⊙ ∇L(θ').
-            grad_p.add_scaled(1.0, &gq);
-            grad_a.add_product(-1.0, &inner_grads, &gq);
+            loss_sum += task_gradient(
+                &learner,
+                features,
+                &task,
+                opt,
+                &mut rng,
+                (&mut grad_p, &mut grad_a),
+            );
         }
         let k = 1.0 / opt.tasks_per_step as f32;
         grad_p.scale(k);

@@ -257,8 +257,58 @@ impl Model {
             head_out: Vec::with_capacity(2),
         };
 
-        // Arch encoder.
-        let arch_code = match (&self.config.encoder, &self.adj) {
+        let arch_code = self.encode_archs(p, x, keep, &mut t);
+        // Hardware branch (one row, shared by the batch).
+        let base = 2 * layers;
+        let mut u = Array2::from_shape_vec((1, hw.len()), hw.to_vec()).expect("hw row");
+        for k in 0..2 {
+            let out = relu(linear(
+                &u,
+                &p.tensors[base + 2 * k],
+                &p.tensors[base + 2 * k + 1],
+            ));
+            t.hw_in.push(u);
+            u = out.clone();
+            t.hw_out.push(out);
+        }
+
+        // Head over [arch code | hardware code].
+        let mut c = Array2::<f32>::zeros((batch, 2 * h));
+        c.slice_mut(s![.., ..h]).assign(&arch_code);
+        c.slice_mut(s![.., h..])
+            .assign(&u.broadcast((batch, h)).expect("broadcast hw"));
+        let base = base + 4;
+        for k in 0..2 {
+            let out = relu(linear(
+                &c,
+                &p.tensors[base + 2 * k],
+                &p.tensors[base + 2 * k + 1],
+            ));
+            if keep {
+                t.head_in.push(c);
+                t.head_out.push(out.clone());
+            }
+            c = out;
+        }
+        let out = linear(&c, &p.tensors[base + 4], &p.tensors[base + 5]);
+        if keep {
+            t.head_in.push(c);
+        }
+        (out.column(0).to_owned(), t)
+    }
+
+    /// The arch encoder (GCN over the cell's graph, or an MLP): each arch's code, its
+    /// layers' inputs and outputs kept in `t` for the backward pass when `keep`.
+    fn encode_archs(
+        &self,
+        p: &ParamSet,
+        x: ArrayView2<f32>,
+        keep: bool,
+        t: &mut Trace,
+    ) -> Array2<f32> {
+        let batch = x.nrows();
+        let layers = self.config.encoder_layers();
+        match (&self.config.encoder, &self.adj) {
             (
                 Encoder::Graph {
                     nodes, features, ..
@@ -298,45 +348,7 @@ impl Model {
                 }
                 hcur
             }
-        };
-
-        // Hardware branch (one row, shared by the batch).
-        let base = 2 * layers;
-        let mut u = Array2::from_shape_vec((1, hw.len()), hw.to_vec()).expect("hw row");
-        for k in 0..2 {
-            let out = relu(linear(
-                &u,
-                &p.tensors[base + 2 * k],
-                &p.tensors[base + 2 * k + 1],
-            ));
-            t.hw_in.push(u);
-            u = out.clone();
-            t.hw_out.push(out);
         }
-
-        // Head over [arch code | hardware code].
-        let mut c = Array2::<f32>::zeros((batch, 2 * h));
-        c.slice_mut(s![.., ..h]).assign(&arch_code);
-        c.slice_mut(s![.., h..])
-            .assign(&u.broadcast((batch, h)).expect("broadcast hw"));
-        let base = base + 4;
-        for k in 0..2 {
-            let out = relu(linear(
-                &c,
-                &p.tensors[base + 2 * k],
-                &p.tensors[base + 2 * k + 1],
-            ));
-            if keep {
-                t.head_in.push(c);
-                t.head_out.push(out.clone());
-            }
-            c = out;
-        }
-        let out = linear(&c, &p.tensors[base + 4], &p.tensors[base + 5]);
-        if keep {
-            t.head_in.push(c);
-        }
-        (out.column(0).to_owned(), t)
     }
 
     fn backward(&self, p: &ParamSet, t: &Trace, dpred: Array1<f32>) -> ParamSet {

@@ -10,6 +10,7 @@
 pub mod affinity;
 pub mod board;
 pub mod embedding;
+pub mod export;
 pub mod fingerprint;
 pub mod journal;
 pub mod probe;
@@ -48,6 +49,9 @@ pub enum ProfilerError {
     BadCpuList(String),
     #[error("cannot pin to CPUs {cpus:?}: {reason}")]
     Affinity { cpus: Vec<usize>, reason: String },
+    /// A protocol parameter out of range, named by its flag.
+    #[error("{0}")]
+    Protocol(String),
 }
 
 /// Version of the measurement journal's record format.

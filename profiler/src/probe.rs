@@ -229,36 +229,13 @@ pub fn read_system(root: &Sysroot) -> System {
         .unwrap_or(0);
     let mut kernel_arch = root.read_trim("/proc/sys/kernel/arch").unwrap_or_default();
     if root.is_host() {
-        if hostname.is_empty() {
-            hostname = sysinfo::System::host_name().unwrap_or_default();
-        }
-        if os.is_empty() {
-            os = sysinfo::System::long_os_version().unwrap_or_default();
-        }
-        // uname(2)'s machine: the same as the file on a board, but under an emulator
-        // (qemu-user) the CPU the binary really runs on, not the host's.
-        let machine = sysinfo::System::cpu_arch();
-        if !machine.is_empty() {
-            kernel_arch = machine;
-        }
+        from_host(&mut hostname, &mut os, &mut kernel_arch);
     }
     let spec = &detection.spec;
-    // ARM cpuinfo has no model name: name the cores from the board's clusters or CPU parts.
-    let cpu_model = if !cpu_model.is_empty() {
-        cpu_model
-    } else if !spec.clusters.is_empty() {
-        let names: Vec<&str> = spec.clusters.iter().map(|c| c.name.as_str()).collect();
-        names.join(" + ")
-    } else if !identity.cpu_parts.is_empty() {
-        let mut parts = identity.cpu_parts.clone();
-        parts.dedup();
-        parts
-            .iter()
-            .map(|p| format!("CPU part {p}"))
-            .collect::<Vec<_>>()
-            .join(" + ")
+    let cpu_model = if cpu_model.is_empty() {
+        arm_cpu_name(spec, &identity, &cpuinfo)
     } else {
-        cpuinfo_field(&cpuinfo, &["Hardware", "Model"]).unwrap_or_default()
+        cpu_model
     };
     let cpus = crate::board::policy_cpus(spec, logical_cpus);
     let threads = spec
@@ -294,6 +271,44 @@ pub fn read_system(root: &Sysroot) -> System {
             cpus,
             temp_limit_c: spec.policy.temp_limit_c,
         },
+    }
+}
+
+/// On the machine itself (not a fixture): what the files did not say, from the OS.
+fn from_host(hostname: &mut String, os: &mut String, kernel_arch: &mut String) {
+    if hostname.is_empty() {
+        *hostname = sysinfo::System::host_name().unwrap_or_default();
+    }
+    if os.is_empty() {
+        *os = sysinfo::System::long_os_version().unwrap_or_default();
+    }
+    // uname(2)'s machine: the same as the file on a board, but under an emulator (qemu-user)
+    // the CPU the binary really runs on, not the host's.
+    let machine = sysinfo::System::cpu_arch();
+    if !machine.is_empty() {
+        *kernel_arch = machine;
+    }
+}
+
+/// ARM cpuinfo has no model name: the cores named from the board's clusters or CPU parts.
+fn arm_cpu_name(
+    spec: &crate::board::BoardSpec,
+    identity: &crate::board::Identity,
+    cpuinfo: &str,
+) -> String {
+    if !spec.clusters.is_empty() {
+        let names: Vec<&str> = spec.clusters.iter().map(|c| c.name.as_str()).collect();
+        names.join(" + ")
+    } else if !identity.cpu_parts.is_empty() {
+        let mut parts = identity.cpu_parts.clone();
+        parts.dedup();
+        parts
+            .iter()
+            .map(|p| format!("CPU part {p}"))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    } else {
+        cpuinfo_field(cpuinfo, &["Hardware", "Model"]).unwrap_or_default()
     }
 }
 

@@ -291,6 +291,52 @@ pub struct RoundsProgress {
 }
 
 impl Protocol {
+    /// With exactly `n` timed runs (hyperfine's --runs, benchmark_model's --num_runs).
+    pub fn with_runs(mut self, n: usize) -> Result<Protocol, crate::ProfilerError> {
+        if n == 0 {
+            return Err(crate::ProfilerError::Protocol(
+                "--runs must be at least 1".into(),
+            ));
+        }
+        self.min_runs = n;
+        self.max_runs = n;
+        Ok(self)
+    }
+
+    /// Refuses parameters out of range, naming each by its flag.
+    pub fn check(&self) -> Result<(), crate::ProfilerError> {
+        let bad = |m: String| Err(crate::ProfilerError::Protocol(m));
+        if self.min_runs == 0 {
+            return bad("--min-runs must be at least 1".into());
+        }
+        // A million runs is an 8 MB record, well under what the journal reads back.
+        if !(1..=1_000_000).contains(&self.max_runs) || self.max_runs < self.min_runs {
+            return bad(format!(
+                "--max-runs must be from --min-runs ({}) to 1000000, got {}",
+                self.min_runs, self.max_runs
+            ));
+        }
+        if !(self.target_ci > 0.0 && self.target_ci < 1.0) {
+            return bad(format!(
+                "--target-ci must be a fraction between 0 and 1 (0.01 = 1 %), got {}",
+                self.target_ci
+            ));
+        }
+        if !(self.max_cv > 0.0 && self.max_cv.is_finite()) {
+            return bad(format!(
+                "--max-cv must be a positive fraction (0.05 = 5 %), got {}",
+                self.max_cv
+            ));
+        }
+        if self.max_time < self.min_time {
+            return bad(format!(
+                "--max-time ({:?}) is shorter than --min-time ({:?})",
+                self.max_time, self.min_time
+            ));
+        }
+        Ok(())
+    }
+
     /// Warms up, then samples `run` until the stop rule holds.
     pub fn sample<E>(
         &self,

@@ -137,7 +137,6 @@ pub fn parse_inventory(
     let mut inv = Inventory::default();
     let mut section = Section::Hosts("ungrouped".into());
     for (i, raw) in text.lines().enumerate() {
-        let n = i + 1;
         // Ansible reads `# …` after whitespace as a comment too.
         let line = match raw.find(" #").or_else(|| raw.find("\t#")) {
             Some(at) => raw[..at].trim(),
@@ -152,74 +151,14 @@ pub fn parse_inventory(
                 "" => Section::Hosts(name.into()),
                 "children" => Section::Children(name.into()),
                 "vars" => Section::Vars(name.into()),
-                other => return Err(err(n, format!("unknown section kind ':{other}'"))),
+                other => return Err(err(i + 1, format!("unknown section kind ':{other}'"))),
             };
             inv.members.entry(name.into()).or_default();
             continue;
         }
-        let mut tokens = line.split_whitespace();
-        let first = tokens.next().unwrap();
-        match &section {
-            Section::Vars(g) => {
-                let (k, v) = key_value(line).map_err(|m| err(n, m))?;
-                inv.group_vars.entry(g.clone()).or_default().insert(k, v);
-            }
-            Section::Children(g) => {
-                inv.children
-                    .entry(g.clone())
-                    .or_default()
-                    .push(first.to_string());
-            }
-            Section::Hosts(g) => {
-                if first.contains('=') {
-                    return Err(err(n, format!("'{first}': a variable without a host")));
-                }
-                if first.contains('[') && !first.starts_with('[') {
-                    return Err(err(
-                        n,
-                        format!(
-                            "'{first}': host ranges are not supported; list the hosts one per line"
-                        ),
-                    ));
-                }
-                let vars = inv.host_vars.entry(first.to_string()).or_default();
-                for t in tokens {
-                    let (k, v) = key_value(t).map_err(|m| err(n, m))?;
-                    vars.insert(k, v);
-                }
-                if !inv.order.iter().any(|h| h == first) {
-                    inv.order.push(first.to_string());
-                }
-                inv.members
-                    .entry(g.clone())
-                    .or_default()
-                    .push(first.to_string());
-            }
-        }
+        inv.add_line(&section, line).map_err(|m| err(i + 1, m))?;
     }
-    let chosen: Vec<String> = match group {
-        None | Some("all") => inv.order.clone(),
-        Some(g) => {
-            if !inv.members.contains_key(g) && !inv.children.contains_key(g) {
-                let known: Vec<&str> = inv
-                    .members
-                    .keys()
-                    .filter(|k| *k != "ungrouped")
-                    .map(String::as_str)
-                    .collect();
-                return Err(err(
-                    0,
-                    format!("no group '{g}' (groups: {})", list_or_none(&known)),
-                ));
-            }
-            let hosts = inv.hosts_of(g);
-            inv.order
-                .iter()
-                .filter(|h| hosts.contains(*h))
-                .cloned()
-                .collect()
-        }
-    };
+    let chosen = inv.chosen(group).map_err(|m| err(0, m))?;
     if chosen.is_empty() {
         return Err(err(0, "no hosts".into()));
     }
@@ -227,6 +166,74 @@ pub fn parse_inventory(
         .iter()
         .map(|alias| inv.host(alias).map_err(|m| err(0, m)))
         .collect()
+}
+
+impl Inventory {
+    /// One line of a section's body: a group variable, a child group, or a host with its
+    /// variables.
+    fn add_line(&mut self, section: &Section, line: &str) -> Result<(), String> {
+        let mut tokens = line.split_whitespace();
+        let first = tokens.next().unwrap_or_default();
+        match section {
+            Section::Vars(g) => {
+                let (k, v) = key_value(line)?;
+                self.group_vars.entry(g.clone()).or_default().insert(k, v);
+            }
+            Section::Children(g) => {
+                self.children
+                    .entry(g.clone())
+                    .or_default()
+                    .push(first.to_string());
+            }
+            Section::Hosts(g) => {
+                if first.contains('=') {
+                    return Err(format!("'{first}': a variable without a host"));
+                }
+                if first.contains('[') && !first.starts_with('[') {
+                    return Err(format!(
+                        "'{first}': host ranges are not supported; list the hosts one per line"
+                    ));
+                }
+                let vars = self.host_vars.entry(first.to_string()).or_default();
+                for t in tokens {
+                    let (k, v) = key_value(t)?;
+                    vars.insert(k, v);
+                }
+                if !self.order.iter().any(|h| h == first) {
+                    self.order.push(first.to_string());
+                }
+                self.members
+                    .entry(g.clone())
+                    .or_default()
+                    .push(first.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// The hosts of `group` (every host for none or `all`), in the file's order.
+    fn chosen(&self, group: Option<&str>) -> Result<Vec<String>, String> {
+        let g = match group {
+            None | Some("all") => return Ok(self.order.clone()),
+            Some(g) => g,
+        };
+        if !self.members.contains_key(g) && !self.children.contains_key(g) {
+            let known: Vec<&str> = self
+                .members
+                .keys()
+                .filter(|k| *k != "ungrouped")
+                .map(String::as_str)
+                .collect();
+            return Err(format!("no group '{g}' (groups: {})", list_or_none(&known)));
+        }
+        let hosts = self.hosts_of(g);
+        Ok(self
+            .order
+            .iter()
+            .filter(|h| hosts.contains(*h))
+            .cloned()
+            .collect())
+    }
 }
 
 fn list_or_none(items: &[&str]) -> String {

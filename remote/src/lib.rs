@@ -6,6 +6,7 @@
 //! - [`ssh`]: the `ssh` command line and its failures, classified into one-line errors;
 //! - [`scripts`]: the small POSIX shell programs run on the board (probe, jobs, fetch);
 //! - [`deploy`]: which release build a board runs, found and checked before installing;
+//! - [`jobs`]: jobs on a board: listed, started, their logs followed from an offset;
 //! - [`fleet`]: bounded parallel fan-out where one failing board never stops the others.
 //!
 //! Everything goes through `ssh` itself, file transfers included (streamed over stdin/stdout):
@@ -18,6 +19,7 @@
 pub mod deploy;
 pub mod fleet;
 pub mod host;
+pub mod jobs;
 pub mod quote;
 pub mod scripts;
 pub mod ssh;

@@ -30,6 +30,18 @@ impl Runtime {
     }
 
     /// The file format this runtime reads (and `export` writes for it).
+    /// The library file this runtime was loaded from, once loaded (TensorFlow Lite); None for
+    /// a built-in runtime.
+    pub fn library_path(self) -> Option<String> {
+        match self {
+            Runtime::Tract => None,
+            #[cfg(feature = "tflite")]
+            Runtime::Tflite => crate::tflite::library_path().ok(),
+            #[cfg(not(feature = "tflite"))]
+            Runtime::Tflite => None,
+        }
+    }
+
     pub fn file_extension(self) -> &'static str {
         match self {
             Runtime::Tract => "onnx",

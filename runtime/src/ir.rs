@@ -192,20 +192,7 @@ impl Network {
             return Err(self.invalid(op, format!("takes {arity} input(s), got {}", inputs.len())));
         }
         let x = self.shape(inputs[0]);
-        let window = |k: usize, s: usize, p: usize| -> Result<Shape, RuntimeError> {
-            if k == 0 || s == 0 || x.h + 2 * p < k || x.w + 2 * p < k {
-                return Err(self.invalid(
-                    op,
-                    format!("window {k} stride {s} pad {p} does not fit {x:?}"),
-                ));
-            }
-            Ok(Shape::nchw(
-                x.n,
-                x.c,
-                (x.h + 2 * p - k) / s + 1,
-                (x.w + 2 * p - k) / s + 1,
-            ))
-        };
+        let window = |k: usize, s: usize, p: usize| self.window(op, x, (k, s, p));
         match *op {
             Op::Conv2d {
                 out_channels,
@@ -240,14 +227,45 @@ impl Network {
                 stride,
                 padding,
             } => window(kernel, stride, padding),
-            Op::Add => {
-                for &v in &inputs[1..] {
-                    if self.shape(v) != x {
-                        return Err(self.invalid(op, format!("adds {:?} to {x:?}", self.shape(v))));
-                    }
-                }
-                Ok(x)
-            }
+            Op::Add | Op::Mul | Op::Concat => self.merged(op, inputs, x),
+            Op::GlobalAvgPool => Ok(Shape::nchw(x.n, x.c, 1, 1)),
+            Op::Linear { out_features } => Ok(Shape::nchw(x.n, out_features, 1, 1)),
+            Op::Flatten => Ok(Shape::nchw(x.n, x.c * x.h * x.w, 1, 1)),
+            Op::BatchNorm
+            | Op::Relu
+            | Op::Relu6
+            | Op::HardSwish
+            | Op::HardSigmoid
+            | Op::Sigmoid
+            | Op::Zero
+            | Op::Identity => Ok(x),
+        }
+    }
+
+    /// The output of a kernel-`k`, stride-`s`, padding-`p` window over `x`.
+    fn window(
+        &self,
+        op: &Op,
+        x: Shape,
+        (k, s, p): (usize, usize, usize),
+    ) -> Result<Shape, RuntimeError> {
+        if k == 0 || s == 0 || x.h + 2 * p < k || x.w + 2 * p < k {
+            return Err(self.invalid(
+                op,
+                format!("window {k} stride {s} pad {p} does not fit {x:?}"),
+            ));
+        }
+        Ok(Shape::nchw(
+            x.n,
+            x.c,
+            (x.h + 2 * p - k) / s + 1,
+            (x.w + 2 * p - k) / s + 1,
+        ))
+    }
+
+    /// The output of an op over several inputs (Add, Mul, Concat), whose first is `x`.
+    fn merged(&self, op: &Op, inputs: &[ValueId], x: Shape) -> Result<Shape, RuntimeError> {
+        match op {
             Op::Mul => {
                 let y = self.shape(inputs[1]);
                 let gate = y.n == x.n && y.c == x.c && y.h == 1 && y.w == 1;
@@ -267,17 +285,14 @@ impl Network {
                 }
                 Ok(Shape { c, ..x })
             }
-            Op::GlobalAvgPool => Ok(Shape::nchw(x.n, x.c, 1, 1)),
-            Op::Linear { out_features } => Ok(Shape::nchw(x.n, out_features, 1, 1)),
-            Op::Flatten => Ok(Shape::nchw(x.n, x.c * x.h * x.w, 1, 1)),
-            Op::BatchNorm
-            | Op::Relu
-            | Op::Relu6
-            | Op::HardSwish
-            | Op::HardSigmoid
-            | Op::Sigmoid
-            | Op::Zero
-            | Op::Identity => Ok(x),
+            _ => {
+                for &v in &inputs[1..] {
+                    if self.shape(v) != x {
+                        return Err(self.invalid(op, format!("adds {:?} to {x:?}", self.shape(v))));
+                    }
+                }
+                Ok(x)
+            }
         }
     }
 

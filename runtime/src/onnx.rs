@@ -13,7 +13,7 @@ use tract_onnx::pb::{
     TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
 };
 
-use crate::ir::{Network, Op, ValueId};
+use crate::ir::{Network, Op, Shape, ValueId};
 
 /// Opset of the exported models: 14 is the first with `HardSwish`.
 pub const OPSET: i64 = 14;
@@ -163,55 +163,8 @@ impl GraphBuilder {
         let x = net.shape(inputs[0]);
         let x0 = ins[0].as_str();
         match *op {
-            Op::Conv2d {
-                out_channels,
-                kernel,
-                stride,
-                padding,
-                groups,
-                bias,
-            } => {
-                let fan_in = x.c / groups * kernel * kernel;
-                let bound = (3.0 / fan_in as f32).sqrt();
-                let w = self.uniform(out_channels * fan_in, -bound, bound);
-                let w = self.init(
-                    format!("{out}.w"),
-                    &[out_channels, x.c / groups, kernel, kernel],
-                    w,
-                );
-                let mut args = vec![x0, w.as_str()];
-                let b;
-                if bias {
-                    let data = self.uniform(out_channels, -0.1, 0.1);
-                    b = self.init(format!("{out}.b"), &[out_channels], data);
-                    args.push(b.as_str());
-                }
-                let k = kernel as i64;
-                let (s, p) = (stride as i64, padding as i64);
-                let attrs = vec![
-                    ints("kernel_shape", &[k, k]),
-                    ints("strides", &[s, s]),
-                    ints("pads", &[p, p, p, p]),
-                    int("group", groups as i64),
-                ];
-                self.push("Conv", &args, &out, attrs);
-            }
-            Op::BatchNorm => {
-                let c = x.c;
-                let scale = self.uniform(c, 0.8, 1.2);
-                let scale = self.init(format!("{out}.scale"), &[c], scale);
-                let shift = self.uniform(c, -0.1, 0.1);
-                let shift = self.init(format!("{out}.shift"), &[c], shift);
-                let mean = self.init(format!("{out}.mean"), &[c], vec![0.0; c]);
-                let var = self.init(format!("{out}.var"), &[c], vec![1.0; c]);
-                let args = [x0, &scale, &shift, &mean, &var];
-                self.push(
-                    "BatchNormalization",
-                    &args,
-                    &out,
-                    vec![float("epsilon", 1e-5)],
-                );
-            }
+            Op::Conv2d { .. } => self.conv(op, &out, x0, x),
+            Op::BatchNorm => self.batch_norm(&out, x0, x.c),
             Op::Relu => self.push("Relu", &[x0], &out, vec![]),
             Op::Relu6 => {
                 let lo = self.init(format!("{out}.min"), &[], vec![0.0]);
@@ -239,42 +192,14 @@ impl GraphBuilder {
                 stride,
                 padding,
             } => self.push("MaxPool", &[x0], &out, pool_attrs(kernel, stride, padding)),
-            Op::Add => {
-                // A chain of binary Adds: the form every runtime fuses best.
-                let mut acc = ins[0].clone();
-                for (j, other) in ins.iter().enumerate().skip(1) {
-                    let name = if j + 1 == ins.len() {
-                        out.clone()
-                    } else {
-                        format!("{out}.sum{j}")
-                    };
-                    self.push("Add", &[&acc, other], &name, vec![]);
-                    acc = name;
-                }
-            }
+            Op::Add => self.add_chain(&out, &ins),
             Op::Mul => self.push("Mul", &[x0, &ins[1]], &out, vec![]),
             Op::Concat => {
                 let args: Vec<&str> = ins.iter().map(|s| s.as_str()).collect();
                 self.push("Concat", &args, &out, vec![int("axis", 1)]);
             }
             Op::GlobalAvgPool => self.push("GlobalAveragePool", &[x0], &out, vec![]),
-            Op::Linear { out_features } => {
-                let fan_in = x.c * x.h * x.w;
-                let flat = format!("{out}.flat");
-                self.push("Flatten", &[x0], &flat, vec![int("axis", 1)]);
-                let bound = (3.0 / fan_in as f32).sqrt();
-                let w = self.uniform(out_features * fan_in, -bound, bound);
-                let w = self.init(format!("{out}.w"), &[out_features, fan_in], w);
-                let bias = self.uniform(out_features, -0.1, 0.1);
-                let bias = self.init(format!("{out}.b"), &[out_features], bias);
-                if is_output {
-                    self.push("Gemm", &[&flat, &w, &bias], &out, vec![int("transB", 1)]);
-                } else {
-                    let gemm = format!("{out}.gemm");
-                    self.push("Gemm", &[&flat, &w, &bias], &gemm, vec![int("transB", 1)]);
-                    self.reshape4(&gemm, &out, [x.n, out_features, 1, 1]);
-                }
-            }
+            Op::Linear { out_features } => self.linear(&out, x0, x, out_features, is_output),
             Op::Zero => {
                 let zero = self.init(format!("{out}.zero"), &[], vec![0.0]);
                 self.push("Mul", &[x0, &zero], &out, vec![]);
@@ -283,6 +208,89 @@ impl GraphBuilder {
             Op::Flatten => self.reshape4(x0, &out, [x.n, x.c * x.h * x.w, 1, 1]),
         }
         out
+    }
+
+    /// A convolution with He-uniform weights (and a bias when the op has one).
+    fn conv(&mut self, op: &Op, out: &str, x0: &str, x: Shape) {
+        let Op::Conv2d {
+            out_channels,
+            kernel,
+            stride,
+            padding,
+            groups,
+            bias,
+        } = *op
+        else {
+            unreachable!("called for convolutions");
+        };
+        let fan_in = x.c / groups * kernel * kernel;
+        let bound = (3.0 / fan_in as f32).sqrt();
+        let w = self.uniform(out_channels * fan_in, -bound, bound);
+        let shape = [out_channels, x.c / groups, kernel, kernel];
+        let w = self.init(format!("{out}.w"), &shape, w);
+        let mut args = vec![x0, w.as_str()];
+        let b;
+        if bias {
+            let data = self.uniform(out_channels, -0.1, 0.1);
+            b = self.init(format!("{out}.b"), &[out_channels], data);
+            args.push(b.as_str());
+        }
+        let k = kernel as i64;
+        let (s, p) = (stride as i64, padding as i64);
+        let attrs = vec![
+            ints("kernel_shape", &[k, k]),
+            ints("strides", &[s, s]),
+            ints("pads", &[p, p, p, p]),
+            int("group", groups as i64),
+        ];
+        self.push("Conv", &args, out, attrs);
+    }
+
+    /// BatchNormalization with a seeded scale and shift over `c` channels (mean 0, var 1).
+    fn batch_norm(&mut self, out: &str, x0: &str, c: usize) {
+        let scale = self.uniform(c, 0.8, 1.2);
+        let scale = self.init(format!("{out}.scale"), &[c], scale);
+        let shift = self.uniform(c, -0.1, 0.1);
+        let shift = self.init(format!("{out}.shift"), &[c], shift);
+        let mean = self.init(format!("{out}.mean"), &[c], vec![0.0; c]);
+        let var = self.init(format!("{out}.var"), &[c], vec![1.0; c]);
+        let args = [x0, &scale, &shift, &mean, &var];
+        let eps = vec![float("epsilon", 1e-5)];
+        self.push("BatchNormalization", &args, out, eps);
+    }
+
+    /// A chain of binary Adds: the form every runtime fuses best.
+    fn add_chain(&mut self, out: &str, ins: &[String]) {
+        let mut acc = ins[0].clone();
+        for (j, other) in ins.iter().enumerate().skip(1) {
+            let name = if j + 1 == ins.len() {
+                out.to_string()
+            } else {
+                format!("{out}.sum{j}")
+            };
+            self.push("Add", &[&acc, other], &name, vec![]);
+            acc = name;
+        }
+    }
+
+    /// Flatten + Gemm, reshaped back to [N, C, 1, 1] unless it is the network's output.
+    fn linear(&mut self, out: &str, x0: &str, x: Shape, out_features: usize, is_output: bool) {
+        let fan_in = x.c * x.h * x.w;
+        let flat = format!("{out}.flat");
+        self.push("Flatten", &[x0], &flat, vec![int("axis", 1)]);
+        let bound = (3.0 / fan_in as f32).sqrt();
+        let w = self.uniform(out_features * fan_in, -bound, bound);
+        let w = self.init(format!("{out}.w"), &[out_features, fan_in], w);
+        let bias = self.uniform(out_features, -0.1, 0.1);
+        let bias = self.init(format!("{out}.b"), &[out_features], bias);
+        let trans_b = vec![int("transB", 1)];
+        if is_output {
+            self.push("Gemm", &[&flat, &w, &bias], out, trans_b);
+        } else {
+            let gemm = format!("{out}.gemm");
+            self.push("Gemm", &[&flat, &w, &bias], &gemm, trans_b);
+            self.reshape4(&gemm, out, [x.n, out_features, 1, 1]);
+        }
     }
 
     fn reshape4(&mut self, input: &str, out: &str, dims: [usize; 4]) {

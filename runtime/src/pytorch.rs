@@ -25,75 +25,9 @@ pub fn to_pytorch_source(net: &Network, title: &str) -> String {
         }
     };
     for (i, node) in net.nodes.iter().enumerate() {
-        let x = net.shape(node.inputs[0]);
         let ins: Vec<String> = node.inputs.iter().map(|&u| v(u)).collect();
         let out = v(i + 1);
-        let expr = match node.op {
-            Op::Conv2d {
-                out_channels,
-                kernel,
-                stride,
-                padding,
-                groups,
-                bias,
-            } => {
-                let _ = writeln!(
-                    init,
-                    "        self.n{i} = nn.Conv2d({}, {out_channels}, {kernel}, stride={stride}, padding={padding}, groups={groups}, bias={})",
-                    x.c,
-                    if bias { "True" } else { "False" }
-                );
-                format!("self.n{i}({})", ins[0])
-            }
-            Op::BatchNorm => {
-                let _ = writeln!(init, "        self.n{i} = nn.BatchNorm2d({}, eps=1e-5)", x.c);
-                format!("self.n{i}({})", ins[0])
-            }
-            Op::Relu => format!("F.relu({})", ins[0]),
-            Op::Relu6 => format!("F.relu6({})", ins[0]),
-            Op::HardSwish => format!("F.hardswish({})", ins[0]),
-            Op::HardSigmoid => format!("F.hardsigmoid({})", ins[0]),
-            Op::Sigmoid => format!("torch.sigmoid({})", ins[0]),
-            Op::AvgPool {
-                kernel,
-                stride,
-                padding,
-            } => format!(
-                "F.avg_pool2d({}, {kernel}, stride={stride}, padding={padding}, count_include_pad=False)",
-                ins[0]
-            ),
-            Op::MaxPool {
-                kernel,
-                stride,
-                padding,
-            } => format!(
-                "F.max_pool2d({}, {kernel}, stride={stride}, padding={padding})",
-                ins[0]
-            ),
-            Op::Add => ins.join(" + "),
-            Op::Mul => format!("{} * {}", ins[0], ins[1]),
-            Op::Concat => format!("torch.cat([{}], dim=1)", ins.join(", ")),
-            Op::GlobalAvgPool => format!("F.adaptive_avg_pool2d({}, 1)", ins[0]),
-            Op::Linear { out_features } => {
-                let fan_in = x.c * x.h * x.w;
-                let _ = writeln!(init, "        self.n{i} = nn.Linear({fan_in}, {out_features})");
-                if i + 1 == net.output {
-                    format!("self.n{i}(torch.flatten({}, 1))", ins[0])
-                } else {
-                    format!(
-                        "self.n{i}(torch.flatten({}, 1)).reshape(-1, {out_features}, 1, 1)",
-                        ins[0]
-                    )
-                }
-            }
-            Op::Zero => format!("torch.zeros_like({})", ins[0]),
-            Op::Identity => ins[0].clone(),
-            Op::Flatten => format!(
-                "torch.flatten({}, 1).reshape(-1, {}, 1, 1)",
-                ins[0],
-                x.c * x.h * x.w
-            ),
-        };
+        let expr = node_expr(net, i, &ins, &mut init);
         let _ = writeln!(forward, "        {out} = {expr}");
     }
     let s = net.input;
@@ -153,4 +87,77 @@ if __name__ == "__main__":
         forward = forward,
         ret = v(net.output),
     )
+}
+
+/// The expression of node `i` of `net` over its inputs `ins` (Python names); a layer with
+/// weights is declared in `init` and called.
+fn node_expr(net: &Network, i: usize, ins: &[String], init: &mut String) -> String {
+    let node = &net.nodes[i];
+    let x = net.shape(node.inputs[0]);
+    match node.op {
+        Op::Conv2d {
+            out_channels,
+            kernel,
+            stride,
+            padding,
+            groups,
+            bias,
+        } => {
+            let _ = writeln!(
+                init,
+                "        self.n{i} = nn.Conv2d({}, {out_channels}, {kernel}, stride={stride}, padding={padding}, groups={groups}, bias={})",
+                x.c,
+                if bias { "True" } else { "False" }
+            );
+            format!("self.n{i}({})", ins[0])
+        }
+        Op::BatchNorm => {
+            let _ = writeln!(init, "        self.n{i} = nn.BatchNorm2d({}, eps=1e-5)", x.c);
+            format!("self.n{i}({})", ins[0])
+        }
+        Op::Relu => format!("F.relu({})", ins[0]),
+        Op::Relu6 => format!("F.relu6({})", ins[0]),
+        Op::HardSwish => format!("F.hardswish({})", ins[0]),
+        Op::HardSigmoid => format!("F.hardsigmoid({})", ins[0]),
+        Op::Sigmoid => format!("torch.sigmoid({})", ins[0]),
+        Op::AvgPool {
+            kernel,
+            stride,
+            padding,
+        } => format!(
+            "F.avg_pool2d({}, {kernel}, stride={stride}, padding={padding}, count_include_pad=False)",
+            ins[0]
+        ),
+        Op::MaxPool {
+            kernel,
+            stride,
+            padding,
+        } => format!(
+            "F.max_pool2d({}, {kernel}, stride={stride}, padding={padding})",
+            ins[0]
+        ),
+        Op::Add => ins.join(" + "),
+        Op::Mul => format!("{} * {}", ins[0], ins[1]),
+        Op::Concat => format!("torch.cat([{}], dim=1)", ins.join(", ")),
+        Op::GlobalAvgPool => format!("F.adaptive_avg_pool2d({}, 1)", ins[0]),
+        Op::Linear { out_features } => {
+            let fan_in = x.c * x.h * x.w;
+            let _ = writeln!(init, "        self.n{i} = nn.Linear({fan_in}, {out_features})");
+            if i + 1 == net.output {
+                format!("self.n{i}(torch.flatten({}, 1))", ins[0])
+            } else {
+                format!(
+                    "self.n{i}(torch.flatten({}, 1)).reshape(-1, {out_features}, 1, 1)",
+                    ins[0]
+                )
+            }
+        }
+        Op::Zero => format!("torch.zeros_like({})", ins[0]),
+        Op::Identity => ins[0].clone(),
+        Op::Flatten => format!(
+            "torch.flatten({}, 1).reshape(-1, {}, 1, 1)",
+            ins[0],
+            x.c * x.h * x.w
+        ),
+    }
 }

@@ -5,7 +5,6 @@ use std::path::Path;
 use anyhow::Result;
 use edgenas_nas::Space;
 use edgenas_ondevice::steps::AdaptPlan;
-use serde_json::json;
 
 use crate::cli::AdaptArgs;
 use crate::output::{fingerprint_summary, ms};
@@ -24,26 +23,7 @@ pub fn run(a: AdaptArgs, home: Option<&Path>) -> Result<()> {
     reporter.finish();
     let p = &r.predictor;
     if a.json {
-        let support: Vec<_> = p
-            .support
-            .iter()
-            .zip(&r.support)
-            .map(|((arch, v), m)| json!({"arch": arch, "median_ms": v, "origin": m.origin.name()}))
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "space": space.name(),
-                "fingerprint": p.fingerprint,
-                "support": support,
-                "selection": if a.random { "random" } else { "informative" },
-                "quality": p.quality,
-                "hyper": p.model.hyper,
-                "prior": p.prior,
-                "seconds": r.seconds,
-                "path": r.path,
-            }))?
-        );
+        crate::output::print_json(&r.summary(a.random))?;
         return Ok(());
     }
     println!(

@@ -2,12 +2,15 @@
 //! figures are compared as ratios measured in the same run). The measuring is
 //! `edgenas_ondevice::bench`'s; this prints it.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 use edgenas_nas::{Arch, Space};
 use edgenas_ondevice::bench::{self, computations, reproducibility::Retest};
 use edgenas_ondevice::measure::MeasureProgress;
 use edgenas_ondevice::{shipped, Reporter};
 use edgenas_predictor::metrics::{kendall_tau_b, spearman};
+use edgenas_runtime::Runtime;
 
 use crate::cli::{BenchArgs, BenchKind};
 use crate::output::{ms, peak_rss_mb, status_mb};
@@ -21,136 +24,27 @@ pub fn run(args: BenchArgs) -> Result<()> {
             seed,
             rounds_only,
             json,
-        } => {
-            let space = Space::from_name(&space)?;
-            let r =
-                bench::reproducibility::run(space, archs, threads, seed, rounds_only, &mut Passes)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
-                return Ok(());
-            }
-            println!(
-                "Reproducibility: {archs} {} archs measured twice, {threads} thread(s)",
-                space.name()
-            );
-            retest_line("interleaved rounds", &r.interleaved);
-            if let Some(c) = &r.one_at_a_time {
-                retest_line("one arch at a time (before)", c);
-            }
-            Ok(())
-        }
+        } => reproducibility(space, archs, threads, seed, rounds_only, json),
         BenchKind::Loop {
             data,
             device,
             repeats,
-        } => {
-            let s = computations::loop_speed(&data, &device, repeats.max(1))?;
-            println!(
-                "On-device loop computations (NB201, median of {}, oracle figures of {device}):",
-                repeats.max(1)
-            );
-            println!("  adapt (10 references + 10 support, empirical Bayes over {} prior settings, leave-one-out quality): {:.1} ms", s.settings, s.adapt_ms);
-            println!(
-                "  cost features of all 15,625 archs (build + executed network): {:.1} ms",
-                s.features_ms
-            );
-            println!(
-                "  predict all 15,625 archs with uncertainty (features given): {:.1} ms",
-                s.predict_ms
-            );
-            println!("  exact search (cached features, prediction, accuracy, Pareto front, best under budget): {:.1} ms", s.search_ms);
-            println!(
-                "  (the feature cache is built once per binary version: {:.1} ms here)",
-                s.cold_cache_ms
-            );
-            if let Some(mb) = peak_rss_mb() {
-                println!("  peak RSS of this process: {mb:.1} MB");
-            }
-            Ok(())
-        }
-        BenchKind::Journal { records, samples } => {
-            let rss = || status_mb("VmRSS:").unwrap_or(f64::NAN);
-            let j = bench::journal::open_large(records, samples.max(1), &rss)?;
-            println!(
-                "journal of {records} records x {} runs: {:.1} MB on disk (written in {:.1} s)",
-                j.samples, j.size_mb, j.written_s
-            );
-            println!(
-                "open read-only: {:.3} s, resident memory +{:.1} MB (index: {:.1} MB)",
-                j.read_s,
-                j.read_rss_mb,
-                records as f64 * 16.0 / 1e6
-            );
-            println!("open for appending: {:.3} s", j.open_s);
-            println!(
-                "decode every record once: {:.3} s ({} runs), resident memory +{:.1} MB",
-                j.decode_s, j.runs, j.decode_rss_mb
-            );
-            println!("for comparison, every record decoded and held (what opening did before): {:.3} s, resident memory +{:.1} MB", j.all_s, j.all_rss_mb);
-            Ok(())
-        }
+        } => loop_speed(data, device, repeats),
+        BenchKind::Journal { records, samples } => journal(records, samples),
         BenchKind::Protocol {
             arch,
             threads,
             loop_runs,
             rounds,
             json,
-        } => {
-            let arch = Arch::parse(&arch)?;
-            let rounds = rounds.max(1);
-            if !json {
-                println!("bench protocol: {arch}, {threads} thread(s), {rounds} round(s)");
-            }
-            let r = bench::protocol::protocol_vs_loop(
-                &arch,
-                threads,
-                loop_runs,
-                rounds,
-                &mut |i, r| {
-                    if !json {
-                        println!(
-                        "  round {i}: protocol median {} CV {:.2}% ({} runs) | bare loop median {} CV {:.2}% ({} runs) | ratio {:.4}",
-                        ms(r.protocol_median_ms), r.protocol_cv * 100.0, r.protocol_runs, ms(r.loop_median_ms), r.loop_cv * 100.0, r.loop_runs, r.ratio
-                    );
-                    }
-                },
-            )?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
-            } else {
-                println!(
-                    "  median ratio protocol/loop: {:.4} ({:+.2}%)",
-                    r.median_ratio,
-                    (r.median_ratio - 1.0) * 100.0
-                );
-            }
-            Ok(())
-        }
+        } => protocol(arch, threads, loop_runs, rounds, json),
         BenchKind::Predictor {
             space,
             data,
             device,
             model,
             repeats,
-        } => {
-            let space = Space::from_name(&space)?;
-            let file = shipped::load(space, model.as_deref())?;
-            let s = computations::predictor_speed(space, &data, &device, &file, repeats.max(1))?;
-            println!(
-                "{} predictor, 1 thread, median of {}: encoding {} archs {:.1} ms",
-                space.name(),
-                repeats.max(1),
-                s.archs,
-                s.encode_ms
-            );
-            for l in &s.learners {
-                println!(
-                    "  {:<19} ({:?}, network weight {}): adaptation on {} samples {:.2} ms; predicting {} archs {:.1} ms",
-                    l.name, l.adaptation, l.blend, s.support, l.adapt_ms, s.archs, l.predict_ms
-                );
-            }
-            Ok(())
-        }
+        } => predictor(space, data, device, model, repeats),
         BenchKind::Table {
             space,
             data,
@@ -159,66 +53,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             seed,
             max_time,
             runtimes,
-        } => {
-            let space = Space::from_name(&space)?;
-            let t = bench::runtimes::table_agreement(
-                space,
-                &data,
-                &device,
-                archs,
-                seed,
-                max_time,
-                &runtimes,
-                &mut |i, n, row| {
-                    let shown: Vec<String> = runtimes
-                        .iter()
-                        .zip(&row.ours_ms)
-                        .map(|(rt, f)| format!("{rt} {f:>9.3} ms"))
-                        .collect();
-                    eprintln!(
-                        "  {:>3}/{n}  {}  {device} {:>9.3} ms  {}",
-                        i + 1,
-                        shown.join("  "),
-                        row.published_ms,
-                        row.arch
-                    );
-                },
-            )?;
-            println!(
-                "{}: {} seeded rows of {}, 1 thread here",
-                space.name(),
-                t.published.len(),
-                data.display()
-            );
-            for (k, name) in t.names.iter().enumerate() {
-                let med = bench::median(t.ours[k].iter().map(|&v| v as f64).collect());
-                let (s, k) = (
-                    spearman(&t.ours[k], &t.published),
-                    kendall_tau_b(&t.ours[k], &t.published),
-                );
-                println!(
-                    "  {name}: median {med:.3} ms; vs {device}_ms spearman {s:.3}, kendall {k:.3}"
-                );
-            }
-            for a in 0..runtimes.len() {
-                for b in a + 1..runtimes.len() {
-                    let ratio = bench::median(
-                        t.ours[b]
-                            .iter()
-                            .zip(&t.ours[a])
-                            .map(|(y, x)| (y / x) as f64)
-                            .collect(),
-                    );
-                    let (ra, rb) = (runtimes[a], runtimes[b]);
-                    println!(
-                        "  {ra} vs {rb}: spearman {:.3}, kendall {:.3}; latency ratio {rb}/{ra} median {ratio:.3}",
-                        spearman(&t.ours[a], &t.ours[b]),
-                        kendall_tau_b(&t.ours[a], &t.ours[b])
-                    );
-                }
-            }
-            Ok(())
-        }
+        } => table(space, data, device, archs, seed, max_time, runtimes),
         BenchKind::Search {
             space,
             data,
@@ -226,24 +61,224 @@ pub fn run(args: BenchArgs) -> Result<()> {
             budget_quantile,
             evaluations,
             model,
-        } => {
-            let space = Space::from_name(&space)?;
-            let file = shipped::load(space, model.as_deref())?;
-            let s = computations::search_speed(
-                space,
-                &data,
-                &device,
-                budget_quantile,
-                evaluations,
-                &file,
-            )?;
+        } => search(space, data, device, budget_quantile, evaluations, model),
+    }
+}
+
+fn reproducibility(
+    space: String,
+    archs: usize,
+    threads: usize,
+    seed: u64,
+    rounds_only: bool,
+    json: bool,
+) -> Result<()> {
+    let space = Space::from_name(&space)?;
+    let r = bench::reproducibility::run(space, archs, threads, seed, rounds_only, &mut Passes)?;
+    if json {
+        crate::output::print_json(&r)?;
+        return Ok(());
+    }
+    println!(
+        "Reproducibility: {archs} {} archs measured twice, {threads} thread(s)",
+        space.name()
+    );
+    retest_line("interleaved rounds", &r.interleaved);
+    if let Some(c) = &r.one_at_a_time {
+        retest_line("one arch at a time (before)", c);
+    }
+    Ok(())
+}
+
+fn loop_speed(data: PathBuf, device: String, repeats: usize) -> Result<()> {
+    let s = computations::loop_speed(&data, &device, repeats.max(1))?;
+    println!(
+        "On-device loop computations (NB201, median of {}, oracle figures of {device}):",
+        repeats.max(1)
+    );
+    println!("  adapt (10 references + 10 support, empirical Bayes over {} prior settings, leave-one-out quality): {:.1} ms", s.settings, s.adapt_ms);
+    println!(
+        "  cost features of all 15,625 archs (build + executed network): {:.1} ms",
+        s.features_ms
+    );
+    println!(
+        "  predict all 15,625 archs with uncertainty (features given): {:.1} ms",
+        s.predict_ms
+    );
+    println!("  exact search (cached features, prediction, accuracy, Pareto front, best under budget): {:.1} ms", s.search_ms);
+    println!(
+        "  (the feature cache is built once per binary version: {:.1} ms here)",
+        s.cold_cache_ms
+    );
+    if let Some(mb) = peak_rss_mb() {
+        println!("  peak RSS of this process: {mb:.1} MB");
+    }
+    Ok(())
+}
+
+fn journal(records: usize, samples: usize) -> Result<()> {
+    let rss = || status_mb("VmRSS:").unwrap_or(f64::NAN);
+    let j = bench::journal::open_large(records, samples.max(1), &rss)?;
+    println!(
+        "journal of {records} records x {} runs: {:.1} MB on disk (written in {:.1} s)",
+        j.samples, j.size_mb, j.written_s
+    );
+    println!(
+        "open read-only: {:.3} s, resident memory +{:.1} MB (index: {:.1} MB)",
+        j.read_s,
+        j.read_rss_mb,
+        records as f64 * 16.0 / 1e6
+    );
+    println!("open for appending: {:.3} s", j.open_s);
+    println!(
+        "decode every record once: {:.3} s ({} runs), resident memory +{:.1} MB",
+        j.decode_s, j.runs, j.decode_rss_mb
+    );
+    println!("for comparison, every record decoded and held (what opening did before): {:.3} s, resident memory +{:.1} MB", j.all_s, j.all_rss_mb);
+    Ok(())
+}
+
+fn protocol(
+    arch: String,
+    threads: usize,
+    loop_runs: usize,
+    rounds: usize,
+    json: bool,
+) -> Result<()> {
+    let arch = Arch::parse(&arch)?;
+    let rounds = rounds.max(1);
+    if !json {
+        println!("bench protocol: {arch}, {threads} thread(s), {rounds} round(s)");
+    }
+    let r = bench::protocol::protocol_vs_loop(&arch, threads, loop_runs, rounds, &mut |i, r| {
+        if !json {
             println!(
-                "{} search on {device}, budget {:.3} ms (the {:.0}% quantile of predicted latency), NASWOT objective, 1 thread: first arch within budget found and scored after {:.3} s; {} evaluations in {:.2} s; best predicted {:.3} ms, NASWOT {:.2}: {}",
-                space.name(), s.budget_ms, budget_quantile * 100.0, s.first_s, s.evaluations, s.total_s, s.best_ms, s.best_objective, s.best
+                "  round {i}: protocol median {} CV {:.2}% ({} runs) | bare loop median {} CV {:.2}% ({} runs) | ratio {:.4}",
+                ms(r.protocol_median_ms), r.protocol_cv * 100.0, r.protocol_runs, ms(r.loop_median_ms), r.loop_cv * 100.0, r.loop_runs, r.ratio
             );
-            Ok(())
+        }
+    })?;
+    if json {
+        crate::output::print_json(&r)?;
+    } else {
+        println!(
+            "  median ratio protocol/loop: {:.4} ({:+.2}%)",
+            r.median_ratio,
+            (r.median_ratio - 1.0) * 100.0
+        );
+    }
+    Ok(())
+}
+
+fn predictor(
+    space: String,
+    data: PathBuf,
+    device: String,
+    model: Option<PathBuf>,
+    repeats: usize,
+) -> Result<()> {
+    let space = Space::from_name(&space)?;
+    let file = shipped::load(space, model.as_deref())?;
+    let s = computations::predictor_speed(space, &data, &device, &file, repeats.max(1))?;
+    println!(
+        "{} predictor, 1 thread, median of {}: encoding {} archs {:.1} ms",
+        space.name(),
+        repeats.max(1),
+        s.archs,
+        s.encode_ms
+    );
+    for l in &s.learners {
+        println!(
+            "  {:<19} ({:?}, network weight {}): adaptation on {} samples {:.2} ms; predicting {} archs {:.1} ms",
+            l.name, l.adaptation, l.blend, s.support, l.adapt_ms, s.archs, l.predict_ms
+        );
+    }
+    Ok(())
+}
+
+fn table(
+    space: String,
+    data: PathBuf,
+    device: String,
+    archs: usize,
+    seed: u64,
+    max_time: f64,
+    runtimes: Vec<Runtime>,
+) -> Result<()> {
+    let space = Space::from_name(&space)?;
+    let t = bench::runtimes::table_agreement(
+        space,
+        &data,
+        &device,
+        archs,
+        seed,
+        max_time,
+        &runtimes,
+        &mut |i, n, row| {
+            let shown: Vec<String> = runtimes
+                .iter()
+                .zip(&row.ours_ms)
+                .map(|(rt, f)| format!("{rt} {f:>9.3} ms"))
+                .collect();
+            eprintln!(
+                "  {:>3}/{n}  {}  {device} {:>9.3} ms  {}",
+                i + 1,
+                shown.join("  "),
+                row.published_ms,
+                row.arch
+            );
+        },
+    )?;
+    println!(
+        "{}: {} seeded rows of {}, 1 thread here",
+        space.name(),
+        t.published.len(),
+        data.display()
+    );
+    for (k, name) in t.names.iter().enumerate() {
+        let med = bench::median(t.ours[k].iter().map(|&v| v as f64).collect());
+        let (s, k) = (
+            spearman(&t.ours[k], &t.published),
+            kendall_tau_b(&t.ours[k], &t.published),
+        );
+        println!("  {name}: median {med:.3} ms; vs {device}_ms spearman {s:.3}, kendall {k:.3}");
+    }
+    for a in 0..runtimes.len() {
+        for b in a + 1..runtimes.len() {
+            let ratio = bench::median(
+                t.ours[b]
+                    .iter()
+                    .zip(&t.ours[a])
+                    .map(|(y, x)| (y / x) as f64)
+                    .collect(),
+            );
+            let (ra, rb) = (runtimes[a], runtimes[b]);
+            println!(
+                "  {ra} vs {rb}: spearman {:.3}, kendall {:.3}; latency ratio {rb}/{ra} median {ratio:.3}",
+                spearman(&t.ours[a], &t.ours[b]),
+                kendall_tau_b(&t.ours[a], &t.ours[b])
+            );
         }
     }
+    Ok(())
+}
+
+fn search(
+    space: String,
+    data: PathBuf,
+    device: String,
+    budget_quantile: f64,
+    evaluations: usize,
+    model: Option<PathBuf>,
+) -> Result<()> {
+    let space = Space::from_name(&space)?;
+    let file = shipped::load(space, model.as_deref())?;
+    let s = computations::search_speed(space, &data, &device, budget_quantile, evaluations, &file)?;
+    println!(
+        "{} search on {device}, budget {:.3} ms (the {:.0}% quantile of predicted latency), NASWOT objective, 1 thread: first arch within budget found and scored after {:.3} s; {} evaluations in {:.2} s; best predicted {:.3} ms, NASWOT {:.2}: {}",
+        space.name(), s.budget_ms, budget_quantile * 100.0, s.first_s, s.evaluations, s.total_s, s.best_ms, s.best_objective, s.best
+    );
+    Ok(())
 }
 
 fn retest_line(name: &str, r: &Retest) {

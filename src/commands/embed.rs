@@ -4,7 +4,6 @@ use std::path::Path;
 
 use anyhow::Result;
 use edgenas_nas::Space;
-use serde_json::json;
 
 use crate::cli::EmbedArgs;
 use crate::output::{fingerprint_summary, ms};
@@ -17,33 +16,7 @@ pub fn run(a: EmbedArgs, home: Option<&Path>) -> Result<()> {
     reporter.finish();
     let fp = &e.embedding.fingerprint;
     if a.json {
-        let refs: Vec<_> = e
-            .embedding
-            .references
-            .iter()
-            .zip(&e.embedding.raw_ms)
-            .enumerate()
-            .map(|(i, (arch, ms))| {
-                let m = e.measured.get(i);
-                json!({
-                    "arch": arch,
-                    "median_ms": ms,
-                    "ci95_rel": m.map(|m| m.ci_rel),
-                    "origin": m.map(|m| m.origin.name()).unwrap_or("stored"),
-                })
-            })
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "space": space.name(),
-                "fingerprint": fp,
-                "references": refs,
-                "seconds": e.seconds,
-                "reused": e.reused,
-                "path": e.path,
-            }))?
-        );
+        crate::output::print_json(&e.summary())?;
         return Ok(());
     }
     println!(

@@ -3,38 +3,13 @@
 use std::path::Path;
 
 use anyhow::Result;
-use edgenas_profiler::{embedding::HardwareEmbedding, probe, Fingerprint, Sysroot};
-use serde_json::{json, Value};
+use edgenas_ondevice::status::{self, EmbeddingStatus, RuntimeStatus};
+use edgenas_profiler::{probe, Fingerprint, Sysroot};
+use serde_json::json;
 
 use crate::cli::ProbeArgs;
 use crate::output::cpu_list;
 use crate::state;
-
-/// Each stored hardware embedding, and whether the live state still matches it.
-fn embeddings(home: Option<&Path>, live: &Fingerprint) -> Vec<Value> {
-    let Ok(dir) = state::home(home).map(|h| h.join("embeddings")) else {
-        return Vec::new();
-    };
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "embedding"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
-        .iter()
-        .map(|p| match HardwareEmbedding::load(p) {
-            Ok(e) => {
-                let stale = e.stale_fields(live);
-                json!({ "path": p, "space": e.space, "valid": stale.is_empty(), "stale_fields": stale })
-            }
-            Err(err) => json!({ "path": p, "valid": false, "error": err.to_string() }),
-        })
-        .collect()
-}
 
 pub fn run(args: ProbeArgs, home: Option<&Path>) -> Result<()> {
     let root = Sysroot::new(&args.sysroot);
@@ -51,13 +26,25 @@ pub fn run(args: ProbeArgs, home: Option<&Path>) -> Result<()> {
         system.policy.threads,
         system.policy.cpus.clone(),
     );
-    let embeddings = embeddings(home, &live);
-    let runtimes = runtimes();
+    let embeddings = match state::home(home) {
+        Ok(root) => status::embeddings(&root, &live),
+        Err(_) => Vec::new(),
+    };
+    let runtimes = status::runtimes();
     if args.json {
         let v = json!({ "system": system, "conditions": cond, "fingerprint": live, "embeddings": embeddings, "runtimes": runtimes });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
+    print_system(&system);
+    print_throttle(&cond);
+    print_runtimes(&runtimes);
+    print_clocks(&system, &cond);
+    print_embeddings(&embeddings)?;
+    Ok(())
+}
+
+fn print_system(system: &edgenas_profiler::System) {
     println!(
         "Board:       {} [{}] ({})",
         system.board_name,
@@ -114,6 +101,9 @@ pub fn run(args: ProbeArgs, home: Option<&Path>) -> Result<()> {
             g.path
         );
     }
+}
+
+fn print_throttle(cond: &edgenas_profiler::Conditions) {
     match &cond.throttle {
         Some(t) if t.now.is_empty() && t.since_boot.is_empty() => {
             println!("Throttling:  none (0x{:x})", t.raw)
@@ -134,23 +124,27 @@ pub fn run(args: ProbeArgs, home: Option<&Path>) -> Result<()> {
         ),
         None => {}
     }
-    for r in &runtimes {
-        println!(
-            "Runtime:     {} {}",
-            r["name"].as_str().unwrap_or(""),
-            match (r["version"].as_str(), r["error"].as_str()) {
-                (Some(v), _) => format!(
-                    "{v}{}",
-                    r["library"]
-                        .as_str()
-                        .map(|l| format!(" ({l})"))
-                        .unwrap_or_default()
-                ),
-                (None, Some(e)) => format!("not available: {e}"),
-                _ => String::new(),
+}
+
+fn print_runtimes(runtimes: &[RuntimeStatus]) {
+    for r in runtimes {
+        match r {
+            RuntimeStatus::Available {
+                name,
+                version,
+                library,
+            } => {
+                let from = library.as_ref().map(|l| format!(" ({l})"));
+                println!("Runtime:     {name} {version}{}", from.unwrap_or_default());
             }
-        );
+            RuntimeStatus::Missing { name, error } => {
+                println!("Runtime:     {name} not available: {error}")
+            }
+        }
     }
+}
+
+fn print_clocks(system: &edgenas_profiler::System, cond: &edgenas_profiler::Conditions) {
     println!(
         "Policy:      {} thread(s) on CPUs {}, temperature limit {:.0} C",
         system.policy.threads,
@@ -183,51 +177,30 @@ pub fn run(args: ProbeArgs, home: Option<&Path>) -> Result<()> {
     if let Some(l) = cond.load_1m {
         println!("Load (1m):   {l:.2}");
     }
+}
+
+fn print_embeddings(embeddings: &[EmbeddingStatus]) -> Result<()> {
     if embeddings.is_empty() {
         println!("Embedding:   none stored yet");
     }
-    for e in &embeddings {
-        let path = e["path"].as_str().unwrap_or("?");
-        match (e["valid"].as_bool(), e.get("error")) {
-            (_, Some(err)) => println!(
-                "Embedding:   {path}: unreadable ({})",
-                err.as_str().unwrap_or("?")
-            ),
-            (Some(true), _) => println!("Embedding:   {path}: valid for the live state"),
-            _ => println!(
-                "Embedding:   {path}: STALE, the live state differs in {}",
-                e["stale_fields"]
+    for e in embeddings {
+        match e {
+            EmbeddingStatus::Unreadable { path, error, .. } => {
+                println!("Embedding:   {}: unreadable ({error})", path.display())
+            }
+            EmbeddingStatus::Read {
+                path, stale_fields, ..
+            } if stale_fields.is_empty() => {
+                println!("Embedding:   {}: valid for the live state", path.display())
+            }
+            EmbeddingStatus::Read {
+                path, stale_fields, ..
+            } => println!(
+                "Embedding:   {}: STALE, the live state differs in {}",
+                path.display(),
+                serde_json::to_string(stale_fields)?
             ),
         }
     }
     Ok(())
-}
-
-/// The runtimes this binary can time with here: name, version, the library loaded (TensorFlow
-/// Lite), or why one is not available.
-fn runtimes() -> Vec<serde_json::Value> {
-    [
-        edgenas_runtime::Runtime::Tract,
-        edgenas_runtime::Runtime::Tflite,
-    ]
-    .iter()
-    .map(|r| match r.identity() {
-        Ok((name, version)) => {
-            let library = match r {
-                edgenas_runtime::Runtime::Tflite => tflite_library(),
-                edgenas_runtime::Runtime::Tract => None,
-            };
-            json!({ "name": name, "version": version, "library": library })
-        }
-        Err(e) => json!({ "name": r.name(), "error": e.to_string() }),
-    })
-    .collect()
-}
-
-/// The TensorFlow Lite library file in use (once loaded).
-fn tflite_library() -> Option<String> {
-    #[cfg(feature = "tflite")]
-    return edgenas_runtime::tflite::library_path().ok();
-    #[cfg(not(feature = "tflite"))]
-    None
 }

@@ -10,12 +10,11 @@ use edgenas_ondevice::accuracy::Dataset;
 use edgenas_ondevice::search::{Candidate, Objective};
 use edgenas_ondevice::session::search_and_verify;
 use edgenas_ondevice::{SearchPlan, SearchReport};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::cli::{ObjectiveArg, SearchArgs};
-use crate::output::{fingerprint_summary, ms, pick_json, write_text};
+use crate::output::{fingerprint_summary, ms, write_text};
 use crate::reporter::Terminal;
-use crate::tables::Table;
 
 /// The objective the arguments ask for; refuses combinations that would silently do another.
 pub fn resolve_objective(a: &SearchArgs, space: Space) -> Result<Objective> {
@@ -54,83 +53,6 @@ pub fn resolve_objective(a: &SearchArgs, space: Space) -> Result<Objective> {
                 seed: a.seed,
             }
         }
-    })
-}
-
-/// The export table of a search: the Pareto front, then the picks verified by measurement,
-/// then the best pick, one row each (`role` says which).
-pub fn report_table(r: &SearchReport) -> Table {
-    let mut t = Table::new(&[
-        "role",
-        "arch",
-        "predicted_ms",
-        "low_ms",
-        "high_ms",
-        "measured_ms",
-        "objective",
-        "fits",
-    ]);
-    let mut row = |role: &str, c: &Candidate, measured: Option<f64>, fits: Option<bool>| {
-        t.push(vec![
-            role.into(),
-            c.arch.to_string().into(),
-            c.prediction.predicted_ms.into(),
-            c.prediction.low_ms.into(),
-            c.prediction.high_ms.into(),
-            measured.into(),
-            c.objective.into(),
-            fits.into(),
-        ])
-    };
-    for &i in &r.front {
-        row("front", &r.candidates[i], None, None);
-    }
-    for v in &r.verified {
-        row(
-            "verified",
-            &v.candidate,
-            Some(v.measured.median_ms),
-            Some(v.fits),
-        );
-    }
-    if let Some(b) = &r.best {
-        row("best", &b.candidate, b.measured_ms, Some(b.fits));
-    }
-    t
-}
-
-pub fn report_json(plan: &SearchPlan, r: &SearchReport) -> Value {
-    let pareto: Vec<Value> = r
-        .front
-        .iter()
-        .map(|&i| {
-            let c = &r.candidates[i];
-            json!({"arch": c.arch.to_string(), "predicted_ms": c.prediction.predicted_ms, "accuracy": c.objective})
-        })
-        .collect();
-    let verified: Vec<Value> = r
-        .verified
-        .iter()
-        .map(|v| {
-            json!({
-                "arch": v.candidate.arch.to_string(),
-                "predicted_ms": v.candidate.prediction.predicted_ms,
-                "measured_ms": v.measured.median_ms,
-                "origin": v.measured.origin.name(),
-                "accuracy": v.candidate.objective,
-                "fits": v.fits,
-            })
-        })
-        .collect();
-    json!({
-        "space": plan.space.name(),
-        "budget_ms": plan.budget_ms,
-        "objective": plan.objective.describe(),
-        "best": r.best.as_ref().map(pick_json),
-        "pareto": pareto,
-        "verified": verified,
-        "candidates": r.candidates.len(),
-        "seconds": r.seconds,
     })
 }
 
@@ -188,8 +110,8 @@ pub fn print_report(plan: &SearchPlan, r: &SearchReport, top: usize) {
     }
 }
 
-pub fn run(a: SearchArgs, home: Option<&Path>) -> Result<()> {
-    let space = Space::from_name(&a.space)?;
+/// The search the flags ask for, each out-of-range value refused in one line.
+fn plan(a: &SearchArgs, space: Space, home: Option<&Path>) -> Result<SearchPlan> {
     SearchPlan::check_budget(a.budget_ms)?;
     if a.top == 0 {
         bail!("--top must be at least 1");
@@ -206,8 +128,8 @@ pub fn run(a: SearchArgs, home: Option<&Path>) -> Result<()> {
             a.population
         );
     }
-    let objective = resolve_objective(&a, space)?;
-    let plan = SearchPlan {
+    let objective = resolve_objective(a, space)?;
+    Ok(SearchPlan {
         space,
         budget_ms: a.budget_ms,
         objective,
@@ -220,7 +142,12 @@ pub fn run(a: SearchArgs, home: Option<&Path>) -> Result<()> {
             ..EvolutionOptions::default()
         },
         cache_dir: crate::state::home(home).ok().map(|h| h.join("cache")),
-    };
+    })
+}
+
+pub fn run(a: SearchArgs, home: Option<&Path>) -> Result<()> {
+    let space = Space::from_name(&a.space)?;
+    let plan = plan(&a, space, home)?;
     let mut reporter = Terminal::new("verify", a.json);
     let (report, fingerprint, runtime) = if let (Some(data), Some(column)) =
         (&a.data, &a.device_column)
@@ -254,10 +181,10 @@ pub fn run(a: SearchArgs, home: Option<&Path>) -> Result<()> {
         let title = format!("{} on {}", space.name(), fingerprint_summary(&fingerprint));
         write_text(path, &report.svg(&title, &plan))?;
     }
-    let mut v = report_json(&plan, &report);
+    let mut v = serde_json::to_value(report.summary(&plan))?;
     v["exported"] = json!(a.output);
     v["fingerprint"] = json!(fingerprint);
-    a.export.write(&v, &report_table(&report))?;
+    a.export.write(&v, &report.table())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());

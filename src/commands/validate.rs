@@ -8,7 +8,6 @@ use serde_json::json;
 
 use crate::cli::ValidateArgs;
 use crate::output::{fingerprint_summary, ms};
-use crate::tables::Table;
 
 pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
     let space = Space::from_name(&a.space)?;
@@ -19,42 +18,8 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
     let v = session.validate(space, &predictor, a.archs, a.seed, &mut reporter)?;
     reporter.finish();
     let seconds = start.elapsed().as_secs_f64();
-    let rows: Vec<_> = v
-        .archs
-        .iter()
-        .zip(v.predicted.iter().zip(&v.measured))
-        .map(|(arch, (p, m))| {
-            json!({
-                "arch": arch.to_string(),
-                "predicted_ms": p.predicted_ms,
-                "low_ms": p.low_ms,
-                "high_ms": p.high_ms,
-                "measured_ms": m.median_ms,
-                "measured_ci95_rel": m.ci_rel,
-                "origin": m.origin.name(),
-            })
-        })
-        .collect();
-    let mut table = Table::new(&[
-        "arch",
-        "predicted_ms",
-        "low_ms",
-        "high_ms",
-        "measured_ms",
-        "measured_ci95_rel",
-        "origin",
-    ]);
-    for (arch, (p, m)) in v.archs.iter().zip(v.predicted.iter().zip(&v.measured)) {
-        table.push(vec![
-            arch.to_string().into(),
-            p.predicted_ms.into(),
-            p.low_ms.into(),
-            p.high_ms.into(),
-            m.median_ms.into(),
-            m.ci_rel.into(),
-            m.origin.name().into(),
-        ]);
-    }
+    let rows = v.rows();
+    let table = v.table();
     let doc = json!({
         "space": space.name(),
         "fingerprint": predictor.fingerprint,

@@ -110,39 +110,12 @@ pub fn to_tflite_bytes(net: &Network, seed: u64) -> Result<Vec<u8>, RuntimeError
                 bias,
                 act,
             )?,
-            Op::BatchNorm => {
-                // y = scale * (x - 0) / sqrt(1 + eps) + shift, as the exporter writes it.
-                let scale = b.weight(&format!("{name}.scale"))?;
-                let shift = b.weight(&format!("{name}.shift"))?.to_vec();
-                let norm = (1.0f32 + 1e-5).sqrt();
-                let scale: Vec<f32> = scale.iter().map(|s| s / norm).collect();
-                let s = b.constant_f32(format!("{name}.scale"), &[x.c], &scale);
-                let t = b.constant_f32(format!("{name}.shift"), &[x.c], &shift);
-                let scaled = b.activation(format!("{name}.scaled"), &nhwc(x));
-                b.op(schema::MUL, &[ins[0], s], &[scaled], Some(mul_options()));
-                let out = b.activation(name.clone(), &nhwc(x));
-                b.op(schema::ADD, &[scaled, t], &[out], Some(add_options(act)));
-                out
-            }
+            Op::BatchNorm => b.batch_norm(&name, ins[0], x, act)?,
             Op::Relu => b.unary(schema::RELU, &name, ins[0], node.shape),
             Op::Relu6 => b.unary(schema::RELU6, &name, ins[0], node.shape),
             Op::HardSwish => b.unary(schema::HARD_SWISH, &name, ins[0], node.shape),
             Op::Sigmoid => b.unary(schema::LOGISTIC, &name, ins[0], node.shape),
-            Op::HardSigmoid => {
-                // PyTorch's hardsigmoid: relu6(x + 3) / 6.
-                let three = b.constant_f32(format!("{name}.three"), &[1], &[3.0]);
-                let sixth = b.constant_f32(format!("{name}.sixth"), &[1], &[1.0 / 6.0]);
-                let shifted = b.activation(format!("{name}.shifted"), &nhwc(x));
-                b.op(
-                    schema::ADD,
-                    &[ins[0], three],
-                    &[shifted],
-                    Some(add_options(schema::ACT_RELU6)),
-                );
-                let out = b.activation(name.clone(), &nhwc(x));
-                b.op(schema::MUL, &[shifted, sixth], &[out], Some(mul_options()));
-                out
-            }
+            Op::HardSigmoid => b.hard_sigmoid(&name, ins[0], x),
             Op::AvgPool {
                 kernel,
                 stride,
@@ -165,24 +138,7 @@ pub fn to_tflite_bytes(net: &Network, seed: u64) -> Result<Vec<u8>, RuntimeError
                 };
                 b.pool(code, &name, ins[0], x, node.shape, win)?
             }
-            Op::Add => {
-                let mut acc = ins[0];
-                for (j, &other) in ins.iter().enumerate().skip(1) {
-                    let last = j + 1 == ins.len();
-                    let sum = b.activation(
-                        if last {
-                            name.clone()
-                        } else {
-                            format!("{name}.sum{j}")
-                        },
-                        &nhwc(x),
-                    );
-                    let act = if last { act } else { schema::ACT_NONE };
-                    b.op(schema::ADD, &[acc, other], &[sum], Some(add_options(act)));
-                    acc = sum;
-                }
-                acc
-            }
+            Op::Add => b.add_chain(&name, &ins, x, act),
             Op::Mul => {
                 let out = b.activation(name.clone(), &nhwc(x));
                 b.op(schema::MUL, &[ins[0], ins[1]], &[out], Some(mul_options()));
@@ -204,18 +160,7 @@ pub fn to_tflite_bytes(net: &Network, seed: u64) -> Result<Vec<u8>, RuntimeError
                 );
                 out
             }
-            Op::GlobalAvgPool => {
-                let axes = b.constant_i32(format!("{name}.axes"), &[2], &[1, 2]);
-                let out = b.activation(name.clone(), &nhwc(node.shape));
-                let options = Table::new().with(0, Field::Bool(true));
-                b.op(
-                    schema::MEAN,
-                    &[ins[0], axes],
-                    &[out],
-                    Some((schema::REDUCER_OPTIONS, options)),
-                );
-                out
-            }
+            Op::GlobalAvgPool => b.global_avg_pool(&name, ins[0], node.shape),
             Op::Flatten => {
                 if x.h * x.w == 1 {
                     // [N, 1, 1, C] is already the flattened order.
@@ -226,39 +171,7 @@ pub fn to_tflite_bytes(net: &Network, seed: u64) -> Result<Vec<u8>, RuntimeError
                 }
             }
             Op::Linear { out_features } => {
-                let flat = if x.h * x.w == 1 {
-                    ins[0]
-                } else {
-                    // Row-major flattening of NCHW, as the ONNX model does.
-                    b.transpose_to_nchw(&name, ins[0], x)
-                };
-                let fan_in = x.c * x.h * x.w;
-                let w = b.weight(&format!("{name}.w"))?.to_vec();
-                let bias = b.weight(&format!("{name}.b"))?.to_vec();
-                let w = b.constant_f32(format!("{name}.w"), &[out_features, fan_in], &w);
-                let bias = b.constant_f32(format!("{name}.b"), &[out_features], &bias);
-                let fc = b.activation(
-                    if is_output {
-                        name.clone()
-                    } else {
-                        format!("{name}.fc")
-                    },
-                    &[x.n, out_features],
-                );
-                let options = Table::new()
-                    .with(0, Field::I8(schema::ACT_NONE))
-                    .with(2, Field::Bool(false));
-                b.op(
-                    schema::FULLY_CONNECTED,
-                    &[flat, w, bias],
-                    &[fc],
-                    Some((schema::FULLY_CONNECTED_OPTIONS, options)),
-                );
-                if is_output {
-                    fc
-                } else {
-                    b.reshape(&name, fc, &nhwc(node.shape))
-                }
+                b.linear(&name, ins[0], x, (out_features, node.shape), is_output)?
             }
         };
         vals.push(out);
@@ -270,6 +183,56 @@ pub fn to_tflite_bytes(net: &Network, seed: u64) -> Result<Vec<u8>, RuntimeError
         ));
     }
     Ok(b.finish(&net.name, input, output))
+}
+
+/// A convolution's geometry: kernel, input and output channels per group, stride, TFLite
+/// padding and the fused activation.
+struct ConvSpec {
+    k: usize,
+    ig: usize,
+    og: usize,
+    stride: i32,
+    padding: i8,
+    act: i8,
+}
+
+impl ConvSpec {
+    fn options(&self) -> (u8, Table) {
+        let t = Table::new()
+            .with(0, Field::I8(self.padding))
+            .i32(1, self.stride)
+            .i32(2, self.stride)
+            .with(3, Field::I8(self.act))
+            .i32(4, 1)
+            .i32(5, 1);
+        (schema::CONV_2D_OPTIONS, t)
+    }
+
+    fn depthwise_options(&self) -> (u8, Table) {
+        let t = Table::new()
+            .with(0, Field::I8(self.padding))
+            .i32(1, self.stride)
+            .i32(2, self.stride)
+            .i32(3, self.og as i32)
+            .with(4, Field::I8(self.act))
+            .i32(5, 1)
+            .i32(6, 1);
+        (schema::DEPTHWISE_CONV_2D_OPTIONS, t)
+    }
+}
+
+/// ONNX convolution weights [O, I/g, k, k] (row-major) of the output channels `outs`, in
+/// TFLite's [O, k, k, I/g] order.
+fn ohwi(w: &[f32], outs: std::ops::Range<usize>, ig: usize, k: usize) -> Vec<f32> {
+    let mut f = Vec::with_capacity(outs.len() * k * k * ig);
+    for o in outs {
+        for kh in 0..k {
+            for kw in 0..k {
+                f.extend((0..ig).map(|c| w[((o * ig + c) * k + kh) * k + kw]));
+            }
+        }
+    }
+    f
 }
 
 fn nhwc(s: Shape) -> [usize; 4] {
@@ -433,6 +396,99 @@ impl<'a> Builder<'a> {
         self.operators.push(t);
     }
 
+    /// Folded BatchNorm: y = scale * (x - 0) / sqrt(1 + eps) + shift, as the exporter writes it.
+    fn batch_norm(&mut self, name: &str, x: i32, s: Shape, act: i8) -> Result<i32, RuntimeError> {
+        let scale = self.weight(&format!("{name}.scale"))?;
+        let shift = self.weight(&format!("{name}.shift"))?.to_vec();
+        let norm = (1.0f32 + 1e-5).sqrt();
+        let scale: Vec<f32> = scale.iter().map(|v| v / norm).collect();
+        let k = self.constant_f32(format!("{name}.scale"), &[s.c], &scale);
+        let t = self.constant_f32(format!("{name}.shift"), &[s.c], &shift);
+        let scaled = self.activation(format!("{name}.scaled"), &nhwc(s));
+        self.op(schema::MUL, &[x, k], &[scaled], Some(mul_options()));
+        let out = self.activation(name.to_string(), &nhwc(s));
+        self.op(schema::ADD, &[scaled, t], &[out], Some(add_options(act)));
+        Ok(out)
+    }
+
+    /// PyTorch's hardsigmoid: relu6(x + 3) / 6.
+    fn hard_sigmoid(&mut self, name: &str, x: i32, s: Shape) -> i32 {
+        let three = self.constant_f32(format!("{name}.three"), &[1], &[3.0]);
+        let sixth = self.constant_f32(format!("{name}.sixth"), &[1], &[1.0 / 6.0]);
+        let shifted = self.activation(format!("{name}.shifted"), &nhwc(s));
+        let relu6 = Some(add_options(schema::ACT_RELU6));
+        self.op(schema::ADD, &[x, three], &[shifted], relu6);
+        let out = self.activation(name.to_string(), &nhwc(s));
+        self.op(schema::MUL, &[shifted, sixth], &[out], Some(mul_options()));
+        out
+    }
+
+    /// A sum of several inputs as a chain of ADDs, the activation fused into the last.
+    fn add_chain(&mut self, name: &str, ins: &[i32], s: Shape, act: i8) -> i32 {
+        let mut acc = ins[0];
+        for (j, &other) in ins.iter().enumerate().skip(1) {
+            let last = j + 1 == ins.len();
+            let label = if last {
+                name.to_string()
+            } else {
+                format!("{name}.sum{j}")
+            };
+            let sum = self.activation(label, &nhwc(s));
+            let act = if last { act } else { schema::ACT_NONE };
+            self.op(schema::ADD, &[acc, other], &[sum], Some(add_options(act)));
+            acc = sum;
+        }
+        acc
+    }
+
+    /// MEAN over H and W, the dimensions kept.
+    fn global_avg_pool(&mut self, name: &str, x: i32, out_shape: Shape) -> i32 {
+        let axes = self.constant_i32(format!("{name}.axes"), &[2], &[1, 2]);
+        let out = self.activation(name.to_string(), &nhwc(out_shape));
+        let options = Table::new().with(0, Field::Bool(true));
+        let options = Some((schema::REDUCER_OPTIONS, options));
+        self.op(schema::MEAN, &[x, axes], &[out], options);
+        out
+    }
+
+    /// FULLY_CONNECTED over the row-major flattening of NCHW (as the ONNX model does),
+    /// reshaped back to the IR's shape unless it is the network's output.
+    fn linear(
+        &mut self,
+        name: &str,
+        x: i32,
+        s: Shape,
+        (out_features, out_shape): (usize, Shape),
+        is_output: bool,
+    ) -> Result<i32, RuntimeError> {
+        let flat = if s.h * s.w == 1 {
+            x
+        } else {
+            self.transpose_to_nchw(name, x, s)
+        };
+        let fan_in = s.c * s.h * s.w;
+        let w = self.weight(&format!("{name}.w"))?.to_vec();
+        let bias = self.weight(&format!("{name}.b"))?.to_vec();
+        let w = self.constant_f32(format!("{name}.w"), &[out_features, fan_in], &w);
+        let bias = self.constant_f32(format!("{name}.b"), &[out_features], &bias);
+        let label = if is_output {
+            name.to_string()
+        } else {
+            format!("{name}.fc")
+        };
+        let fc = self.activation(label, &[s.n, out_features]);
+        let options = Table::new()
+            .with(0, Field::I8(schema::ACT_NONE))
+            .with(2, Field::Bool(false));
+        let options = Some((schema::FULLY_CONNECTED_OPTIONS, options));
+        self.op(schema::FULLY_CONNECTED, &[flat, w, bias], &[fc], options);
+        Ok(if is_output {
+            fc
+        } else {
+            self.reshape(name, fc, &nhwc(out_shape))
+        })
+    }
+
     fn unary(&mut self, code: i32, name: &str, x: i32, shape: Shape) -> i32 {
         let out = self.activation(name.to_string(), &nhwc(shape));
         self.op(code, &[x], &[out], None);
@@ -530,114 +586,74 @@ impl<'a> Builder<'a> {
             Padding::Same => padding = schema::SAME,
             Padding::Explicit(p) => (input, xs_in) = self.pad(name, x, xs, p),
         }
-        let k = win.kernel;
-        let (ig, og) = (xs.c / groups, ys.c / groups);
-        // ONNX weight [O, I/g, k, k], row-major.
-        let at = |o: usize, c: usize, kh: usize, kw: usize| w[((o * ig + c) * k + kh) * k + kw];
-        let s = win.stride as i32;
-        let conv_options = |act: i8| {
-            (
-                schema::CONV_2D_OPTIONS,
-                Table::new()
-                    .with(0, Field::I8(padding))
-                    .i32(1, s)
-                    .i32(2, s)
-                    .with(3, Field::I8(act))
-                    .i32(4, 1)
-                    .i32(5, 1),
-            )
+        let spec = ConvSpec {
+            k: win.kernel,
+            ig: xs.c / groups,
+            og: ys.c / groups,
+            stride: win.stride as i32,
+            padding,
+            act,
         };
         let out = self.activation(name.to_string(), &nhwc(ys));
+        let (k, ig) = (spec.k, spec.ig);
         if groups == 1 {
-            let mut f = Vec::with_capacity(w.len());
-            for o in 0..ys.c {
-                for kh in 0..k {
-                    for kw in 0..k {
-                        for c in 0..ig {
-                            f.push(at(o, c, kh, kw));
-                        }
-                    }
-                }
-            }
+            let f = ohwi(w, 0..ys.c, ig, k);
             let f = self.constant_f32(format!("{name}.w"), &[ys.c, k, k, ig], &f);
             let b = self.constant_f32(format!("{name}.b"), &[ys.c], &bias);
             self.op(
                 schema::CONV_2D,
                 &[input, f, b],
                 &[out],
-                Some(conv_options(act)),
+                Some(spec.options()),
             );
         } else if ig == 1 {
             // Depthwise: output channel o reads input channel o / multiplier in both formats.
             let mut f = Vec::with_capacity(w.len());
             for kh in 0..k {
                 for kw in 0..k {
-                    for o in 0..ys.c {
-                        f.push(at(o, 0, kh, kw));
-                    }
+                    f.extend((0..ys.c).map(|o| w[(o * k + kh) * k + kw]));
                 }
             }
             let f = self.constant_f32(format!("{name}.w"), &[1, k, k, ys.c], &f);
             let b = self.constant_f32(format!("{name}.b"), &[ys.c], &bias);
-            let options = Table::new()
-                .with(0, Field::I8(padding))
-                .i32(1, s)
-                .i32(2, s)
-                .i32(3, og as i32)
-                .with(4, Field::I8(act))
-                .i32(5, 1)
-                .i32(6, 1);
-            self.op(
-                schema::DEPTHWISE_CONV_2D,
-                &[input, f, b],
-                &[out],
-                Some((schema::DEPTHWISE_CONV_2D_OPTIONS, options)),
-            );
+            let options = Some(spec.depthwise_options());
+            self.op(schema::DEPTHWISE_CONV_2D, &[input, f, b], &[out], options);
         } else {
-            // Grouped: split the channels, one convolution per group, concatenate.
-            let axis = self.constant_i32(format!("{name}.axis"), &[], &[3]);
             let part = Shape { c: ig, ..xs_in };
-            let parts: Vec<i32> = (0..groups)
-                .map(|g| self.activation(format!("{name}.in{g}"), &nhwc(part)))
-                .collect();
-            self.op(
-                schema::SPLIT,
-                &[axis, input],
-                &parts,
-                Some((schema::SPLIT_OPTIONS, Table::new().i32(0, groups as i32))),
-            );
-            let mut outs = Vec::with_capacity(groups);
-            for (g, &part_t) in parts.iter().enumerate() {
-                let mut f = Vec::with_capacity(og * k * k * ig);
-                for o in g * og..(g + 1) * og {
-                    for kh in 0..k {
-                        for kw in 0..k {
-                            for c in 0..ig {
-                                f.push(at(o, c, kh, kw));
-                            }
-                        }
-                    }
-                }
-                let f = self.constant_f32(format!("{name}.w{g}"), &[og, k, k, ig], &f);
-                let b =
-                    self.constant_f32(format!("{name}.b{g}"), &[og], &bias[g * og..(g + 1) * og]);
-                let y = self.activation(format!("{name}.out{g}"), &nhwc(Shape { c: og, ..ys }));
-                self.op(
-                    schema::CONV_2D,
-                    &[part_t, f, b],
-                    &[y],
-                    Some(conv_options(act)),
-                );
-                outs.push(y);
-            }
-            self.op(
-                schema::CONCATENATION,
-                &outs,
-                &[out],
-                Some(concat_options(schema::ACT_NONE)),
-            );
+            self.grouped_conv(name, (input, part), (w, &bias), (ys, out), groups, &spec);
         }
         Ok(out)
+    }
+
+    /// A grouped convolution: the channels split, one convolution per group, concatenated
+    /// into `out`.
+    fn grouped_conv(
+        &mut self,
+        name: &str,
+        (input, part): (i32, Shape),
+        (w, bias): (&[f32], &[f32]),
+        (ys, out): (Shape, i32),
+        groups: usize,
+        spec: &ConvSpec,
+    ) {
+        let (k, ig, og) = (spec.k, spec.ig, spec.og);
+        let axis = self.constant_i32(format!("{name}.axis"), &[], &[3]);
+        let parts: Vec<i32> = (0..groups)
+            .map(|g| self.activation(format!("{name}.in{g}"), &nhwc(part)))
+            .collect();
+        let split = Some((schema::SPLIT_OPTIONS, Table::new().i32(0, groups as i32)));
+        self.op(schema::SPLIT, &[axis, input], &parts, split);
+        let mut outs = Vec::with_capacity(groups);
+        for (g, &part_t) in parts.iter().enumerate() {
+            let f = ohwi(w, g * og..(g + 1) * og, ig, k);
+            let f = self.constant_f32(format!("{name}.w{g}"), &[og, k, k, ig], &f);
+            let b = self.constant_f32(format!("{name}.b{g}"), &[og], &bias[g * og..(g + 1) * og]);
+            let y = self.activation(format!("{name}.out{g}"), &nhwc(Shape { c: og, ..ys }));
+            self.op(schema::CONV_2D, &[part_t, f, b], &[y], Some(spec.options()));
+            outs.push(y);
+        }
+        let concat = Some(concat_options(schema::ACT_NONE));
+        self.op(schema::CONCATENATION, &outs, &[out], concat);
     }
 
     fn finish(self, name: &str, input: i32, output: i32) -> Vec<u8> {

@@ -129,22 +129,7 @@ impl Remote {
     }
 }
 
-/// The output of a board-side script that must have succeeded; else `what` failed, with the
-/// board's stderr.
-pub fn succeeded(
-    host: &Host,
-    what: &str,
-    out: std::process::Output,
-) -> Result<std::process::Output> {
-    if !out.status.success() {
-        bail!(
-            "{}: {what} failed: {}",
-            host.name,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(out)
-}
+pub use edgenas_remote::jobs::succeeded;
 
 /// The fleet's table, and an error when any board failed.
 pub fn summarise(verb: &str, rows: &[(String, Result<String, String>)]) -> Result<()> {
