@@ -35,6 +35,7 @@ pub mod oracle;
 pub mod plot;
 pub mod report;
 pub mod results;
+pub mod run;
 pub mod search;
 pub mod session;
 pub mod shipped;
@@ -42,13 +43,16 @@ pub mod state;
 pub mod status;
 pub mod steps;
 mod table;
+pub mod verify;
 
 pub use adapted::{AdaptedPredictor, Prediction};
 pub use measure::{Measured, Measurer, Setup, Subject};
 pub use oracle::OracleTable;
 pub use report::{Reporter, Silent, Step};
 pub use results::{PickSummary, RunSummary, SearchSummary};
-pub use session::{Pick, RunFinish, RunOutcome, RunPlan, SearchPlan, SearchReport, Session};
+pub use run::{RunFinish, RunOutcome, RunPlan};
+pub use session::Session;
+pub use verify::{Pick, SearchPlan, SearchReport};
 
 /// A latency for people: µs under 1 ms, 3 decimals under 100 ms, 1 above.
 pub fn ms(x: f64) -> String {

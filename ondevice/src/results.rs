@@ -7,9 +7,10 @@ use edgenas_format::table::Table;
 use edgenas_profiler::Fingerprint;
 use serde::Serialize;
 
+use crate::run::{RunFinish, RunOutcome};
 use crate::search::Candidate;
-use crate::session::{Pick, RunFinish, RunOutcome, SearchPlan, SearchReport};
 use crate::steps::{Adapted, Embedded, Validation};
+use crate::verify::{Pick, SearchPlan, SearchReport};
 
 /// A pick as plain data (`--json`): the arch, its prediction and interval, what it measured.
 #[derive(Debug, Clone, Serialize)]

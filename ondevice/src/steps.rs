@@ -1,5 +1,6 @@
-//! The loop's steps as library calls: each reuses what is stored and still valid, measures
-//! what is missing through the one [`Measurer`], and stores its result atomically.
+//! The loop's steps as [`Session`] methods: each reuses what is stored and still valid,
+//! measures what is missing through the session's one [`Measurer`], and stores its result
+//! atomically.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -13,7 +14,7 @@ use crate::adapted::{choose_support, AdaptedPredictor, Prediction};
 use crate::features::prior_for;
 use crate::measure::{Measured, Measurer};
 use crate::report::Reporter;
-use crate::state::StateDir;
+use crate::session::Session;
 use crate::LoopError;
 
 /// A stored embedding, whether it was reused, and how long the step took.
@@ -37,54 +38,6 @@ impl Embedded {
     }
 }
 
-/// `embed`: the space's 10 references measured in interleaved rounds (or reused).
-pub fn embed(
-    space: Space,
-    measurer: &mut Measurer,
-    state: &StateDir,
-    force: bool,
-    reporter: &mut dyn Reporter,
-) -> Result<Embedded, LoopError> {
-    let start = Instant::now();
-    let fp = measurer.fingerprint().clone();
-    let path = state.embedding(space, &fp);
-    if !force && path.exists() {
-        let e = HardwareEmbedding::load(&path)?;
-        if e.fingerprint == fp && e.space == space.name() {
-            return Ok(Embedded {
-                embedding: e,
-                path,
-                reused: true,
-                measured: Vec::new(),
-                seconds: start.elapsed().as_secs_f64(),
-            });
-        }
-    }
-    let refs = space.references();
-    let measured = if force {
-        // --force remeasures: what the journal holds is not reused.
-        measure_fresh(measurer, &refs, reporter)?
-    } else {
-        measurer.measure(&refs, reporter)?
-    };
-    let names: Vec<String> = refs.iter().map(|a| a.to_string()).collect();
-    let embedding = HardwareEmbedding::from_figures(
-        space.name(),
-        &names,
-        &fp,
-        measured.iter().map(|m| m.median_ms).collect(),
-    )
-    .map_err(|e| LoopError::Invalid(format!("the hardware embedding: {e}")))?;
-    embedding.save(&path)?;
-    Ok(Embedded {
-        embedding,
-        path,
-        reused: false,
-        measured,
-        seconds: start.elapsed().as_secs_f64(),
-    })
-}
-
 fn measure_fresh(
     measurer: &mut Measurer,
     archs: &[Arch],
@@ -94,41 +47,6 @@ fn measure_fresh(
         return measurer.measure(archs, reporter);
     }
     measurer.measure_ignoring_journal(archs, reporter)
-}
-
-/// The stored embedding for the live Fingerprint, or one clear error: missing, or stale (and in
-/// which fields), with the command that fixes it.
-pub fn stored_embedding(
-    space: Space,
-    measurer: &Measurer,
-    state: &StateDir,
-) -> Result<HardwareEmbedding, LoopError> {
-    let fp = measurer.fingerprint();
-    let path = state.embedding(space, fp);
-    if path.exists() {
-        return Ok(HardwareEmbedding::load(&path)?);
-    }
-    let fix = format!("run `edgenas embed --space {}` first", space.name());
-    // Another embedding of the space, under other conditions: say what changed.
-    let dir = state.root.join("embeddings");
-    let mut stale = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(&format!("{}-", space.name())) && name.ends_with(".embedding") {
-                if let Ok(old) = HardwareEmbedding::load(&e.path()) {
-                    stale.push(old.fingerprint.differences(fp).join(", "));
-                }
-            }
-        }
-    }
-    Err(LoopError::Invalid(match stale.first() {
-        Some(fields) => format!(
-            "the {} hardware embedding is stale: the device's {fields} changed since it was measured; {fix}",
-            space.name()
-        ),
-        None => format!("no {} hardware embedding for this device; {fix}", space.name()),
-    }))
 }
 
 pub struct Adapted {
@@ -159,111 +77,6 @@ impl AdaptPlan {
     }
 }
 
-/// `adapt`: the shipped prior + the stored embedding + `samples` informative support archs
-/// measured here → the adapted predictor, stored keyed by Fingerprint and space.
-pub fn adapt(
-    space: Space,
-    prior_file: &edgenas_predictor::PredictorFile,
-    measurer: &mut Measurer,
-    state: &StateDir,
-    plan: AdaptPlan,
-    pool: Option<&[Arch]>,
-    reporter: &mut dyn Reporter,
-) -> Result<Adapted, LoopError> {
-    let AdaptPlan {
-        samples,
-        random_support,
-        seed,
-    } = plan;
-    let start = Instant::now();
-    let embedding = stored_embedding(space, measurer, state)?;
-    let refs = space.references();
-    if embedding.references != refs.iter().map(|a| a.to_string()).collect::<Vec<_>>() {
-        return Err(LoopError::Invalid(format!(
-            "the stored {} embedding was made for other reference archs; run `edgenas embed --space {} --force`",
-            space.name(),
-            space.name()
-        )));
-    }
-    let prior = prior_for(space, prior_file)?;
-    let support_archs = if random_support {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let mut v = Vec::new();
-        while v.len() < samples {
-            let a = match pool {
-                Some(p) => p[rand::RngExt::random_range(&mut rng, 0..p.len())].clone(),
-                None => space.sample(&mut rng),
-            };
-            if !refs.contains(&a) && !v.contains(&a) {
-                v.push(a);
-            }
-        }
-        v
-    } else {
-        choose_support(space, &prior, samples, seed, pool, &[])?
-    };
-    let support = measurer.measure(&support_archs, reporter)?;
-    let references: Vec<(Arch, f64)> = refs
-        .into_iter()
-        .zip(embedding.raw_ms.iter().copied())
-        .collect();
-    let support_pairs: Vec<(Arch, f64)> = support_archs
-        .iter()
-        .cloned()
-        .zip(support.iter().map(|m| m.median_ms))
-        .collect();
-    let prior_name = format!(
-        "shipped {} prior (meta-trained on {}; validation Spearman {:.3})",
-        space.name(),
-        prior_file.training.train_devices.join(","),
-        prior_file.training.valid_spearman
-    );
-    let predictor = AdaptedPredictor::adapt(
-        space,
-        &prior,
-        &prior_name,
-        measurer.fingerprint().clone(),
-        &references,
-        &support_pairs,
-    )?;
-    let path = state.predictor(space, measurer.fingerprint());
-    predictor.save(&path)?;
-    Ok(Adapted {
-        predictor,
-        path,
-        support,
-        seconds: start.elapsed().as_secs_f64(),
-    })
-}
-
-/// The stored adapted predictor for the live Fingerprint, or one clear error.
-pub fn stored_predictor(
-    space: Space,
-    measurer: &Measurer,
-    state: &StateDir,
-) -> Result<AdaptedPredictor, LoopError> {
-    let path = state.predictor(space, measurer.fingerprint());
-    if !path.exists() {
-        // Say whether the embedding is the missing piece.
-        stored_embedding(space, measurer, state)?;
-        return Err(LoopError::Invalid(format!(
-            "no adapted {} predictor for this device; run `edgenas adapt --space {}` first",
-            space.name(),
-            space.name()
-        )));
-    }
-    let p = AdaptedPredictor::load(&path)?;
-    if p.fingerprint != *measurer.fingerprint() {
-        return Err(LoopError::Invalid(format!(
-            "the adapted {} predictor is stale ({} changed); run `edgenas adapt --space {}`",
-            space.name(),
-            p.fingerprint.differences(measurer.fingerprint()).join(", "),
-            space.name()
-        )));
-    }
-    Ok(p)
-}
-
 /// What `validate` found.
 #[derive(Debug, Clone)]
 pub struct Validation {
@@ -280,76 +93,259 @@ pub struct Validation {
     pub constant_archs: usize,
 }
 
-/// `validate`: `count` random archs that were neither references nor support, measured and
-/// compared with their predictions.
-pub fn validate(
-    space: Space,
-    predictor: &AdaptedPredictor,
-    measurer: &mut Measurer,
-    count: usize,
-    seed: u64,
-    pool: Option<&[Arch]>,
-    reporter: &mut dyn Reporter,
-) -> Result<Validation, LoopError> {
-    if count < 2 {
-        return Err(LoopError::Invalid(
-            "--archs must be at least 2 (a rank correlation needs two archs)".into(),
-        ));
-    }
-    let used: Vec<&str> = predictor
-        .references
-        .iter()
-        .chain(&predictor.support)
-        .map(|(s, _)| s.as_str())
-        .collect();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x7a11_da7e);
-    let mut archs: Vec<Arch> = Vec::new();
-    let mut attempts = 0;
-    while archs.len() < count && attempts < count * 1000 {
-        attempts += 1;
-        let a = match pool {
-            Some(p) => p[rand::RngExt::random_range(&mut rng, 0..p.len())].clone(),
-            None => space.sample(&mut rng),
-        };
-        if !used.contains(&a.to_string().as_str()) && !archs.contains(&a) {
-            archs.push(a);
+impl Session {
+    /// `embed`: the space's 10 references measured in interleaved rounds (or reused).
+    pub fn embed(
+        &mut self,
+        space: Space,
+        force: bool,
+        reporter: &mut dyn Reporter,
+    ) -> Result<Embedded, LoopError> {
+        let (measurer, state) = (&mut self.measurer, &self.state);
+        let start = Instant::now();
+        let fp = measurer.fingerprint().clone();
+        let path = state.embedding(space, &fp);
+        if !force && path.exists() {
+            let e = HardwareEmbedding::load(&path)?;
+            if e.fingerprint == fp && e.space == space.name() {
+                return Ok(Embedded {
+                    embedding: e,
+                    path,
+                    reused: true,
+                    measured: Vec::new(),
+                    seconds: start.elapsed().as_secs_f64(),
+                });
+            }
         }
+        let refs = space.references();
+        let measured = if force {
+            // --force remeasures: what the journal holds is not reused.
+            measure_fresh(measurer, &refs, reporter)?
+        } else {
+            measurer.measure(&refs, reporter)?
+        };
+        let names: Vec<String> = refs.iter().map(|a| a.to_string()).collect();
+        let embedding = HardwareEmbedding::from_figures(
+            space.name(),
+            &names,
+            &fp,
+            measured.iter().map(|m| m.median_ms).collect(),
+        )
+        .map_err(|e| LoopError::Invalid(format!("the hardware embedding: {e}")))?;
+        embedding.save(&path)?;
+        Ok(Embedded {
+            embedding,
+            path,
+            reused: false,
+            measured,
+            seconds: start.elapsed().as_secs_f64(),
+        })
     }
-    let feats = crate::features::features_of(&archs);
-    let predicted = predictor.predict_features(&feats);
-    let measured = measurer.measure(&archs, reporter)?;
-    let p: Vec<f32> = predicted.iter().map(|p| p.predicted_ms as f32).collect();
-    let t: Vec<f32> = measured.iter().map(|m| m.median_ms as f32).collect();
-    let n = archs.len() as f64;
-    // Relative errors only over archs whose output depends on their input: the runtime folds
-    // the others to a constant (microseconds), where a relative error says nothing.
-    let live: Vec<bool> = feats.iter().map(|f| f.cost.last() == Some(&1.0)).collect();
-    let rel: Vec<f64> = predicted
-        .iter()
-        .zip(&measured)
-        .zip(&live)
-        .filter(|(_, &l)| l)
-        .map(|((p, m), _)| ((p.predicted_ms - m.median_ms) / m.median_ms).abs())
-        .collect();
-    let m = rel.len().max(1) as f64;
-    let mape = rel.iter().sum::<f64>() / m;
-    let within = rel.iter().filter(|&&e| e <= 0.1).count() as f64 / m;
-    let constant_archs = live.iter().filter(|&&l| !l).count();
-    let coverage = predicted
-        .iter()
-        .zip(&measured)
-        .filter(|(p, m)| m.median_ms >= p.low_ms && m.median_ms <= p.high_ms)
-        .count() as f64
-        / n;
-    Ok(Validation {
-        spearman: spearman(&p, &t),
-        kendall: kendall_tau_b(&p, &t),
-        mape,
-        within_10pct: within,
-        coverage,
-        constant_archs,
-        archs,
-        predicted,
-        measured,
-    })
+    /// The stored embedding for the live Fingerprint, or one clear error: missing, or stale (and in
+    /// which fields), with the command that fixes it.
+    pub fn stored_embedding(&self, space: Space) -> Result<HardwareEmbedding, LoopError> {
+        let (measurer, state) = (&self.measurer, &self.state);
+        let fp = measurer.fingerprint();
+        let path = state.embedding(space, fp);
+        if path.exists() {
+            return Ok(HardwareEmbedding::load(&path)?);
+        }
+        let fix = format!("run `edgenas embed --space {}` first", space.name());
+        // Another embedding of the space, under other conditions: say what changed.
+        let dir = state.root.join("embeddings");
+        let mut stale = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(&format!("{}-", space.name())) && name.ends_with(".embedding") {
+                    if let Ok(old) = HardwareEmbedding::load(&e.path()) {
+                        stale.push(old.fingerprint.differences(fp).join(", "));
+                    }
+                }
+            }
+        }
+        Err(LoopError::Invalid(match stale.first() {
+            Some(fields) => format!(
+                "the {} hardware embedding is stale: the device's {fields} changed since it was measured; {fix}",
+                space.name()
+            ),
+            None => format!("no {} hardware embedding for this device; {fix}", space.name()),
+        }))
+    }
+    /// `adapt`: the shipped prior + the stored embedding + `samples` informative support archs
+    /// measured here → the adapted predictor, stored keyed by Fingerprint and space.
+    pub fn adapt(
+        &mut self,
+        space: Space,
+        prior_file: &edgenas_predictor::PredictorFile,
+        plan: AdaptPlan,
+        reporter: &mut dyn Reporter,
+    ) -> Result<Adapted, LoopError> {
+        let AdaptPlan {
+            samples,
+            random_support,
+            seed,
+        } = plan;
+        let start = Instant::now();
+        let embedding = self.stored_embedding(space)?;
+        let pool = self.pool();
+        let pool = pool.as_deref();
+        let (measurer, state) = (&mut self.measurer, &self.state);
+        let refs = space.references();
+        if embedding.references != refs.iter().map(|a| a.to_string()).collect::<Vec<_>>() {
+            return Err(LoopError::Invalid(format!(
+                "the stored {} embedding was made for other reference archs; run `edgenas embed --space {} --force`",
+                space.name(),
+                space.name()
+            )));
+        }
+        let prior = prior_for(space, prior_file)?;
+        let support_archs = if random_support {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let mut v = Vec::new();
+            while v.len() < samples {
+                let a = match pool {
+                    Some(p) => p[rand::RngExt::random_range(&mut rng, 0..p.len())].clone(),
+                    None => space.sample(&mut rng),
+                };
+                if !refs.contains(&a) && !v.contains(&a) {
+                    v.push(a);
+                }
+            }
+            v
+        } else {
+            choose_support(space, &prior, samples, seed, pool, &[])?
+        };
+        let support = measurer.measure(&support_archs, reporter)?;
+        let references: Vec<(Arch, f64)> = refs
+            .into_iter()
+            .zip(embedding.raw_ms.iter().copied())
+            .collect();
+        let support_pairs: Vec<(Arch, f64)> = support_archs
+            .iter()
+            .cloned()
+            .zip(support.iter().map(|m| m.median_ms))
+            .collect();
+        let prior_name = format!(
+            "shipped {} prior (meta-trained on {}; validation Spearman {:.3})",
+            space.name(),
+            prior_file.training.train_devices.join(","),
+            prior_file.training.valid_spearman
+        );
+        let predictor = AdaptedPredictor::adapt(
+            space,
+            &prior,
+            &prior_name,
+            measurer.fingerprint().clone(),
+            &references,
+            &support_pairs,
+        )?;
+        let path = state.predictor(space, measurer.fingerprint());
+        predictor.save(&path)?;
+        Ok(Adapted {
+            predictor,
+            path,
+            support,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+    /// The stored adapted predictor for the live Fingerprint, or one clear error.
+    pub fn stored_predictor(&self, space: Space) -> Result<AdaptedPredictor, LoopError> {
+        let (measurer, state) = (&self.measurer, &self.state);
+        let path = state.predictor(space, measurer.fingerprint());
+        if !path.exists() {
+            // Say whether the embedding is the missing piece.
+            self.stored_embedding(space)?;
+            return Err(LoopError::Invalid(format!(
+                "no adapted {} predictor for this device; run `edgenas adapt --space {}` first",
+                space.name(),
+                space.name()
+            )));
+        }
+        let p = AdaptedPredictor::load(&path)?;
+        if p.fingerprint != *measurer.fingerprint() {
+            return Err(LoopError::Invalid(format!(
+                "the adapted {} predictor is stale ({} changed); run `edgenas adapt --space {}`",
+                space.name(),
+                p.fingerprint.differences(measurer.fingerprint()).join(", "),
+                space.name()
+            )));
+        }
+        Ok(p)
+    }
+    /// `validate`: `count` random archs that were neither references nor support, measured and
+    /// compared with their predictions.
+    pub fn validate(
+        &mut self,
+        space: Space,
+        predictor: &AdaptedPredictor,
+        count: usize,
+        seed: u64,
+        reporter: &mut dyn Reporter,
+    ) -> Result<Validation, LoopError> {
+        let pool = self.pool();
+        let pool = pool.as_deref();
+        let measurer = &mut self.measurer;
+        if count < 2 {
+            return Err(LoopError::Invalid(
+                "--archs must be at least 2 (a rank correlation needs two archs)".into(),
+            ));
+        }
+        let used: Vec<&str> = predictor
+            .references
+            .iter()
+            .chain(&predictor.support)
+            .map(|(s, _)| s.as_str())
+            .collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x7a11_da7e);
+        let mut archs: Vec<Arch> = Vec::new();
+        let mut attempts = 0;
+        while archs.len() < count && attempts < count * 1000 {
+            attempts += 1;
+            let a = match pool {
+                Some(p) => p[rand::RngExt::random_range(&mut rng, 0..p.len())].clone(),
+                None => space.sample(&mut rng),
+            };
+            if !used.contains(&a.to_string().as_str()) && !archs.contains(&a) {
+                archs.push(a);
+            }
+        }
+        let feats = crate::features::features_of(&archs);
+        let predicted = predictor.predict_features(&feats);
+        let measured = measurer.measure(&archs, reporter)?;
+        let p: Vec<f32> = predicted.iter().map(|p| p.predicted_ms as f32).collect();
+        let t: Vec<f32> = measured.iter().map(|m| m.median_ms as f32).collect();
+        let n = archs.len() as f64;
+        // Relative errors only over archs whose output depends on their input: the runtime folds
+        // the others to a constant (microseconds), where a relative error says nothing.
+        let live: Vec<bool> = feats.iter().map(|f| f.cost.last() == Some(&1.0)).collect();
+        let rel: Vec<f64> = predicted
+            .iter()
+            .zip(&measured)
+            .zip(&live)
+            .filter(|(_, &l)| l)
+            .map(|((p, m), _)| ((p.predicted_ms - m.median_ms) / m.median_ms).abs())
+            .collect();
+        let m = rel.len().max(1) as f64;
+        let mape = rel.iter().sum::<f64>() / m;
+        let within = rel.iter().filter(|&&e| e <= 0.1).count() as f64 / m;
+        let constant_archs = live.iter().filter(|&&l| !l).count();
+        let coverage = predicted
+            .iter()
+            .zip(&measured)
+            .filter(|(p, m)| m.median_ms >= p.low_ms && m.median_ms <= p.high_ms)
+            .count() as f64
+            / n;
+        Ok(Validation {
+            spearman: spearman(&p, &t),
+            kendall: kendall_tau_b(&p, &t),
+            mape,
+            within_10pct: within,
+            coverage,
+            constant_archs,
+            archs,
+            predicted,
+            measured,
+        })
+    }
 }

@@ -133,26 +133,17 @@ pub fn results_table<'a>(rows: impl Iterator<Item = (&'a Measurement, bool)>) ->
         let s = m.stats();
         let (kind, space) = kind_and_space(&m.space);
         let fp = &m.fingerprint;
-        t.push(vec![
+        let mut row: Vec<Cell> = vec![
             m.subject.clone().into(),
             kind.into(),
             space.into(),
             fp.runtime.clone().into(),
             fp.runtime_version.clone().into(),
             fp.threads.into(),
-            s.median_ms.into(),
-            s.mad_ms.into(),
-            s.mean_ms.into(),
-            s.std_ms.into(),
-            s.min_ms.into(),
-            s.max_ms.into(),
-            s.p10_ms.into(),
-            s.p90_ms.into(),
-            s.cv.into(),
-            s.runs.into(),
-            m.flag_codes(" ").into(),
-            resumed.into(),
-        ]);
+        ];
+        row.extend(stat_cells(s));
+        row.extend([s.runs.into(), m.flag_codes(" ").into(), resumed.into()]);
+        t.push(row);
     }
     t
 }
@@ -193,7 +184,7 @@ pub fn full_row(m: &Measurement) -> Vec<Cell> {
     let s = m.stats();
     let f = &m.fingerprint;
     let cpus: Vec<String> = f.cpus.iter().map(|c| c.to_string()).collect();
-    vec![
+    [
         Cell::Int(m.unix_time),
         m.space.clone().into(),
         m.subject.clone().into(),
@@ -209,6 +200,21 @@ pub fn full_row(m: &Measurement) -> Vec<Cell> {
         f.threads.into(),
         cpus.join(" ").into(),
         s.runs.into(),
+    ]
+    .into_iter()
+    .chain(stat_cells(s))
+    .chain([
+        s.outliers.into(),
+        m.init_ms.into(),
+        m.flag_codes(" ").into(),
+    ])
+    .collect()
+}
+
+/// The sample's figures as both tables show them: median, MAD, mean, std, min, max, p10,
+/// p90, CV.
+fn stat_cells(s: &crate::Stats) -> [Cell; 9] {
+    [
         s.median_ms.into(),
         s.mad_ms.into(),
         s.mean_ms.into(),
@@ -218,8 +224,5 @@ pub fn full_row(m: &Measurement) -> Vec<Cell> {
         s.p10_ms.into(),
         s.p90_ms.into(),
         s.cv.into(),
-        s.outliers.into(),
-        m.init_ms.into(),
-        m.flag_codes(" ").into(),
     ]
 }

@@ -8,7 +8,7 @@ use edgenas_nas::search::EvolutionOptions;
 use edgenas_nas::Space;
 use edgenas_ondevice::accuracy::Dataset;
 use edgenas_ondevice::search::{Candidate, Objective};
-use edgenas_ondevice::session::search_and_verify;
+use edgenas_ondevice::verify::search_and_verify;
 use edgenas_ondevice::{SearchPlan, SearchReport};
 use serde_json::json;
 
