@@ -58,30 +58,7 @@ fn resolutions() -> impl Iterator<Item = u16> {
 impl OfaArch {
     pub fn parse(s: &str) -> Result<OfaArch, NasError> {
         let err = |token: &str, reason: String| NasError::parse("ofa", s, token, reason);
-        let mut body: String = s
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '"')
-            .collect();
-        if let Some(inner) = body.strip_prefix('{') {
-            // HELP's JSON: {"ks": [..], "e": [..], "d": [..], "r": 196}, keys in any order:
-            // the fields are split at commas outside brackets.
-            let inner = inner.strip_suffix('}').unwrap_or(inner);
-            let mut fields = vec![String::new()];
-            let mut depth = 0usize;
-            for c in inner.chars() {
-                match c {
-                    '[' => depth += 1,
-                    ']' => depth = depth.saturating_sub(1),
-                    ',' if depth == 0 => fields.push(String::new()),
-                    c => fields.last_mut().expect("never empty").push(c),
-                }
-            }
-            body = fields
-                .iter()
-                .map(|f| f.replacen(':', "=", 1))
-                .collect::<Vec<_>>()
-                .join(";");
-        }
+        let body = key_values_form(s);
         let (mut ks, mut e, mut d, mut r) = (None, None, None, None);
         for part in body.split(';').filter(|p| !p.is_empty()) {
             let (key, value) = part
@@ -320,6 +297,35 @@ impl std::str::FromStr for OfaArch {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         OfaArch::parse(s)
     }
+}
+
+/// `s` in the `ks=..;e=..;d=..;r=..` form, whitespace and quotes dropped. HELP's JSON
+/// (`{"ks": [..], "e": [..], "d": [..], "r": 196}`, keys in any order) is rewritten into it:
+/// its fields are split at commas outside brackets.
+fn key_values_form(s: &str) -> String {
+    let body: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '"')
+        .collect();
+    let Some(inner) = body.strip_prefix('{') else {
+        return body;
+    };
+    let inner = inner.strip_suffix('}').unwrap_or(inner);
+    let mut fields = vec![String::new()];
+    let mut depth = 0usize;
+    for c in inner.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => fields.push(String::new()),
+            c => fields.last_mut().expect("never empty").push(c),
+        }
+    }
+    fields
+        .iter()
+        .map(|f| f.replacen(':', "=", 1))
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 #[cfg(test)]

@@ -391,35 +391,14 @@ pub fn select_on_validation(
     let mut tried = Vec::new();
     let score = |l: &Learner, tried: &mut Vec<(String, f64)>| {
         let s = validate(l, features, valid, opt.valid_samples, &opt.valid_seeds);
-        tried.push((
-            format!(
-                "{:?} additive={} blend={}",
-                l.adaptation,
-                l.additive
-                    .as_ref()
-                    .map(|a| format!("tau2={},noise={}", a.tau2, a.noise))
-                    .unwrap_or_else(|| "none".into()),
-                l.blend
-            ),
-            s,
-        ));
+        tried.push((setting_label(l), s));
         s
     };
     // 1. The network alone.
     learner.additive = None;
     learner.blend = 1.0;
-    let mut adaptations = vec![Adaptation::Sgd];
-    adaptations.extend([0.1f32, 1.0, 10.0].map(|lambda| Adaptation::SgdThenRidge { lambda }));
-    for lambda_head in [1.0f32, 10.0] {
-        for lambda_linear in [3.0f32, 10.0, 30.0] {
-            adaptations.push(Adaptation::SgdThenResidual {
-                lambda_head,
-                lambda_linear,
-            });
-        }
-    }
     let mut best = (f64::NEG_INFINITY, Adaptation::Sgd);
-    for a in adaptations {
+    for a in adaptation_grid() {
         learner.adaptation = a;
         let s = score(learner, &mut tried);
         if s > best.0 {
@@ -471,6 +450,31 @@ pub fn select_on_validation(
     Ok(tried)
 }
 
+/// The network's adaptations tried: SGD, then ridge or residual refits of the head.
+fn adaptation_grid() -> Vec<Adaptation> {
+    let mut adaptations = vec![Adaptation::Sgd];
+    adaptations.extend([0.1f32, 1.0, 10.0].map(|lambda| Adaptation::SgdThenRidge { lambda }));
+    for lambda_head in [1.0f32, 10.0] {
+        for lambda_linear in [3.0f32, 10.0, 30.0] {
+            adaptations.push(Adaptation::SgdThenResidual {
+                lambda_head,
+                lambda_linear,
+            });
+        }
+    }
+    adaptations
+}
+
+/// A learner's settings in one line, as `meta-train` reports each one it tried.
+fn setting_label(l: &Learner) -> String {
+    let additive = l
+        .additive
+        .as_ref()
+        .map(|a| format!("tau2={},noise={}", a.tau2, a.noise))
+        .unwrap_or_else(|| "none".into());
+    format!("{:?} additive={additive} blend={}", l.adaptation, l.blend)
+}
+
 /// Validation gain the network must bring to be blended in (see [`select_on_validation`]).
 pub const MIN_BLEND_GAIN: f64 = 0.002;
 
@@ -480,6 +484,23 @@ pub const MAX_INNER_LR: f32 = 0.5;
 const INNER_LR_LR_SCALE: f32 = 0.3;
 /// Meta-gradient norm clip: one bad task batch must not undo the training so far.
 const MAX_GRAD_NORM: f32 = 5.0;
+
+/// The learner meta-training starts from: seeded weights, every inner rate at its initial
+/// value, Meta-SGD adaptation, the network alone.
+fn initial_learner(model: Model, opt: &MetaTrainOptions, rng: &mut ChaCha8Rng) -> Learner {
+    let params = model.init_params(rng);
+    let inner_lr = params.filled_like(opt.init_inner_lr);
+    Learner {
+        model,
+        params,
+        inner_lr,
+        inner_steps: opt.inner_steps,
+        loss: opt.loss,
+        adaptation: Adaptation::Sgd,
+        additive: None,
+        blend: 1.0,
+    }
+}
 
 /// One task of a meta-training step: a support and a query drawn from its pool, the inner
 /// loop on the support, and the first-order gradients of the query loss added to `grad_p`
@@ -528,18 +549,7 @@ pub fn meta_train(
     progress: &mut dyn FnMut(&Progress),
 ) -> Trained {
     let mut rng = ChaCha8Rng::seed_from_u64(opt.seed);
-    let params = model.init_params(&mut rng);
-    let inner_lr = params.filled_like(opt.init_inner_lr);
-    let mut learner = Learner {
-        model,
-        params,
-        inner_lr,
-        inner_steps: opt.inner_steps,
-        loss: opt.loss,
-        adaptation: Adaptation::Sgd,
-        additive: None,
-        blend: 1.0,
-    };
+    let mut learner = initial_learner(model, opt, &mut rng);
     let mut adam_p = Adam::new(&learner.params, opt.outer_lr);
     let mut adam_a = Adam::new(&learner.inner_lr, opt.outer_lr * INNER_LR_LR_SCALE);
     let mut best = (
@@ -579,8 +589,7 @@ pub fn meta_train(
             // inner step, so the learned rates are kept in a range where steps stay steps.
             learner.inner_lr.clamp(0.0, MAX_INNER_LR);
         }
-        let mut valid_spearman = None;
-        if it % opt.valid_every == 0 || it == opt.iterations {
+        let valid_spearman = (it % opt.valid_every == 0 || it == opt.iterations).then(|| {
             let s = validate(
                 &learner,
                 features,
@@ -591,8 +600,8 @@ pub fn meta_train(
             if s > best.0 {
                 best = (s, it, learner.params.clone(), learner.inner_lr.clone());
             }
-            valid_spearman = Some(s);
-        }
+            s
+        });
         progress(&Progress {
             iteration: it,
             iterations: opt.iterations,

@@ -432,25 +432,7 @@ impl Protocol {
         if n == 0 {
             return Ok(Vec::new());
         }
-        // Warm-up: each subject its runs, then one discarded round that also sizes the bursts.
-        let per_subject_warmup = self.warmup_time.div_f64(n as f64);
-        let mut warm = vec![0usize; n];
-        let mut est_ms = vec![0.0f64; n];
-        for (i, run) in runs.iter_mut().enumerate() {
-            let start = Instant::now();
-            let mut fastest = f64::INFINITY;
-            while warm[i] < self.warmup_runs || start.elapsed() < per_subject_warmup {
-                let t = Instant::now();
-                run()?;
-                fastest = fastest.min(t.elapsed().as_secs_f64() * 1e3);
-                warm[i] += 1;
-            }
-            est_ms[i] = fastest.max(1e-6);
-        }
-        let burst: Vec<usize> = est_ms
-            .iter()
-            .map(|&e| ((rounds.burst_ms / e).round() as usize).clamp(1, 10_000))
-            .collect();
+        let (warm, burst) = self.warm_up(rounds, runs)?;
         let min_total = self.min_time.mul_f64(n as f64);
         let max_total = self.max_time.mul_f64(n as f64);
         let start = Instant::now();
@@ -508,6 +490,33 @@ impl Protocol {
                 warmup_runs: warm[i],
             })
             .collect())
+    }
+
+    /// Warm-up of interleaved rounds: each subject its runs and its share of the warm-up time;
+    /// the runs each subject took, and the runs of its bursts (its fastest warm-up run sizes
+    /// them to `rounds.burst_ms`).
+    fn warm_up<E>(
+        &self,
+        rounds: &Rounds,
+        runs: &mut [&mut dyn FnMut() -> Result<(), E>],
+    ) -> Result<(Vec<usize>, Vec<usize>), E> {
+        let n = runs.len();
+        let per_subject_warmup = self.warmup_time.div_f64(n as f64);
+        let mut warm = vec![0usize; n];
+        let mut burst = vec![1usize; n];
+        for (i, run) in runs.iter_mut().enumerate() {
+            let start = Instant::now();
+            let mut fastest = f64::INFINITY;
+            while warm[i] < self.warmup_runs || start.elapsed() < per_subject_warmup {
+                let t = Instant::now();
+                run()?;
+                fastest = fastest.min(t.elapsed().as_secs_f64() * 1e3);
+                warm[i] += 1;
+            }
+            let est_ms = fastest.max(1e-6);
+            burst[i] = ((rounds.burst_ms / est_ms).round() as usize).clamp(1, 10_000);
+        }
+        Ok((warm, burst))
     }
 
     /// Flags that come from the sample itself.
