@@ -142,7 +142,7 @@ impl Origin {
 }
 
 /// Where figures come from: this device (with its journal) or an oracle table.
-pub enum Source {
+enum Source {
     Device {
         setup: Box<Setup>,
         journal: MeasurementJournal,
