@@ -109,26 +109,19 @@ impl Measurement {
 
 /// The results table of measurements (`profile`, `journal show`): one row each.
 pub fn results_table<'a>(rows: impl Iterator<Item = (&'a Measurement, bool)>) -> Table {
-    let mut t = Table::new(&[
-        "subject",
-        "kind",
-        "space",
-        "runtime",
-        "runtime_version",
-        "threads",
-        "median_ms",
-        "mad_ms",
-        "mean_ms",
-        "std_ms",
-        "min_ms",
-        "max_ms",
-        "p10_ms",
-        "p90_ms",
-        "cv",
-        "runs",
-        "flags",
-        "resumed",
-    ]);
+    let columns = [
+        &[
+            "subject",
+            "kind",
+            "space",
+            "runtime",
+            "runtime_version",
+            "threads",
+        ][..],
+        &STAT_COLUMNS,
+        &["runs", "flags", "resumed"],
+    ];
+    let mut t = Table::new(&columns.concat());
     for (m, resumed) in rows {
         let s = m.stats();
         let (kind, space) = kind_and_space(&m.space);
@@ -148,36 +141,32 @@ pub fn results_table<'a>(rows: impl Iterator<Item = (&'a Measurement, bool)>) ->
     t
 }
 
-/// The columns of `journal export`: every measurement with its full conditions.
-pub const FULL_COLUMNS: &[&str] = &[
-    "unix_time",
-    "space",
-    "subject",
-    "board",
-    "cpu_model",
-    "arch",
-    "kernel",
-    "firmware",
-    "power_mode",
-    "governor",
-    "runtime",
-    "runtime_version",
-    "threads",
-    "cpus",
-    "runs",
-    "median_ms",
-    "mad_ms",
-    "mean_ms",
-    "std_ms",
-    "min_ms",
-    "max_ms",
-    "p10_ms",
-    "p90_ms",
-    "cv",
-    "outliers",
-    "init_ms",
-    "flags",
-];
+/// The table of `journal export`: every measurement with its full conditions, one row each
+/// ([`full_row`]).
+pub fn full_table() -> Table {
+    let columns = [
+        &[
+            "unix_time",
+            "space",
+            "subject",
+            "board",
+            "cpu_model",
+            "arch",
+            "kernel",
+            "firmware",
+            "power_mode",
+            "governor",
+            "runtime",
+            "runtime_version",
+            "threads",
+            "cpus",
+            "runs",
+        ][..],
+        &STAT_COLUMNS,
+        &["outliers", "init_ms", "flags"],
+    ];
+    Table::new(&columns.concat())
+}
 
 /// One `journal export` row (numbers are rounded when the table is written).
 pub fn full_row(m: &Measurement) -> Vec<Cell> {
@@ -210,6 +199,19 @@ pub fn full_row(m: &Measurement) -> Vec<Cell> {
     ])
     .collect()
 }
+
+/// The sample's figures as both tables show them ([`stat_cells`]).
+const STAT_COLUMNS: [&str; 9] = [
+    "median_ms",
+    "mad_ms",
+    "mean_ms",
+    "std_ms",
+    "min_ms",
+    "max_ms",
+    "p10_ms",
+    "p90_ms",
+    "cv",
+];
 
 /// The sample's figures as both tables show them: median, MAD, mean, std, min, max, p10,
 /// p90, CV.

@@ -13,8 +13,8 @@ use crate::cli::{JournalAction, JournalArgs};
 use crate::measurements::{measurement_json, results_table};
 use crate::output::ms;
 use crate::state;
-use crate::tables::{ExportFiles, Table};
-use edgenas_profiler::export::{full_row, FULL_COLUMNS};
+use crate::tables::ExportFiles;
+use edgenas_profiler::export::{full_row, full_table};
 
 pub fn run(args: JournalArgs, home: Option<&Path>) -> Result<()> {
     let path = match &args.host {
@@ -147,7 +147,7 @@ fn export(journal: &MeasurementJournal, format: &str, output: Option<PathBuf>) -
             serde_json::to_string_pretty(&serde_json::json!({ "results": results }))? + "\n"
         }
         _ => {
-            let mut table = Table::new(FULL_COLUMNS);
+            let mut table = full_table();
             for m in journal.iter() {
                 table.push(full_row(&m?));
             }
