@@ -81,98 +81,11 @@ pub fn to_tflite_bytes(net: &Network, seed: u64) -> Result<Vec<u8>, RuntimeError
     let (fused, absorbed) = fusions(net);
     let mut vals: Vec<i32> = vec![input];
     for (i, node) in net.nodes.iter().enumerate() {
-        let x = net.shape(node.inputs[0]);
         let ins: Vec<i32> = node.inputs.iter().map(|&v| vals[v]).collect();
-        let name = format!("n{i}");
-        let act = fused[i];
-        let is_output = i + 1 == net.output;
-        let out = match node.op {
-            _ if absorbed[i] => ins[0],
-            Op::Identity => ins[0],
-            Op::Conv2d {
-                kernel,
-                stride,
-                padding,
-                groups,
-                bias,
-                ..
-            } => b.conv(
-                &name,
-                ins[0],
-                x,
-                node.shape,
-                Window {
-                    kernel,
-                    stride,
-                    padding,
-                },
-                groups,
-                bias,
-                act,
-            )?,
-            Op::BatchNorm => b.batch_norm(&name, ins[0], x, act)?,
-            Op::Relu => b.unary(schema::RELU, &name, ins[0], node.shape),
-            Op::Relu6 => b.unary(schema::RELU6, &name, ins[0], node.shape),
-            Op::HardSwish => b.unary(schema::HARD_SWISH, &name, ins[0], node.shape),
-            Op::Sigmoid => b.unary(schema::LOGISTIC, &name, ins[0], node.shape),
-            Op::HardSigmoid => b.hard_sigmoid(&name, ins[0], x),
-            Op::AvgPool {
-                kernel,
-                stride,
-                padding,
-            }
-            | Op::MaxPool {
-                kernel,
-                stride,
-                padding,
-            } => {
-                let code = if matches!(node.op, Op::AvgPool { .. }) {
-                    schema::AVERAGE_POOL_2D
-                } else {
-                    schema::MAX_POOL_2D
-                };
-                let win = Window {
-                    kernel,
-                    stride,
-                    padding,
-                };
-                b.pool(code, &name, ins[0], x, node.shape, win)?
-            }
-            Op::Add => b.add_chain(&name, &ins, x, act),
-            Op::Mul => {
-                let out = b.activation(name.clone(), &nhwc(x));
-                b.op(schema::MUL, &[ins[0], ins[1]], &[out], Some(mul_options()));
-                out
-            }
-            Op::Zero => {
-                let zero = b.constant_f32(format!("{name}.zero"), &[1], &[0.0]);
-                let out = b.activation(name.clone(), &nhwc(x));
-                b.op(schema::MUL, &[ins[0], zero], &[out], Some(mul_options()));
-                out
-            }
-            Op::Concat => {
-                let out = b.activation(name.clone(), &nhwc(node.shape));
-                b.op(
-                    schema::CONCATENATION,
-                    &ins,
-                    &[out],
-                    Some(concat_options(schema::ACT_NONE)),
-                );
-                out
-            }
-            Op::GlobalAvgPool => b.global_avg_pool(&name, ins[0], node.shape),
-            Op::Flatten => {
-                if x.h * x.w == 1 {
-                    // [N, 1, 1, C] is already the flattened order.
-                    ins[0]
-                } else {
-                    let nchw = b.transpose_to_nchw(&name, ins[0], x);
-                    b.reshape(&name, nchw, &nhwc(node.shape))
-                }
-            }
-            Op::Linear { out_features } => {
-                b.linear(&name, ins[0], x, (out_features, node.shape), is_output)?
-            }
+        let out = if absorbed[i] {
+            ins[0]
+        } else {
+            b.node(net, i, &ins, fused[i])?
         };
         vals.push(out);
     }
@@ -394,6 +307,102 @@ impl<'a> Builder<'a> {
             t = t.with(3, Field::U8(kind)).obj(4, Obj::Table(options));
         }
         self.operators.push(t);
+    }
+
+    /// Node `i` of `net` over its inputs' tensors `ins`, with the activation `act` fused into
+    /// it; its output tensor. One arm per op: the writer's table.
+    fn node(&mut self, net: &Network, i: usize, ins: &[i32], act: i8) -> Result<i32, RuntimeError> {
+        let node = &net.nodes[i];
+        let x = net.shape(node.inputs[0]);
+        let name = format!("n{i}");
+        let is_output = i + 1 == net.output;
+        Ok(match node.op {
+            Op::Identity => ins[0],
+            Op::Conv2d {
+                kernel,
+                stride,
+                padding,
+                groups,
+                bias,
+                ..
+            } => self.conv(
+                &name,
+                ins[0],
+                x,
+                node.shape,
+                Window {
+                    kernel,
+                    stride,
+                    padding,
+                },
+                groups,
+                bias,
+                act,
+            )?,
+            Op::BatchNorm => self.batch_norm(&name, ins[0], x, act)?,
+            Op::Relu => self.unary(schema::RELU, &name, ins[0], node.shape),
+            Op::Relu6 => self.unary(schema::RELU6, &name, ins[0], node.shape),
+            Op::HardSwish => self.unary(schema::HARD_SWISH, &name, ins[0], node.shape),
+            Op::Sigmoid => self.unary(schema::LOGISTIC, &name, ins[0], node.shape),
+            Op::HardSigmoid => self.hard_sigmoid(&name, ins[0], x),
+            Op::AvgPool {
+                kernel,
+                stride,
+                padding,
+            }
+            | Op::MaxPool {
+                kernel,
+                stride,
+                padding,
+            } => {
+                let code = if matches!(node.op, Op::AvgPool { .. }) {
+                    schema::AVERAGE_POOL_2D
+                } else {
+                    schema::MAX_POOL_2D
+                };
+                let win = Window {
+                    kernel,
+                    stride,
+                    padding,
+                };
+                self.pool(code, &name, ins[0], x, node.shape, win)?
+            }
+            Op::Add => self.add_chain(&name, ins, x, act),
+            Op::Mul => {
+                let out = self.activation(name.clone(), &nhwc(x));
+                self.op(schema::MUL, &[ins[0], ins[1]], &[out], Some(mul_options()));
+                out
+            }
+            Op::Zero => {
+                let zero = self.constant_f32(format!("{name}.zero"), &[1], &[0.0]);
+                let out = self.activation(name.clone(), &nhwc(x));
+                self.op(schema::MUL, &[ins[0], zero], &[out], Some(mul_options()));
+                out
+            }
+            Op::Concat => {
+                let out = self.activation(name.clone(), &nhwc(node.shape));
+                self.op(
+                    schema::CONCATENATION,
+                    ins,
+                    &[out],
+                    Some(concat_options(schema::ACT_NONE)),
+                );
+                out
+            }
+            Op::GlobalAvgPool => self.global_avg_pool(&name, ins[0], node.shape),
+            Op::Flatten => {
+                if x.h * x.w == 1 {
+                    // [N, 1, 1, C] is already the flattened order.
+                    ins[0]
+                } else {
+                    let nchw = self.transpose_to_nchw(&name, ins[0], x);
+                    self.reshape(&name, nchw, &nhwc(node.shape))
+                }
+            }
+            Op::Linear { out_features } => {
+                self.linear(&name, ins[0], x, (out_features, node.shape), is_output)?
+            }
+        })
     }
 
     /// Folded BatchNorm: y = scale * (x - 0) / sqrt(1 + eps) + shift, as the exporter writes it.
