@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use edgenas_nas::Space;
 use edgenas_ondevice::machine::{check_rounds, Machine, MachineRequest};
+use edgenas_ondevice::state::StateDir;
 use edgenas_ondevice::{Measurer, OracleTable, Session, Setup};
 use edgenas_profiler::{open_measurements, MeasurementJournal, Protocol, Rounds};
 
@@ -27,7 +28,7 @@ pub fn open(args: &DeviceArgs, home: Option<&Path>, space: Space) -> Result<Sess
         burst_ms: args.burst_ms,
     };
     let setup = setup(&args.machine, rounds, args.weight_seed)?;
-    let journal = open_journal(&root.join("measurements.journal"))?;
+    let journal = open_journal(&StateDir::new(&root).journal())?;
     Ok(Session::new(&root, Measurer::device(setup, journal)))
 }
 

@@ -215,14 +215,6 @@ impl Measurer {
         }
     }
 
-    /// The journal measurements go to (None in oracle mode).
-    pub fn journal(&self) -> Option<&MeasurementJournal> {
-        match &self.source {
-            Source::Device { journal, .. } => Some(journal),
-            Source::Oracle(_) => None,
-        }
-    }
-
     /// What the journal already holds for `arch` under the live Fingerprint (interleaved).
     pub fn recorded(&mut self, arch: &Arch) -> Result<Option<Measured>, LoopError> {
         Ok(self.recorded_figures()?.get(&arch.to_string()).cloned())
