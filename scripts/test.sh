@@ -17,6 +17,9 @@ fi
 # TensorFlow Lite's C library for the second runtime's tests (and the aarch64 -tflite tarball):
 # from the npm registry, pinned by sha256, into third_party/tflite/ (idempotent).
 bash scripts/fetch-tflite.sh
+# ONNX Runtime's C library for the third runtime's tests: from the npm registry, pinned by
+# sha256, into third_party/onnxruntime/ (idempotent).
+bash scripts/fetch-ort.sh
 # Every build of this run has the `tflite` feature, so each target is compiled once.
 FEATURES=(--features tflite)
 

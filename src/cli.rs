@@ -558,13 +558,30 @@ pub struct ProtocolArgs {
     pub max_cv: f64,
 }
 
+/// The runtime a network is timed with, and what it runs on: the runtime is part of the
+/// hardware, so search with the one the network will be deployed with.
+#[derive(Debug, Args, Clone)]
+pub struct RuntimeArgs {
+    /// The runtime: tract (built in), tflite (TensorFlow Lite's C library: beside the binary,
+    /// $EDGENAS_TFLITE_LIB or the loader's path) or ort (ONNX Runtime's: beside the binary,
+    /// $EDGENAS_ORT_LIB or the loader's path).
+    #[arg(long = "runtime", default_value = "tract", value_parser = parse_runtime, value_name = "tract|tflite|ort")]
+    pub name: edgenas_runtime::Runtime,
+    /// ONNX Runtime's execution provider (--runtime ort): cpu (default), xnnpack, cuda or
+    /// tensorrt; the loaded library must have it (`edgenas probe` lists them).
+    #[arg(long, value_parser = parse_ep, value_name = "cpu|xnnpack|cuda|tensorrt")]
+    pub ep: Option<edgenas_runtime::OrtProvider>,
+    /// TensorFlow Lite's delegate (--runtime tflite): xnnpack (default, as benchmark_model and
+    /// LiteRT run) or none (TensorFlow Lite's built-in kernels).
+    #[arg(long, value_parser = parse_delegate, value_name = "xnnpack|none")]
+    pub tflite_delegate: Option<edgenas_runtime::TfliteDelegate>,
+}
+
 /// The machine a measurement runs on and the protocol it follows (profile and the loop).
 #[derive(Debug, Args, Clone)]
 pub struct MachineArgs {
-    /// The runtime that times the networks: tract (built in) or tflite (TensorFlow Lite's C
-    /// library, loaded from beside the binary, $EDGENAS_TFLITE_LIB or the loader's path).
-    #[arg(long, default_value = "tract", value_parser = parse_runtime, value_name = "tract|tflite")]
-    pub runtime: edgenas_runtime::Runtime,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
     /// Inference threads (default: the board policy's, e.g. the big cluster's size; 1 on unknown boards).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -620,9 +637,8 @@ pub struct ProfileArgs {
 pub struct InferArgs {
     /// An arch string (NB201, FBNet, OFA), an .onnx file (tract) or a .tflite file (tflite).
     pub target: String,
-    /// The runtime: tract or tflite.
-    #[arg(long, default_value = "tract", value_parser = parse_runtime, value_name = "tract|tflite")]
-    pub runtime: edgenas_runtime::Runtime,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
     /// Inference threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -761,10 +777,35 @@ pub enum BenchKind {
         /// Sampling time per arch in seconds (the protocol's max time).
         #[arg(long, default_value_t = 2.0)]
         max_time: f64,
-        /// Runtimes to time each arch with, comma-separated (tract,tflite compares the two:
-        /// each arch is timed by both back to back, the order alternating).
+        /// Runtimes to time each arch with, comma-separated, each optionally with its delegate
+        /// or provider (tract,tflite+none,tflite,ort,ort+xnnpack): each arch is timed by all of
+        /// them back to back, the order alternating.
         #[arg(long, default_value = "tract", value_delimiter = ',', value_parser = parse_runtime)]
         runtimes: Vec<edgenas_runtime::Runtime>,
+    },
+    /// The same seeded archs on every runtime available here (tract, TensorFlow Lite with and
+    /// without XNNPACK, ONNX Runtime on each provider it has), or on --runtimes: each runtime's
+    /// median latency and its ratio to the fastest, and the rank agreement of each pair. The
+    /// runtime is part of the hardware: search with the one the network is deployed with.
+    Runtimes {
+        /// Search space: nb201, fbnet or ofa.
+        #[arg(long, default_value = "nb201")]
+        space: String,
+        /// How many seeded archs to time.
+        #[arg(long, default_value_t = 40)]
+        archs: usize,
+        /// Seed of the archs.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Sampling time per arch and runtime in seconds (the protocol's max time).
+        #[arg(long, default_value_t = 1.0)]
+        max_time: f64,
+        /// Runtimes to compare, comma-separated (default: every one available here).
+        #[arg(long, value_delimiter = ',', value_parser = parse_runtime)]
+        runtimes: Vec<edgenas_runtime::Runtime>,
+        /// Print the figures as JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Test-retest of the measurement protocol: N archs measured twice with interleaved rounds
     /// and twice with the one-arch-at-a-time protocol, in one run.
@@ -836,6 +877,18 @@ pub enum BenchKind {
 
 /// `--runtime`: the names [`edgenas_runtime::Runtime`] knows.
 fn parse_runtime(s: &str) -> Result<edgenas_runtime::Runtime, String> {
+    s.parse()
+        .map_err(|e: edgenas_runtime::RuntimeError| e.to_string())
+}
+
+/// `--ep`: ONNX Runtime's execution providers.
+fn parse_ep(s: &str) -> Result<edgenas_runtime::OrtProvider, String> {
+    s.parse()
+        .map_err(|e: edgenas_runtime::RuntimeError| e.to_string())
+}
+
+/// `--tflite-delegate`.
+fn parse_delegate(s: &str) -> Result<edgenas_runtime::TfliteDelegate, String> {
     s.parse()
         .map_err(|e: edgenas_runtime::RuntimeError| e.to_string())
 }

@@ -12,7 +12,7 @@ use edgenas_ondevice::state::StateDir;
 use edgenas_ondevice::{Measurer, OracleTable, Session, Setup};
 use edgenas_profiler::{open_measurements, MeasurementJournal, Protocol, Rounds};
 
-use crate::cli::{DeviceArgs, MachineArgs, ProtocolArgs};
+use crate::cli::{DeviceArgs, MachineArgs, ProtocolArgs, RuntimeArgs};
 
 /// The loop's session for `space`: the state directory with its journal and the device's
 /// measurement setup, or the oracle table that stands in for measurements.
@@ -44,6 +44,7 @@ pub fn open_journal(path: &Path) -> Result<MeasurementJournal> {
 pub fn setup(args: &MachineArgs, rounds: Rounds, seed: u64) -> Result<Setup> {
     let protocol = protocol(&args.protocol)?;
     check_rounds(&rounds)?;
+    let runtime = runtime(&args.runtime)?;
     let m = machine(args)?;
     Ok(Setup {
         root: m.root,
@@ -55,9 +56,14 @@ pub fn setup(args: &MachineArgs, rounds: Rounds, seed: u64) -> Result<Setup> {
         cooldown: Duration::from_secs_f64(args.cooldown),
         allow_unstable: args.allow_unstable,
         seed,
-        runtime: args.runtime,
-        runtime_identity: runtime_identity(args.runtime)?,
+        runtime,
+        runtime_identity: runtime_identity(runtime)?,
     })
+}
+
+/// The runtime `--runtime` names with `--ep` or `--tflite-delegate` applied.
+pub fn runtime(args: &RuntimeArgs) -> Result<edgenas_runtime::Runtime> {
+    Ok(args.name.with_accelerator(args.ep, args.tflite_delegate)?)
 }
 
 /// The runtime's name and version for the Fingerprint; for TensorFlow Lite this loads its

@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use edgenas_nas::Space;
 use edgenas_runtime::tflite::{nchw_to_nhwc, to_tflite_bytes, TfliteModel};
-use edgenas_runtime::{TractModel, TractOptions};
+use edgenas_runtime::{TfliteDelegate, TractModel, TractOptions};
 use rand::SeedableRng;
 
 /// The writer is right: for seeded archs of each space, tract on the ONNX model and TensorFlow
@@ -26,28 +26,31 @@ fn tract_and_tflite_agree_on_archs_of_every_space() {
             let mut tract = TractModel::from_network(&net, TractOptions { threads: 1, seed })
                 .unwrap_or_else(|e| panic!("{arch}: {e}"));
             let bytes = to_tflite_bytes(&net, seed).unwrap_or_else(|e| panic!("{arch}: {e}"));
-            let mut tfl =
-                TfliteModel::from_bytes(&bytes, 1, seed).unwrap_or_else(|e| panic!("{arch}: {e}"));
+            // Both ways TensorFlow Lite runs it: its own kernels and the XNNPACK delegate.
+            let mut tfl = TfliteModel::from_bytes(&bytes, 1, seed, TfliteDelegate::None)
+                .unwrap_or_else(|e| panic!("{arch}: {e}"));
+            let mut xnn = TfliteModel::from_bytes(&bytes, 1, seed, TfliteDelegate::Xnnpack)
+                .unwrap_or_else(|e| panic!("{arch}: {e}"));
             let n = net.input.elements();
             let input: Vec<f32> = (0..n)
                 .map(|i| ((i * 7919 % 2003) as f32 / 1001.0) - 1.0)
                 .collect();
             let want = tract.run_on(&input).unwrap().remove(0);
-            let got = tfl
-                .run_on(&nchw_to_nhwc(&input, net.input.dims()))
-                .unwrap()
-                .remove(0);
-            assert_eq!(want.len(), got.len(), "{arch}");
-            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-3);
-            let worst = want
-                .iter()
-                .zip(&got)
-                .map(|(w, g)| (w - g).abs())
-                .fold(0f32, f32::max);
-            assert!(
-                worst <= 1e-3 * scale,
-                "{space:?} {arch}: outputs differ by {worst} (scale {scale})"
-            );
+            let nhwc = nchw_to_nhwc(&input, net.input.dims());
+            for (name, model) in [("tflite", &mut tfl), ("tflite+xnnpack", &mut xnn)] {
+                let got = model.run_on(&nhwc).unwrap().remove(0);
+                assert_eq!(want.len(), got.len(), "{arch}");
+                let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-3);
+                let worst = want
+                    .iter()
+                    .zip(&got)
+                    .map(|(w, g)| (w - g).abs())
+                    .fold(0f32, f32::max);
+                assert!(
+                    worst <= 1e-3 * scale,
+                    "{space:?} {arch} on {name}: outputs differ by {worst} (scale {scale})"
+                );
+            }
         }
     }
 }
@@ -158,6 +161,7 @@ fn profile_records_the_runtime_and_never_mixes_them() {
     };
     let tract = profile("tract");
     let tflite = profile("tflite");
+    let plain = profile("tflite+none");
     let fp = |v: &serde_json::Value| {
         let v = &v["results"][0];
         (
@@ -172,11 +176,15 @@ fn profile_records_the_runtime_and_never_mixes_them() {
     let (rt, _, ms) = fp(&tract);
     assert_eq!(rt, "tract");
     assert!(ms > 0.0);
+    // XNNPACK by default, as benchmark_model and LiteRT run; the delegate is in the identity.
     let (rt, version, ms) = fp(&tflite);
-    assert_eq!(rt, "tflite");
+    assert_eq!(rt, "tflite+xnnpack");
     assert!(version.starts_with("2."), "{version}");
     assert!(ms > 0.0);
-    // Both are in the journal: the TFLite run was measured, not resumed from tract's record.
+    let (rt, _, ms) = fp(&plain);
+    assert_eq!(rt, "tflite");
+    assert!(ms > 0.0);
+    // All are in the journal: each TFLite run was measured, not resumed from another's record.
     let shown = json(&ok(home.path(), &["journal", "show", "--json"]));
     let runtimes: Vec<&str> = shown["results"]
         .as_array()
@@ -184,11 +192,11 @@ fn profile_records_the_runtime_and_never_mixes_them() {
         .iter()
         .map(|m| m["fingerprint"]["runtime"].as_str().unwrap())
         .collect();
-    assert_eq!(runtimes, ["tract", "tflite"]);
+    assert_eq!(runtimes, ["tract", "tflite+xnnpack", "tflite"]);
     // A second tflite --resume reuses the tflite record.
     profile("tflite");
     let shown = json(&ok(home.path(), &["journal", "show", "--json"]));
-    assert_eq!(shown["results"].as_array().unwrap().len(), 2);
+    assert_eq!(shown["results"].as_array().unwrap().len(), 3);
 }
 
 /// Without the library: one line that says how to get it; tract is unaffected.
@@ -252,10 +260,7 @@ fn a_missing_library_is_one_clear_line() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     // An unknown runtime is a usage error (clap's status 2) that names the valid ones.
-    let o = run(
-        home.path(),
-        &["infer", ALL_CONV1, "--runtime", "onnxruntime"],
-    );
+    let o = run(home.path(), &["infer", ALL_CONV1, "--runtime", "tensorrt"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("tract, tflite"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("tract, tflite, ort"), "{}", stderr(&o));
 }

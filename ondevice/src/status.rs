@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use edgenas_profiler::embedding::HardwareEmbedding;
 use edgenas_profiler::Fingerprint;
-use edgenas_runtime::Runtime;
+use edgenas_runtime::{Runtime, TfliteDelegate};
 use serde::Serialize;
 
 /// A runtime: its name and version and the library it was loaded from, or why it is not
@@ -17,6 +17,8 @@ pub enum RuntimeStatus {
         name: String,
         version: String,
         library: Option<String>,
+        /// What it can run on (ONNX Runtime's execution providers, TensorFlow Lite's delegates).
+        accelerators: Vec<String>,
     },
     Missing {
         name: &'static str,
@@ -26,20 +28,25 @@ pub enum RuntimeStatus {
 
 /// Every runtime this binary knows, loaded where it is loaded at run time.
 pub fn runtimes() -> Vec<RuntimeStatus> {
-    [Runtime::Tract, Runtime::Tflite]
-        .into_iter()
-        .map(|r| match r.identity() {
-            Ok((name, version)) => RuntimeStatus::Available {
-                name,
-                version,
-                library: r.library_path(),
-            },
-            Err(e) => RuntimeStatus::Missing {
-                name: r.name(),
-                error: e.to_string(),
-            },
-        })
-        .collect()
+    [
+        Runtime::Tract,
+        Runtime::Tflite(TfliteDelegate::None),
+        Runtime::ORT,
+    ]
+    .into_iter()
+    .map(|r| match r.identity() {
+        Ok((_, version)) => RuntimeStatus::Available {
+            name: r.name().to_string(),
+            version,
+            library: r.library_path(),
+            accelerators: r.accelerators(),
+        },
+        Err(e) => RuntimeStatus::Missing {
+            name: r.name(),
+            error: e.to_string(),
+        },
+    })
+    .collect()
 }
 
 /// A stored embedding: its space and the Fingerprint fields in which the live state differs

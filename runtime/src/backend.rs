@@ -9,48 +9,203 @@ use crate::ir::Network;
 use crate::tract_backend::{TractModel, TractOptions};
 use crate::RuntimeError;
 
-/// A runtime that can time a network.
+/// A runtime that can time a network, with the accelerator it runs on (TensorFlow Lite's
+/// delegate, ONNX Runtime's execution provider): both change latency, so both are part of the
+/// hardware a measurement belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Runtime {
     /// tract, pure Rust, built in.
     #[default]
     Tract,
     /// TensorFlow Lite's C library, loaded at run time.
-    Tflite,
+    Tflite(TfliteDelegate),
+    /// ONNX Runtime's C library, loaded at run time.
+    Ort(OrtProvider),
 }
 
-impl Runtime {
-    pub const NAMES: [&'static str; 2] = ["tract", "tflite"];
+/// Whether TensorFlow Lite runs the model through its XNNPACK delegate (as `benchmark_model`
+/// and LiteRT do by default) or on its own built-in kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TfliteDelegate {
+    #[default]
+    Xnnpack,
+    None,
+}
+
+impl TfliteDelegate {
+    pub const NAMES: [&'static str; 2] = ["xnnpack", "none"];
 
     pub fn name(self) -> &'static str {
         match self {
-            Runtime::Tract => "tract",
-            Runtime::Tflite => "tflite",
+            TfliteDelegate::Xnnpack => "xnnpack",
+            TfliteDelegate::None => "none",
+        }
+    }
+}
+
+impl std::str::FromStr for TfliteDelegate {
+    type Err = RuntimeError;
+
+    fn from_str(s: &str) -> Result<TfliteDelegate, RuntimeError> {
+        match s {
+            "xnnpack" => Ok(TfliteDelegate::Xnnpack),
+            "none" => Ok(TfliteDelegate::None),
+            other => Err(RuntimeError::Unsupported(format!(
+                "unknown TensorFlow Lite delegate '{other}' (delegates: xnnpack, none)"
+            ))),
+        }
+    }
+}
+
+/// ONNX Runtime's execution provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrtProvider {
+    #[default]
+    Cpu,
+    Xnnpack,
+    Cuda,
+    Tensorrt,
+}
+
+impl OrtProvider {
+    pub const ALL: [OrtProvider; 4] = [
+        OrtProvider::Cpu,
+        OrtProvider::Xnnpack,
+        OrtProvider::Cuda,
+        OrtProvider::Tensorrt,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OrtProvider::Cpu => "cpu",
+            OrtProvider::Xnnpack => "xnnpack",
+            OrtProvider::Cuda => "cuda",
+            OrtProvider::Tensorrt => "tensorrt",
         }
     }
 
-    /// The file format this runtime reads (and `export` writes for it).
-    /// The library file this runtime was loaded from, once loaded (TensorFlow Lite); None for
-    /// a built-in runtime.
+    /// The provider's name in ONNX Runtime (`GetAvailableProviders`).
+    pub fn library_name(self) -> &'static str {
+        match self {
+            OrtProvider::Cpu => "CPUExecutionProvider",
+            OrtProvider::Xnnpack => "XnnpackExecutionProvider",
+            OrtProvider::Cuda => "CUDAExecutionProvider",
+            OrtProvider::Tensorrt => "TensorrtExecutionProvider",
+        }
+    }
+}
+
+impl std::str::FromStr for OrtProvider {
+    type Err = RuntimeError;
+
+    fn from_str(s: &str) -> Result<OrtProvider, RuntimeError> {
+        OrtProvider::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| {
+                RuntimeError::Unsupported(format!(
+                    "unknown execution provider '{s}' (providers: cpu, xnnpack, cuda, tensorrt)"
+                ))
+            })
+    }
+}
+
+impl Runtime {
+    /// The runtimes' names as `--runtime` takes them.
+    pub const NAMES: [&'static str; 3] = ["tract", "tflite", "ort"];
+
+    /// tflite with XNNPACK, ort on the CPU provider.
+    pub const TFLITE: Runtime = Runtime::Tflite(TfliteDelegate::Xnnpack);
+    pub const ORT: Runtime = Runtime::Ort(OrtProvider::Cpu);
+
+    /// The runtime's own name, whatever it runs on.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Tract => "tract",
+            Runtime::Tflite(_) => "tflite",
+            Runtime::Ort(_) => "ort",
+        }
+    }
+
+    /// What the runtime runs on: TensorFlow Lite's delegate or ONNX Runtime's provider.
+    pub fn accelerator(self) -> Option<&'static str> {
+        match self {
+            Runtime::Tract => None,
+            Runtime::Tflite(d) => Some(d.name()),
+            Runtime::Ort(p) => Some(p.name()),
+        }
+    }
+
+    /// What this runtime's loaded library can run on: ONNX Runtime's execution providers as the
+    /// library lists them, TensorFlow Lite's delegates (XNNPACK where the library has it).
+    pub fn accelerators(self) -> Vec<String> {
+        match self {
+            Runtime::Tract => Vec::new(),
+            #[cfg(feature = "tflite")]
+            Runtime::Tflite(_) => crate::tflite::delegates(),
+            #[cfg(not(feature = "tflite"))]
+            Runtime::Tflite(_) => Vec::new(),
+            Runtime::Ort(_) => crate::ort::providers().unwrap_or_default(),
+        }
+    }
+
+    /// The runtime and what it runs on, as `--runtime` and `--runtimes` take it back:
+    /// `tract`, `tflite+xnnpack`, `tflite+none`, `ort+cpu`…
+    pub fn label(self) -> String {
+        match self {
+            Runtime::Tract => "tract".into(),
+            Runtime::Tflite(d) => format!("tflite+{}", d.name()),
+            Runtime::Ort(p) => format!("ort+{}", p.name()),
+        }
+    }
+
+    /// The same runtime with `--ep` or `--tflite-delegate` applied; each is refused for a
+    /// runtime it does not belong to.
+    pub fn with_accelerator(
+        self,
+        ep: Option<OrtProvider>,
+        delegate: Option<TfliteDelegate>,
+    ) -> Result<Runtime, RuntimeError> {
+        match (self, ep, delegate) {
+            (r, None, None) => Ok(r),
+            (Runtime::Ort(_), Some(p), None) => Ok(Runtime::Ort(p)),
+            (Runtime::Tflite(_), None, Some(d)) => Ok(Runtime::Tflite(d)),
+            (r, Some(_), _) => Err(RuntimeError::Unsupported(format!(
+                "--ep picks ONNX Runtime's execution provider; it needs --runtime ort, not {}",
+                r.name()
+            ))),
+            (r, None, Some(_)) => Err(RuntimeError::Unsupported(format!(
+                "--tflite-delegate needs --runtime tflite, not {}",
+                r.name()
+            ))),
+        }
+    }
+
+    /// The library file this runtime was loaded from, once loaded; None for a built-in runtime
+    /// or one whose library is missing.
     pub fn library_path(self) -> Option<String> {
         match self {
             Runtime::Tract => None,
             #[cfg(feature = "tflite")]
-            Runtime::Tflite => crate::tflite::library_path().ok(),
+            Runtime::Tflite(_) => crate::tflite::library_path().ok(),
             #[cfg(not(feature = "tflite"))]
-            Runtime::Tflite => None,
+            Runtime::Tflite(_) => None,
+            Runtime::Ort(_) => crate::ort::library_path().ok(),
         }
     }
 
+    /// The file format this runtime reads (and `export` writes for it).
     pub fn file_extension(self) -> &'static str {
         match self {
-            Runtime::Tract => "onnx",
-            Runtime::Tflite => "tflite",
+            Runtime::Tract | Runtime::Ort(_) => "onnx",
+            Runtime::Tflite(_) => "tflite",
         }
     }
 
-    /// Name and version as recorded in every Fingerprint: what is timed depends on both. For
-    /// TensorFlow Lite this loads the library (its version is `TfLiteVersion()`).
+    /// Name and version as recorded in every Fingerprint: what is timed depends on both, and on
+    /// the delegate or provider, which the name carries (`tflite+xnnpack`, `onnxruntime+cpu`;
+    /// plain `tflite` is TensorFlow Lite without a delegate, as edgenas timed it before
+    /// XNNPACK). A runtime loaded at run time is loaded here.
     pub fn identity(self) -> Result<(String, String), RuntimeError> {
         match self {
             Runtime::Tract => Ok((
@@ -58,28 +213,47 @@ impl Runtime {
                 crate::tract_backend::RUNTIME.1.to_string(),
             )),
             #[cfg(feature = "tflite")]
-            Runtime::Tflite => Ok(("tflite".to_string(), crate::tflite::version()?)),
+            Runtime::Tflite(d) => Ok((
+                match d {
+                    TfliteDelegate::None => "tflite".to_string(),
+                    TfliteDelegate::Xnnpack => "tflite+xnnpack".to_string(),
+                },
+                crate::tflite::version()?,
+            )),
             #[cfg(not(feature = "tflite"))]
-            Runtime::Tflite => Err(no_tflite()),
+            Runtime::Tflite(_) => Err(no_tflite()),
+            Runtime::Ort(p) => Ok((format!("onnxruntime+{}", p.name()), crate::ort::version()?)),
         }
     }
 }
 
+/// The label: `tract`, `tflite+xnnpack`, `ort+cpu`…
 impl std::fmt::Display for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        f.write_str(&self.label())
     }
 }
 
 impl std::str::FromStr for Runtime {
     type Err = RuntimeError;
 
+    /// `tract`, `tflite`, `ort` (or `onnxruntime`), each optionally `+` its delegate or
+    /// provider: `tflite+none`, `ort+xnnpack`.
     fn from_str(s: &str) -> Result<Runtime, RuntimeError> {
-        match s {
-            "tract" => Ok(Runtime::Tract),
-            "tflite" | "tensorflow-lite" => Ok(Runtime::Tflite),
-            other => Err(RuntimeError::Unsupported(format!(
-                "unknown runtime '{other}' (runtimes: tract, tflite)"
+        let (name, accel) = match s.split_once('+') {
+            Some((n, a)) => (n, Some(a)),
+            None => (s, None),
+        };
+        match (name, accel) {
+            ("tract", None) => Ok(Runtime::Tract),
+            ("tflite" | "tensorflow-lite", a) => Ok(Runtime::Tflite(
+                a.map(str::parse).transpose()?.unwrap_or_default(),
+            )),
+            ("ort" | "onnxruntime", a) => Ok(Runtime::Ort(
+                a.map(str::parse).transpose()?.unwrap_or_default(),
+            )),
+            _ => Err(RuntimeError::Unsupported(format!(
+                "unknown runtime '{s}' (runtimes: tract, tflite, ort; tflite+none, ort+xnnpack…)"
             ))),
         }
     }
@@ -119,26 +293,32 @@ pub enum Model {
     Tract(TractModel),
     #[cfg(feature = "tflite")]
     Tflite(crate::tflite::TfliteModel),
+    Ort(crate::ort::OrtModel),
 }
 
 impl Model {
-    /// Prepares an IR network: tract runs its ONNX model, TensorFlow Lite its `.tflite` model,
-    /// both with the same weights.
+    /// Prepares an IR network: tract and ONNX Runtime run its ONNX model, TensorFlow Lite its
+    /// `.tflite` model, all with the same weights.
     pub fn from_network(net: &Network, opts: ModelOptions) -> Result<Model, RuntimeError> {
         match opts.runtime {
             Runtime::Tract => TractModel::from_network(net, opts.tract()).map(Model::Tract),
             #[cfg(feature = "tflite")]
-            Runtime::Tflite => {
+            Runtime::Tflite(delegate) => {
                 let bytes = crate::tflite::to_tflite_bytes(net, opts.seed)?;
-                crate::tflite::TfliteModel::from_bytes(&bytes, opts.threads, opts.seed)
+                crate::tflite::TfliteModel::from_bytes(&bytes, opts.threads, opts.seed, delegate)
                     .map(Model::Tflite)
             }
             #[cfg(not(feature = "tflite"))]
-            Runtime::Tflite => Err(no_tflite()),
+            Runtime::Tflite(_) => Err(no_tflite()),
+            Runtime::Ort(provider) => {
+                let bytes = crate::onnx::to_onnx_bytes(net, opts.seed);
+                crate::ort::OrtModel::from_bytes(&bytes, opts.threads, opts.seed, provider)
+                    .map(Model::Ort)
+            }
         }
     }
 
-    /// Prepares a model file: `.onnx` for tract, `.tflite` for TensorFlow Lite.
+    /// Prepares a model file: `.onnx` for tract and ONNX Runtime, `.tflite` for TensorFlow Lite.
     pub fn from_file(path: &Path, opts: ModelOptions) -> Result<Model, RuntimeError> {
         let ext = path
             .extension()
@@ -150,18 +330,26 @@ impl Model {
                 path.display()
             ))),
             (Runtime::Tract, _) => TractModel::from_onnx_file(path, opts.tract()).map(Model::Tract),
-            (Runtime::Tflite, Some("onnx")) => Err(RuntimeError::Unsupported(format!(
+            (Runtime::Ort(_), Some("tflite")) => Err(RuntimeError::Unsupported(format!(
+                "{}: ONNX Runtime reads .onnx files; time a .tflite file with --runtime tflite",
+                path.display()
+            ))),
+            (Runtime::Ort(provider), _) => {
+                crate::ort::OrtModel::from_file(path, opts.threads, opts.seed, provider)
+                    .map(Model::Ort)
+            }
+            (Runtime::Tflite(_), Some("onnx")) => Err(RuntimeError::Unsupported(format!(
                 "{}: TensorFlow Lite reads .tflite files; time the .onnx with --runtime tract, \
                  or write a .tflite with `edgenas export ARCH --format tflite`",
                 path.display()
             ))),
             #[cfg(feature = "tflite")]
-            (Runtime::Tflite, _) => {
-                crate::tflite::TfliteModel::from_file(path, opts.threads, opts.seed)
+            (Runtime::Tflite(delegate), _) => {
+                crate::tflite::TfliteModel::from_file(path, opts.threads, opts.seed, delegate)
                     .map(Model::Tflite)
             }
             #[cfg(not(feature = "tflite"))]
-            (Runtime::Tflite, _) => Err(no_tflite()),
+            (Runtime::Tflite(_), _) => Err(no_tflite()),
         }
     }
 
@@ -169,7 +357,8 @@ impl Model {
         match self {
             Model::Tract(_) => Runtime::Tract,
             #[cfg(feature = "tflite")]
-            Model::Tflite(_) => Runtime::Tflite,
+            Model::Tflite(m) => Runtime::Tflite(m.delegate()),
+            Model::Ort(m) => Runtime::Ort(m.provider()),
         }
     }
 
@@ -179,6 +368,7 @@ impl Model {
             Model::Tract(m) => m.init_time,
             #[cfg(feature = "tflite")]
             Model::Tflite(m) => m.init_time,
+            Model::Ort(m) => m.init_time,
         }
     }
 
@@ -187,15 +377,18 @@ impl Model {
             Model::Tract(m) => m.threads(),
             #[cfg(feature = "tflite")]
             Model::Tflite(m) => m.threads(),
+            Model::Ort(m) => m.threads(),
         }
     }
 
-    /// The input's shape in the runtime's layout (NCHW for tract, NHWC for TensorFlow Lite).
+    /// The input's shape in the runtime's layout (NCHW for tract and ONNX Runtime, NHWC for
+    /// TensorFlow Lite).
     pub fn input_shape(&self) -> &[usize] {
         match self {
             Model::Tract(m) => m.input_shape(),
             #[cfg(feature = "tflite")]
             Model::Tflite(m) => m.input_shape(),
+            Model::Ort(m) => m.input_shape(),
         }
     }
 
@@ -205,6 +398,7 @@ impl Model {
             Model::Tract(m) => m.run(),
             #[cfg(feature = "tflite")]
             Model::Tflite(m) => m.run(),
+            Model::Ort(m) => m.run(),
         }
     }
 
@@ -214,6 +408,7 @@ impl Model {
             Model::Tract(m) => m.run_discard(),
             #[cfg(feature = "tflite")]
             Model::Tflite(m) => m.run_discard(),
+            Model::Ort(m) => m.run_discard(),
         }
     }
 }

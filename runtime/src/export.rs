@@ -42,7 +42,7 @@ impl ExportFormat {
     /// What a network timed by `runtime` is exported as: the file that runtime read
     /// (`.tflite` for TensorFlow Lite, or where `path` ends in .tflite), else ONNX.
     pub fn for_runtime(runtime: Runtime, path: &Path) -> ExportFormat {
-        if runtime == Runtime::Tflite
+        if matches!(runtime, Runtime::Tflite(_))
             || ExportFormat::from_extension(path) == Some(ExportFormat::Tflite)
         {
             ExportFormat::Tflite

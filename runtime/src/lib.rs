@@ -1,25 +1,27 @@
 //! edgenas-runtime: the network IR, its ONNX export, and the backends that run it.
 //!
-//! The tract backend is pure Rust and always present; TensorFlow Lite is the second backend
-//! (feature `tflite`, its library loaded at run time). [`Model`] is the seam: it turns a
+//! The tract backend is pure Rust and always present; TensorFlow Lite (feature `tflite`) and
+//! ONNX Runtime are loaded at run time from their C libraries. [`Model`] is the seam: it turns a
 //! [`Network`] (or a model file) into something that runs one inference on a fixed input, with
-//! either runtime. The profiler times any such closure and knows nothing of networks.
+//! any runtime. The profiler times any such closure and knows nothing of networks.
 //! [`export`] names the formats a network is written in for other tools.
 //!
 //! Must not: know search spaces, archs or devices (it takes a [`Network`]), time anything,
 //! or print. Runtime libraries are opened at run time, never linked.
 
 pub mod backend;
+mod dynlib;
 pub mod executed;
 pub mod export;
 pub mod ir;
 pub mod naswot;
 pub mod onnx;
+pub mod ort;
 pub mod pytorch;
 pub mod tflite;
 pub mod tract_backend;
 
-pub use backend::{Model, ModelOptions, Runtime};
+pub use backend::{Model, ModelOptions, OrtProvider, Runtime, TfliteDelegate};
 pub use executed::{CostFeatures, Executed};
 pub use export::ExportFormat;
 pub use ir::{Network, NetworkCost, Node, Op, Shape, ValueId};
@@ -52,6 +54,10 @@ pub enum RuntimeError {
     Tflite { stage: String, message: String },
     #[error("TensorFlow Lite is not available: {0}")]
     TfliteMissing(String),
+    #[error("ONNX Runtime could not {stage}: {message}")]
+    Ort { stage: String, message: String },
+    #[error("ONNX Runtime is not available: {0}")]
+    OrtMissing(String),
     #[error("{0}")]
     Unsupported(String),
     #[error("cannot start {threads} inference threads: {message}")]

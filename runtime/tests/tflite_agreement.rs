@@ -4,7 +4,7 @@
 
 use edgenas_runtime::ir::{Network, Op, Shape};
 use edgenas_runtime::tflite::{nchw_to_nhwc, to_tflite_bytes, TfliteModel};
-use edgenas_runtime::{Model, ModelOptions, Runtime, TractModel, TractOptions};
+use edgenas_runtime::{Model, ModelOptions, Runtime, TfliteDelegate, TractModel, TractOptions};
 
 fn conv(out: usize, k: usize, s: usize, p: usize, g: usize, bias: bool) -> Op {
     Op::Conv2d {
@@ -80,11 +80,17 @@ fn every_op() -> Network {
 
 #[test]
 fn tract_and_tflite_agree_on_every_op() {
+    for delegate in [TfliteDelegate::None, TfliteDelegate::Xnnpack] {
+        agree_on_every_op(delegate);
+    }
+}
+
+fn agree_on_every_op(delegate: TfliteDelegate) {
     let net = every_op();
     let seed = 7;
     let mut tract = TractModel::from_network(&net, TractOptions { threads: 1, seed }).unwrap();
     let bytes = to_tflite_bytes(&net, seed).unwrap();
-    let mut tfl = TfliteModel::from_bytes(&bytes, 1, seed).unwrap();
+    let mut tfl = TfliteModel::from_bytes(&bytes, 1, seed, delegate).unwrap();
     assert_eq!(tfl.input_shape(), &[1, 16, 16, 3], "NHWC input");
     let n = net.input.elements();
     let input: Vec<f32> = (0..n)
@@ -101,7 +107,7 @@ fn tract_and_tflite_agree_on_every_op() {
     for (i, (w, g)) in want.iter().zip(&got).enumerate() {
         assert!(
             (w - g).abs() <= 1e-4 * scale + 1e-5,
-            "output {i}: tract {w}, tflite {g} (all: {want:?} vs {got:?})"
+            "{delegate:?}: output {i}: tract {w}, tflite {g} (all: {want:?} vs {got:?})"
         );
     }
     // A different input gives a different output: the check is not of a constant network.
@@ -113,7 +119,11 @@ fn tract_and_tflite_agree_on_every_op() {
 #[test]
 fn the_seam_runs_either_runtime_and_names_it() {
     let net = every_op();
-    for runtime in [Runtime::Tract, Runtime::Tflite] {
+    for runtime in [
+        Runtime::Tract,
+        Runtime::Tflite(TfliteDelegate::None),
+        Runtime::Tflite(TfliteDelegate::Xnnpack),
+    ] {
         let opts = ModelOptions {
             runtime,
             threads: 2,
@@ -127,10 +137,13 @@ fn the_seam_runs_either_runtime_and_names_it() {
         assert_eq!(shape.iter().product::<usize>(), 10, "{runtime}: {shape:?}");
         assert!(out.iter().all(|v| v.is_finite()));
         let (name, version) = runtime.identity().unwrap();
-        assert_eq!(name, runtime.name());
+        assert!(name.starts_with(runtime.name()), "{name}");
         assert!(!version.is_empty());
     }
-    let (_, v) = Runtime::Tflite.identity().unwrap();
+    // The delegate is part of the identity: records with and without XNNPACK never mix.
+    let (plain, _) = Runtime::Tflite(TfliteDelegate::None).identity().unwrap();
+    let (xnn, v) = Runtime::TFLITE.identity().unwrap();
+    assert_eq!((plain.as_str(), xnn.as_str()), ("tflite", "tflite+xnnpack"));
     assert!(v.starts_with("2."), "TensorFlow Lite 2.x, got {v}");
 }
 
@@ -147,7 +160,7 @@ fn wrong_files_are_refused_in_one_line() {
         threads: 1,
         seed: 0,
     };
-    let e = Model::from_file(&onnx, opts(Runtime::Tflite))
+    let e = Model::from_file(&onnx, opts(Runtime::TFLITE))
         .unwrap_err()
         .to_string();
     assert!(e.contains("--runtime tract"), "{e}");
@@ -155,14 +168,14 @@ fn wrong_files_are_refused_in_one_line() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("--runtime tflite"), "{e}");
-    assert!(Model::from_file(&tfl, opts(Runtime::Tflite)).is_ok());
+    assert!(Model::from_file(&tfl, opts(Runtime::TFLITE)).is_ok());
     // A truncated flatbuffer is refused by TFLite's verifier, not a crash.
     let bytes = std::fs::read(&tfl).unwrap();
-    let e = TfliteModel::from_bytes(&bytes[..bytes.len() / 2], 1, 0)
+    let e = TfliteModel::from_bytes(&bytes[..bytes.len() / 2], 1, 0, TfliteDelegate::None)
         .unwrap_err()
         .to_string();
     assert!(e.contains("TensorFlow Lite"), "{e}");
-    let e = TfliteModel::from_bytes(b"not a model at all", 1, 0)
+    let e = TfliteModel::from_bytes(b"not a model at all", 1, 0, TfliteDelegate::None)
         .unwrap_err()
         .to_string();
     assert!(e.contains("TFL3"), "{e}");

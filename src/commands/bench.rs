@@ -54,6 +54,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
             max_time,
             runtimes,
         } => table(space, data, device, archs, seed, max_time, runtimes),
+        BenchKind::Runtimes {
+            space,
+            archs,
+            seed,
+            max_time,
+            runtimes,
+            json,
+        } => compare_runtimes(space, archs, seed, max_time, runtimes, json),
         BenchKind::Search {
             space,
             data,
@@ -259,6 +267,64 @@ fn table(
                 kendall_tau_b(&t.ours[a], &t.ours[b])
             );
         }
+    }
+    Ok(())
+}
+
+fn compare_runtimes(
+    space: String,
+    archs: usize,
+    seed: u64,
+    max_time: f64,
+    runtimes: Vec<Runtime>,
+    json: bool,
+) -> Result<()> {
+    let space = Space::from_name(&space)?;
+    let runtimes = if runtimes.is_empty() {
+        bench::runtimes::available()
+    } else {
+        runtimes
+    };
+    let c = bench::runtimes::compare(
+        space,
+        archs,
+        seed,
+        max_time,
+        &runtimes,
+        &mut |i, n, arch, f| {
+            let shown: Vec<String> = runtimes
+                .iter()
+                .zip(f)
+                .map(|(rt, f)| format!("{rt} {f:>8.3} ms"))
+                .collect();
+            eprintln!("  {:>3}/{n}  {}  {arch}", i + 1, shown.join("  "));
+        },
+    )?;
+    if json {
+        return crate::output::print_json(&c);
+    }
+    println!(
+        "{}: {} seeded archs, 1 thread, each timed by every runtime back to back",
+        c.space,
+        c.archs.len()
+    );
+    let width = c
+        .runtimes
+        .iter()
+        .map(|r| r.runtime.len())
+        .max()
+        .unwrap_or(0);
+    for r in &c.runtimes {
+        println!(
+            "  {:<width$}  median {:>8.3} ms  {:>5.2}x the fastest  ({})",
+            r.runtime, r.median_ms, r.ratio_to_fastest, r.identity
+        );
+    }
+    for p in &c.pairs {
+        println!(
+            "  {} vs {}: spearman {:.3}, kendall {:.3}; latency {}/{} median {:.2}",
+            p.a, p.b, p.spearman, p.kendall, p.b, p.a, p.median_ratio_b_over_a
+        );
     }
     Ok(())
 }

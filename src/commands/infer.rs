@@ -13,8 +13,9 @@ pub fn run(args: InferArgs) -> Result<()> {
     if args.threads == 0 {
         anyhow::bail!("--threads must be at least 1");
     }
+    let runtime = crate::session::runtime(&args.runtime)?;
     let opts = ModelOptions {
-        runtime: args.runtime,
+        runtime,
         threads: args.threads,
         seed: args.seed,
     };
@@ -28,7 +29,7 @@ pub fn run(args: InferArgs) -> Result<()> {
     if args.json {
         println!(
             "{}",
-            json!({"target": args.target, "runtime": args.runtime.name(), "seed": args.seed, "shape": shape, "output": output})
+            json!({"target": args.target, "runtime": runtime.name(), "accelerator": runtime.accelerator(), "seed": args.seed, "shape": shape, "output": output})
         );
     } else {
         let head: Vec<String> = output.iter().take(8).map(|v| format!("{v:.6}")).collect();

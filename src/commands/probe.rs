@@ -133,9 +133,23 @@ fn print_runtimes(runtimes: &[RuntimeStatus]) {
                 name,
                 version,
                 library,
+                accelerators,
             } => {
                 let from = library.as_ref().map(|l| format!(" ({l})"));
-                println!("Runtime:     {name} {version}{}", from.unwrap_or_default());
+                let on = if accelerators.is_empty() {
+                    String::new()
+                } else {
+                    let what = if name == "ort" {
+                        "providers"
+                    } else {
+                        "delegates"
+                    };
+                    format!("; {what}: {}", accelerators.join(", "))
+                };
+                println!(
+                    "Runtime:     {name} {version}{}{on}",
+                    from.unwrap_or_default()
+                );
             }
             RuntimeStatus::Missing { name, error } => {
                 println!("Runtime:     {name} not available: {error}")

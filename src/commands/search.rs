@@ -160,12 +160,20 @@ pub fn run(a: SearchArgs, home: Option<&Path>) -> Result<()> {
             space, data, column, a.samples, &model, a.seed,
         )?;
         let r = search_and_verify(&plan, &predictor, None, &mut reporter)?;
-        (r, predictor.fingerprint, a.device.machine.runtime)
+        (
+            r,
+            predictor.fingerprint,
+            crate::session::runtime(&a.device.machine.runtime)?,
+        )
     } else {
         let mut session = crate::session::open(&a.device, home, space)?;
         let predictor = session.stored_predictor(space)?;
         let r = session.search(&plan, &predictor, &mut reporter)?;
-        (r, predictor.fingerprint, a.device.machine.runtime)
+        (
+            r,
+            predictor.fingerprint,
+            crate::session::runtime(&a.device.machine.runtime)?,
+        )
     };
     reporter.finish();
     if let (Some(path), Some(best)) = (&a.output, &report.best) {

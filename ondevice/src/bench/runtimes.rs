@@ -1,5 +1,6 @@
-//! The same seeded rows of a latency table timed here by each runtime: per runtime its median
-//! latency and its rank agreement with the table's column, then the runtimes against each other.
+//! The same archs timed here by each runtime: seeded archs of a space against each other
+//! ([`compare`], `bench runtimes`), or seeded rows of a latency table against its column
+//! ([`table_agreement`], `bench table`).
 //! Each arch is timed by every runtime back to back, the order alternating, so slow phases of a
 //! shared machine fall on all of them.
 
@@ -12,6 +13,7 @@ use edgenas_profiler::Protocol;
 use edgenas_runtime::{Model, ModelOptions, Runtime};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use serde::Serialize;
 
 use crate::LoopError;
 
@@ -134,4 +136,155 @@ fn time_on_each(
             .median_ms;
     }
     Ok(figures)
+}
+
+/// One runtime's figures over the compared archs.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuntimeFigures {
+    /// As `--runtimes` names it: `tract`, `tflite+xnnpack`, `ort+cpu`…
+    pub runtime: String,
+    /// Name and version as the Fingerprint records them.
+    pub identity: String,
+    /// The median over the archs of each arch's median latency.
+    pub median_ms: f64,
+    /// `median_ms` over the fastest runtime's.
+    pub ratio_to_fastest: f64,
+    /// Each arch's median, in the archs' order.
+    pub latencies_ms: Vec<f64>,
+}
+
+/// Two runtimes' rank agreement over the same archs, and their latency ratio.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuntimePair {
+    pub a: String,
+    pub b: String,
+    pub spearman: f64,
+    pub kendall: f64,
+    /// The median over archs of b's latency over a's.
+    pub median_ratio_b_over_a: f64,
+}
+
+/// `bench runtimes`: the same archs on each runtime.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuntimeComparison {
+    pub space: String,
+    pub threads: usize,
+    pub archs: Vec<String>,
+    pub runtimes: Vec<RuntimeFigures>,
+    pub pairs: Vec<RuntimePair>,
+}
+
+/// Every runtime this binary can load here, each with every delegate or provider it has:
+/// tract; TensorFlow Lite with and without XNNPACK; ONNX Runtime on each of its providers
+/// (the GPU ones only where the library has them).
+pub fn available() -> Vec<Runtime> {
+    use edgenas_runtime::{OrtProvider, TfliteDelegate};
+    let mut out = vec![Runtime::Tract];
+    let tflite = Runtime::Tflite(TfliteDelegate::None);
+    if tflite.identity().is_ok() {
+        for d in [TfliteDelegate::None, TfliteDelegate::Xnnpack] {
+            if tflite.accelerators().iter().any(|a| a == d.name()) {
+                out.push(Runtime::Tflite(d));
+            }
+        }
+    }
+    if Runtime::ORT.identity().is_ok() {
+        let have = Runtime::ORT.accelerators();
+        out.extend(
+            OrtProvider::ALL
+                .into_iter()
+                .filter(|p| have.iter().any(|a| a == p.name()))
+                .map(Runtime::Ort),
+        );
+    }
+    out
+}
+
+/// Sees each arch as it is measured: its index, the count, the arch and each runtime's median.
+pub type OnArch<'a> = dyn FnMut(usize, usize, &Arch, &[f64]) + 'a;
+
+/// `archs` seeded archs of `space` timed at 1 thread by each of `runtimes`, back to back with
+/// the order alternating; `on_arch` sees each arch's figures as they are measured.
+pub fn compare(
+    space: Space,
+    archs: usize,
+    seed: u64,
+    max_time: f64,
+    runtimes: &[Runtime],
+    on_arch: &mut OnArch,
+) -> Result<RuntimeComparison, LoopError> {
+    if runtimes.is_empty() || archs < 2 {
+        return Err(LoopError::Invalid(
+            "bench runtimes needs at least one runtime and two archs".into(),
+        ));
+    }
+    let identities: Vec<String> = runtimes
+        .iter()
+        .map(|r| {
+            r.identity()
+                .map(|(n, v)| format!("{n} {v}"))
+                .map_err(|source| LoopError::Runtime {
+                    subject: format!("--runtimes {}", r.label()),
+                    source,
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    let protocol = Protocol {
+        max_time: Duration::from_secs_f64(max_time),
+        min_time: Duration::from_secs_f64(max_time.min(1.0)),
+        ..Protocol::default()
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let chosen: Vec<Arch> = (0..archs).map(|_| space.sample(&mut rng)).collect();
+    let mut latencies = vec![Vec::with_capacity(archs); runtimes.len()];
+    for (i, arch) in chosen.iter().enumerate() {
+        let figures = time_on_each(arch, runtimes, &protocol, i % 2 == 1)?;
+        on_arch(i, archs, arch, &figures);
+        for (k, f) in figures.into_iter().enumerate() {
+            latencies[k].push(f);
+        }
+    }
+    let medians: Vec<f64> = latencies.iter().map(|l| super::median(l.clone())).collect();
+    let fastest = medians.iter().copied().fold(f64::INFINITY, f64::min);
+    let as_f32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    let mut pairs = Vec::new();
+    for a in 0..runtimes.len() {
+        for b in a + 1..runtimes.len() {
+            let (la, lb) = (as_f32(&latencies[a]), as_f32(&latencies[b]));
+            pairs.push(RuntimePair {
+                a: runtimes[a].label(),
+                b: runtimes[b].label(),
+                spearman: edgenas_predictor::metrics::spearman(&la, &lb),
+                kendall: edgenas_predictor::metrics::kendall_tau_b(&la, &lb),
+                median_ratio_b_over_a: super::median(
+                    latencies[b]
+                        .iter()
+                        .zip(&latencies[a])
+                        .map(|(y, x)| y / x)
+                        .collect(),
+                ),
+            });
+        }
+    }
+    Ok(RuntimeComparison {
+        space: space.name().to_string(),
+        threads: 1,
+        archs: chosen.iter().map(|a| a.to_string()).collect(),
+        runtimes: runtimes
+            .iter()
+            .zip(identities)
+            .zip(latencies)
+            .zip(&medians)
+            .map(
+                |(((r, identity), latencies_ms), &median_ms)| RuntimeFigures {
+                    runtime: r.label(),
+                    identity,
+                    median_ms,
+                    ratio_to_fastest: median_ms / fastest,
+                    latencies_ms,
+                },
+            )
+            .collect(),
+        pairs,
+    })
 }

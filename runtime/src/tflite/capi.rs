@@ -5,17 +5,30 @@
 //! loader refuse to start edgenas at all where the library is missing. The symbols used are the
 //! stable C API of `tensorflow/lite/c/c_api.h` (TensorFlow Lite 2.x).
 
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
-use std::path::{Path, PathBuf};
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::backend::TfliteDelegate;
 use crate::RuntimeError;
 
 /// The library's file name, as TensorFlow's build and the -tflite tarballs name it.
 pub const LIBRARY: &str = "libtensorflowlite_c.so";
 /// The environment variable that names the library file to use.
 pub const LIBRARY_ENV: &str = "EDGENAS_TFLITE_LIB";
+
+/// `TfLiteXNNPackDelegateOptions`. TensorFlow Lite 2.9's is `{int32 num_threads; uint32 flags}`
+/// (its `OptionsDefault` returns zeroes); later releases and LiteRT append fields (a weights
+/// cache, variable ops, cache files) whose zero value is their default. A zeroed block larger
+/// than any of them is handed over, so a newer library reads zeros past the fields set here,
+/// never past the end; the struct is not returned by value, whose ABI depends on its size.
+#[repr(C)]
+struct XnnpackOptions {
+    num_threads: i32,
+    flags: u32,
+    _rest: [u64; 30],
+}
 
 type Reporter = unsafe extern "C" fn(*mut c_void, *const c_char, *mut c_void);
 
@@ -42,6 +55,9 @@ struct Api {
     tensor_byte_size: unsafe extern "C" fn(*const c_void) -> usize,
     copy_from: unsafe extern "C" fn(*mut c_void, *const c_void, usize) -> c_int,
     copy_to: unsafe extern "C" fn(*const c_void, *mut c_void, usize) -> c_int,
+    xnnpack_create: Option<unsafe extern "C" fn(*const XnnpackOptions) -> *mut c_void>,
+    xnnpack_delete: Option<unsafe extern "C" fn(*mut c_void)>,
+    add_delegate: Option<unsafe extern "C" fn(*mut c_void, *mut c_void)>,
     /// The file the library was loaded from.
     path: String,
     version_string: String,
@@ -62,100 +78,35 @@ fn api() -> Result<&'static Api, RuntimeError> {
         .map_err(|why| RuntimeError::TfliteMissing(why.clone()))
 }
 
-/// Where the library is looked for, in order: `$EDGENAS_TFLITE_LIB`, beside the edgenas
-/// binary (and in `../lib`), the checkout's `third_party/tflite/` (builds from a checkout), then
-/// the system's search path (`LD_LIBRARY_PATH`, ld.so.cache).
-fn candidates() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Some(p) = std::env::var_os(LIBRARY_ENV).filter(|p| !p.is_empty()) {
-        // Named explicitly: only that file.
-        return vec![PathBuf::from(p)];
-    }
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf))
-    {
-        out.push(dir.join(LIBRARY));
-        out.push(dir.join("../lib").join(LIBRARY));
-    }
-    let platform = if cfg!(target_arch = "aarch64") {
-        "linux-aarch64"
-    } else if cfg!(target_arch = "x86_64") {
-        "linux-x86_64"
-    } else {
-        "linux-other"
-    };
-    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"));
-    out.push(
-        checkout
-            .parent()
-            .unwrap_or(checkout)
-            .join("third_party/tflite")
-            .join(platform)
-            .join(LIBRARY),
-    );
-    // A bare name: the dynamic loader's own search.
-    out.push(PathBuf::from(LIBRARY));
-    out
-}
-
-fn dlerror() -> String {
-    // SAFETY: dlerror returns a thread-local string or null.
-    let e = unsafe { libc::dlerror() };
-    if e.is_null() {
-        "unknown error".into()
-    } else {
-        unsafe { CStr::from_ptr(e) }.to_string_lossy().into_owned()
-    }
-}
-
+/// Where the library is looked for: `$EDGENAS_TFLITE_LIB` (a board's own TensorFlow Lite or
+/// LiteRT 2.x C library), beside the binary, the checkout's `third_party/tflite/`, the loader's path.
 fn load() -> Result<Api, String> {
-    let mut tried = Vec::new();
-    for path in candidates() {
-        let bare = path.components().count() == 1;
-        if !bare && !path.exists() {
-            tried.push(path.display().to_string());
-            continue;
-        }
-        let c = CString::new(path.as_os_str().to_string_lossy().as_bytes())
-            .map_err(|_| format!("{}: a path with a NUL byte", path.display()))?;
-        // SAFETY: dlopen of a shared library; its initialisers run (TFLite's register kernels).
-        let handle = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
-        if handle.is_null() {
-            let why = dlerror();
-            if bare && why.contains("cannot open shared object file") {
-                tried.push(format!("{LIBRARY} on the loader's path"));
-                continue;
-            }
-            // The file is there but does not load (wrong architecture, glibc too old…).
-            return Err(format!("{} does not load: {why}", path.display()));
-        }
-        return resolve(handle, &path).map_err(|sym| {
+    let lib = crate::dynlib::open(
+        &crate::dynlib::candidates(LIBRARY_ENV, &[LIBRARY], "tflite"),
+        |tried| {
             format!(
-                "{} is not a TensorFlow Lite C library (no symbol {sym})",
-                path.display()
+                "{LIBRARY} not found (looked at {tried}); get it with the -tflite tarball (it sits \
+                 beside the binary), scripts/fetch-tflite.sh in a checkout, or point {LIBRARY_ENV} \
+                 at the board's own copy"
             )
-        });
-    }
-    Err(format!(
-        "{LIBRARY} not found (looked at {}); get it with the -tflite tarball (it sits beside \
-         the binary), scripts/fetch-tflite.sh in a checkout, or point {LIBRARY_ENV} at the \
-         board's own copy",
-        tried.join(", ")
-    ))
+        },
+    )?;
+    resolve(&lib).map_err(|sym| {
+        format!(
+            "{} is not a TensorFlow Lite C library (no symbol {sym})",
+            lib.path.display()
+        )
+    })
 }
 
 // Each transmute's target is the type of the `Api` field it fills, declared there once.
 #[allow(clippy::missing_transmute_annotations)]
-fn resolve(handle: *mut c_void, path: &Path) -> Result<Api, &'static str> {
+fn resolve(lib: &crate::dynlib::Library) -> Result<Api, &'static str> {
     macro_rules! sym {
         ($name:literal) => {{
-            let name = concat!($name, "\0");
-            // SAFETY: a NUL-terminated symbol name; the pointer is checked for null.
-            let p = unsafe { libc::dlsym(handle, name.as_ptr() as *const c_char) };
-            if p.is_null() {
+            let Some(p) = lib.symbol($name) else {
                 return Err($name);
-            }
+            };
             // SAFETY: the C API declares the symbol with the signature of the field it fills.
             unsafe { std::mem::transmute::<*mut c_void, _>(p) }
         }};
@@ -182,7 +133,21 @@ fn resolve(handle: *mut c_void, path: &Path) -> Result<Api, &'static str> {
         tensor_byte_size: sym!("TfLiteTensorByteSize"),
         copy_from: sym!("TfLiteTensorCopyFromBuffer"),
         copy_to: sym!("TfLiteTensorCopyToBuffer"),
-        path: path.display().to_string(),
+        // The XNNPACK delegate's entry points (TensorFlow Lite's own builds and LiteRT have them);
+        // only `--tflite-delegate xnnpack` needs them.
+        xnnpack_create: lib
+            .symbol("TfLiteXNNPackDelegateCreate")
+            // SAFETY: the delegate's C API declares the symbol with this field's signature.
+            .map(|p| unsafe { std::mem::transmute::<*mut c_void, _>(p) }),
+        xnnpack_delete: lib
+            .symbol("TfLiteXNNPackDelegateDelete")
+            // SAFETY: as above.
+            .map(|p| unsafe { std::mem::transmute::<*mut c_void, _>(p) }),
+        add_delegate: lib
+            .symbol("TfLiteInterpreterOptionsAddDelegate")
+            // SAFETY: as above.
+            .map(|p| unsafe { std::mem::transmute::<*mut c_void, _>(p) }),
+        path: lib.path.display().to_string(),
         version_string: String::new(),
     };
     // SAFETY: TfLiteVersion returns a static NUL-terminated string.
@@ -198,6 +163,15 @@ fn resolve(handle: *mut c_void, path: &Path) -> Result<Api, &'static str> {
 /// The library's version (`TfLiteVersion()`), loading it if needed.
 pub fn version() -> Result<String, RuntimeError> {
     api().map(|a| a.version_string.clone())
+}
+
+/// The delegates the loaded library offers: `none` always, `xnnpack` where it has XNNPACK.
+pub fn delegates() -> Vec<String> {
+    let mut out = vec![TfliteDelegate::None.name().to_string()];
+    if api().is_ok_and(|a| a.xnnpack_create.is_some() && a.add_delegate.is_some()) {
+        out.push(TfliteDelegate::Xnnpack.name().to_string());
+    }
+    out
 }
 
 /// The file the library was loaded from.
@@ -239,12 +213,42 @@ fn seeded_input(shape: &[usize], seed: u64) -> Vec<f32> {
     super::nchw_to_nhwc(&values, [batch, c, h, w])
 }
 
+/// Runs `f` with file descriptor 2 pointed at /dev/null. TensorFlow Lite's minimal logger
+/// writes "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." straight to stderr (not
+/// through the error reporter) when the delegate is created; edgenas's stderr carries its own
+/// one-line messages and progress, so that line is dropped. Models are created on one thread,
+/// outside any timed run; the window is the delegate's creation alone.
+fn without_stderr<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: plain descriptor calls; fd 2 is restored before returning.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        let saved = libc::dup(2);
+        if null < 0 || saved < 0 {
+            for fd in [null, saved] {
+                if fd >= 0 {
+                    libc::close(fd);
+                }
+            }
+            return f();
+        }
+        libc::dup2(null, 2);
+        libc::close(null);
+        let out = f();
+        libc::dup2(saved, 2);
+        libc::close(saved);
+        out
+    }
+}
+
 /// A `.tflite` model ready to run one inference at a time on a fixed, seeded input.
 pub struct TfliteModel {
     api: &'static Api,
     interpreter: *mut c_void,
     model: *mut c_void,
     options: *mut c_void,
+    /// The XNNPACK delegate, when applied; deleted after the interpreter.
+    delegate: *mut c_void,
+    delegate_kind: TfliteDelegate,
     /// The flatbuffer, 16-byte aligned; TFLite reads weights from it in place.
     _bytes: Vec<u128>,
     errors: Box<Mutex<Vec<String>>>,
@@ -279,16 +283,21 @@ impl Drop for TfliteModel {
             if !self.model.is_null() {
                 (self.api.model_delete)(self.model);
             }
+            if let (false, Some(delete)) = (self.delegate.is_null(), self.api.xnnpack_delete) {
+                delete(self.delegate);
+            }
         }
     }
 }
 
 impl TfliteModel {
-    /// Prepares a model from `.tflite` bytes (`threads` inference threads, input seeded by `seed`).
+    /// Prepares a model from `.tflite` bytes (`threads` inference threads, input seeded by
+    /// `seed`), with the XNNPACK delegate applied or not.
     pub fn from_bytes(
         bytes: &[u8],
         threads: usize,
         seed: u64,
+        delegate: TfliteDelegate,
     ) -> Result<TfliteModel, RuntimeError> {
         if threads == 0 {
             return Err(RuntimeError::Threads {
@@ -317,6 +326,8 @@ impl TfliteModel {
             interpreter: std::ptr::null_mut(),
             model: std::ptr::null_mut(),
             options: std::ptr::null_mut(),
+            delegate: std::ptr::null_mut(),
+            delegate_kind: delegate,
             _bytes: aligned,
             errors: Box::new(Mutex::new(Vec::new())),
             input_shape: Vec::new(),
@@ -339,6 +350,9 @@ impl TfliteModel {
                 report,
                 &*m.errors as *const Mutex<Vec<String>> as *mut c_void,
             );
+            if delegate == TfliteDelegate::Xnnpack {
+                m.delegate = m.xnnpack(threads)?;
+            }
             m.interpreter = (api.interpreter_create)(m.model, m.options);
             if m.interpreter.is_null() {
                 return Err(m.failure("create the interpreter"));
@@ -374,12 +388,47 @@ impl TfliteModel {
         Ok(m)
     }
 
-    pub fn from_file(path: &Path, threads: usize, seed: u64) -> Result<TfliteModel, RuntimeError> {
+    pub fn from_file(
+        path: &Path,
+        threads: usize,
+        seed: u64,
+        delegate: TfliteDelegate,
+    ) -> Result<TfliteModel, RuntimeError> {
         let bytes = std::fs::read(path).map_err(|source| RuntimeError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_bytes(&bytes, threads, seed)
+        Self::from_bytes(&bytes, threads, seed, delegate)
+    }
+
+    /// Creates the XNNPACK delegate with `threads` threads and adds it to the options, as
+    /// `benchmark_model` and LiteRT's interpreter do by default.
+    ///
+    /// # Safety
+    /// `self.options` is live and no interpreter has been created from it yet.
+    unsafe fn xnnpack(&self, threads: usize) -> Result<*mut c_void, RuntimeError> {
+        let (Some(create), Some(add)) = (self.api.xnnpack_create, self.api.add_delegate) else {
+            return Err(RuntimeError::Unsupported(format!(
+                "{} has no XNNPACK delegate (TfLiteXNNPackDelegateCreate); time without it with \
+                 --tflite-delegate none",
+                self.api.path
+            )));
+        };
+        let options = XnnpackOptions {
+            num_threads: threads.min(i32::MAX as usize) as i32,
+            flags: 0,
+            _rest: [0; 30],
+        };
+        let delegate = without_stderr(|| create(&options));
+        if delegate.is_null() {
+            return Err(self.failure("create the XNNPACK delegate"));
+        }
+        add(self.options, delegate);
+        Ok(delegate)
+    }
+
+    pub fn delegate(&self) -> TfliteDelegate {
+        self.delegate_kind
     }
 
     fn failure(&self, stage: &str) -> RuntimeError {

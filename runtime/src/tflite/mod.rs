@@ -8,7 +8,7 @@ mod writer;
 mod capi;
 
 #[cfg(feature = "tflite")]
-pub use capi::{library_path, version, TfliteModel, LIBRARY, LIBRARY_ENV};
+pub use capi::{delegates, library_path, version, TfliteModel, LIBRARY, LIBRARY_ENV};
 pub use writer::to_tflite_bytes;
 
 /// NCHW values (`dims` = [n, c, h, w]) reordered as NHWC, TensorFlow Lite's activation layout.
