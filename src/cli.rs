@@ -563,10 +563,10 @@ pub struct ProtocolArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RuntimeArgs {
     /// The runtime: tract (built in), tflite (TensorFlow Lite's C library: beside the binary,
-    /// $EDGENAS_TFLITE_LIB or the loader's path) or ort (ONNX Runtime's: beside the binary,
-    /// $EDGENAS_ORT_LIB or the loader's path).
-    #[arg(long = "runtime", default_value = "tract", value_parser = parse_runtime, value_name = "tract|tflite|ort")]
-    pub name: edgenas_runtime::Runtime,
+    /// $EDGENAS_TFLITE_LIB or the loader's path), ort (ONNX Runtime's: beside the binary,
+    /// $EDGENAS_ORT_LIB or the loader's path) or exec (a timing program, --exec).
+    #[arg(long = "runtime", default_value = "tract", value_parser = parse_runtime_name, value_name = "tract|tflite|ort|exec")]
+    pub name: String,
     /// ONNX Runtime's execution provider (--runtime ort): cpu (default), xnnpack, cuda or
     /// tensorrt; the loaded library must have it (`edgenas probe` lists them).
     #[arg(long, value_parser = parse_ep, value_name = "cpu|xnnpack|cuda|tensorrt")]
@@ -575,6 +575,15 @@ pub struct RuntimeArgs {
     /// LiteRT run) or none (TensorFlow Lite's built-in kernels).
     #[arg(long, value_parser = parse_delegate, value_name = "xnnpack|none")]
     pub tflite_delegate: Option<edgenas_runtime::TfliteDelegate>,
+    /// A timing program as the runtime (implies --runtime exec), run without a shell once per
+    /// round: e.g. 'trtexec --onnx={model} --fp16'. {model} is the file edgenas writes. It
+    /// reports latencies as trtexec or benchmark_model do, one `edgenas-latency-ms: X` line per
+    /// run, or {"latencies_ms": [...]}; its start-up is never counted.
+    #[arg(long, value_name = "'PROGRAM ARGS {model}'")]
+    pub exec: Option<String>,
+    /// The format of the file --exec's program reads: onnx (default), tflite or pytorch.
+    #[arg(long, value_name = "onnx|tflite|pytorch")]
+    pub exec_format: Option<String>,
 }
 
 /// The machine a measurement runs on and the protocol it follows (profile and the loop).
@@ -879,6 +888,14 @@ pub enum BenchKind {
 fn parse_runtime(s: &str) -> Result<edgenas_runtime::Runtime, String> {
     s.parse()
         .map_err(|e: edgenas_runtime::RuntimeError| e.to_string())
+}
+
+/// `--runtime`: a runtime [`edgenas_runtime::Runtime`] knows, or `exec` (built with `--exec`).
+fn parse_runtime_name(s: &str) -> Result<String, String> {
+    if s == "exec" {
+        return Ok(s.to_string());
+    }
+    parse_runtime(s).map(|_| s.to_string())
 }
 
 /// `--ep`: ONNX Runtime's execution providers.

@@ -61,9 +61,31 @@ pub fn setup(args: &MachineArgs, rounds: Rounds, seed: u64) -> Result<Setup> {
     })
 }
 
-/// The runtime `--runtime` names with `--ep` or `--tflite-delegate` applied.
+/// The runtime `--runtime` names with `--ep` or `--tflite-delegate` applied, or the timing
+/// program of `--exec`.
 pub fn runtime(args: &RuntimeArgs) -> Result<edgenas_runtime::Runtime> {
-    Ok(args.name.with_accelerator(args.ep, args.tflite_delegate)?)
+    use edgenas_runtime::exec::ExecSpec;
+    use edgenas_runtime::{ExportFormat, Runtime};
+    if let Some(template) = &args.exec {
+        if !matches!(args.name.as_str(), "exec" | "tract") {
+            bail!(
+                "--exec times with a program; it goes with --runtime exec, not {}",
+                args.name
+            );
+        }
+        if args.ep.is_some() || args.tflite_delegate.is_some() {
+            bail!("--ep and --tflite-delegate do not apply to a timing program (--exec)");
+        }
+        let format = ExportFormat::from_name(args.exec_format.as_deref().unwrap_or("onnx"))?;
+        let spec = ExecSpec::new(template, format)?;
+        // The command line's program, for the whole process.
+        return Ok(Runtime::Exec(Box::leak(Box::new(spec))));
+    }
+    if args.exec_format.is_some() {
+        bail!("--exec-format goes with --exec");
+    }
+    let named: Runtime = args.name.parse()?;
+    Ok(named.with_accelerator(args.ep, args.tflite_delegate)?)
 }
 
 /// The runtime's name and version for the Fingerprint; for TensorFlow Lite this loads its

@@ -344,7 +344,7 @@ impl Measurer {
         pre.cpu = probe::CpuTimes::now();
         let sample = setup
             .protocol
-            .sample(|| model.run_discard(), &mut |p| {
+            .sample(|| model.run_timed(), &mut |p| {
                 reporter.measuring(&MeasureProgress {
                     run: Some(p),
                     ..MeasureProgress::counted(0, 1)
@@ -393,12 +393,14 @@ impl Measurer {
         let first = archs[0].to_string();
         pre.cpu = probe::CpuTimes::now();
         let samples = {
-            type Run<'m> = Box<dyn FnMut() -> Result<(), RuntimeError> + 'm>;
+            // A run's timing: None to be timed here, or what a timing program reported.
+            type Ran = Option<Vec<f64>>;
+            type Run<'m> = Box<dyn FnMut() -> Result<Ran, RuntimeError> + 'm>;
             let mut runs: Vec<Run> = models
                 .iter_mut()
-                .map(|m| Box::new(move || m.run_discard()) as Run)
+                .map(|m| Box::new(move || m.run_timed()) as Run)
                 .collect();
-            let mut refs: Vec<&mut dyn FnMut() -> Result<(), RuntimeError>> =
+            let mut refs: Vec<&mut dyn FnMut() -> Result<Ran, RuntimeError>> =
                 runs.iter_mut().map(|r| r.as_mut() as _).collect();
             setup
                 .protocol

@@ -8,6 +8,28 @@ use serde::{Deserialize, Serialize};
 use crate::probe::Conditions;
 use crate::stats::Stats;
 
+/// How one run of a subject is timed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Timing {
+    /// The run is one inference: the protocol times it.
+    Timed,
+    /// The subject timed itself (a timing program): these latencies, in milliseconds. The
+    /// run's wall time, the program's start-up included, is not a latency.
+    Reported(Vec<f64>),
+}
+
+impl From<()> for Timing {
+    fn from(_: ()) -> Timing {
+        Timing::Timed
+    }
+}
+
+impl From<Option<Vec<f64>>> for Timing {
+    fn from(v: Option<Vec<f64>>) -> Timing {
+        v.map_or(Timing::Timed, Timing::Reported)
+    }
+}
+
 /// Protocol parameters (DESIGN.md defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Protocol {
@@ -338,19 +360,19 @@ impl Protocol {
     }
 
     /// Warms up, then samples `run` until the stop rule holds.
-    pub fn sample<E>(
+    pub fn sample<T: Into<Timing>, E>(
         &self,
-        run: impl FnMut() -> Result<(), E>,
+        run: impl FnMut() -> Result<T, E>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Sample, E> {
         self.sample_with_clock(&mut MonotonicClock::new(), run, progress)
     }
 
     /// [`Protocol::sample`] with the time read from `clock`: the stop rules, testable.
-    pub fn sample_with_clock<E>(
+    pub fn sample_with_clock<T: Into<Timing>, E>(
         &self,
         clock: &mut dyn Clock,
-        mut run: impl FnMut() -> Result<(), E>,
+        mut run: impl FnMut() -> Result<T, E>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<Sample, E> {
         let start = clock.now();
@@ -374,9 +396,15 @@ impl Protocol {
         let mut next_check = self.min_runs.max(1);
         loop {
             let t = clock.now();
-            run()?;
+            let ran = run()?.into();
             let end = clock.now();
-            samples.push((end - t).as_secs_f64() * 1e3);
+            match ran {
+                Timing::Timed => samples.push((end - t).as_secs_f64() * 1e3),
+                Timing::Reported(v) => {
+                    samples.extend(v);
+                    samples.truncate(cap);
+                }
+            }
             let elapsed = end - start;
             let enough = samples.len() >= self.min_runs && elapsed >= self.min_time;
             let frac_min = (samples.len() as f64 / self.min_runs.max(1) as f64)
@@ -422,10 +450,10 @@ impl Protocol {
     /// Times several subjects in interleaved rounds (see [`Rounds`]). The time limits of the
     /// protocol are per subject: sampling lasts at least `min_time × n` and at most
     /// `max_time × n`, and stops in between once every subject's CI is within `target_ci`.
-    pub fn sample_interleaved<E>(
+    pub fn sample_interleaved<T: Into<Timing>, E>(
         &self,
         rounds: &Rounds,
-        runs: &mut [&mut dyn FnMut() -> Result<(), E>],
+        runs: &mut [&mut dyn FnMut() -> Result<T, E>],
         progress: &mut dyn FnMut(RoundsProgress),
     ) -> Result<Vec<Sample>, E> {
         let n = runs.len();
@@ -446,9 +474,7 @@ impl Protocol {
                 let i = (k + round) % n;
                 let mut fastest = f64::INFINITY;
                 for _ in 0..burst[i] {
-                    let t = Instant::now();
-                    runs[i]()?;
-                    fastest = fastest.min(t.elapsed().as_secs_f64() * 1e3);
+                    fastest = fastest.min(fastest_of(&mut *runs[i])?);
                 }
                 timed[i] += burst[i];
                 per_round[i].push(fastest);
@@ -495,10 +521,10 @@ impl Protocol {
     /// Warm-up of interleaved rounds: each subject its runs and its share of the warm-up time;
     /// the runs each subject took, and the runs of its bursts (its fastest warm-up run sizes
     /// them to `rounds.burst_ms`).
-    fn warm_up<E>(
+    fn warm_up<T: Into<Timing>, E>(
         &self,
         rounds: &Rounds,
-        runs: &mut [&mut dyn FnMut() -> Result<(), E>],
+        runs: &mut [&mut dyn FnMut() -> Result<T, E>],
     ) -> Result<(Vec<usize>, Vec<usize>), E> {
         let n = runs.len();
         let per_subject_warmup = self.warmup_time.div_f64(n as f64);
@@ -507,14 +533,22 @@ impl Protocol {
         for (i, run) in runs.iter_mut().enumerate() {
             let start = Instant::now();
             let mut fastest = f64::INFINITY;
+            let mut reported = false;
             while warm[i] < self.warmup_runs || start.elapsed() < per_subject_warmup {
                 let t = Instant::now();
-                run()?;
-                fastest = fastest.min(t.elapsed().as_secs_f64() * 1e3);
+                match run()?.into() {
+                    Timing::Timed => fastest = fastest.min(t.elapsed().as_secs_f64() * 1e3),
+                    Timing::Reported(_) => reported = true,
+                }
                 warm[i] += 1;
             }
             let est_ms = fastest.max(1e-6);
-            burst[i] = ((rounds.burst_ms / est_ms).round() as usize).clamp(1, 10_000);
+            // A timing program runs many inferences per start: one start is a round's burst.
+            burst[i] = if reported {
+                1
+            } else {
+                ((rounds.burst_ms / est_ms).round() as usize).clamp(1, 10_000)
+            };
         }
         Ok((warm, burst))
     }
@@ -564,6 +598,15 @@ fn batch_ci(per_round: &[Vec<f64>]) -> f64 {
 }
 
 /// Conditions under which a measurement would not be trustworthy, found before it starts.
+/// One run's fastest latency: its wall time, or the fastest a timing program reported.
+fn fastest_of<T: Into<Timing>, E>(run: &mut dyn FnMut() -> Result<T, E>) -> Result<f64, E> {
+    let t = Instant::now();
+    Ok(match run()?.into() {
+        Timing::Timed => t.elapsed().as_secs_f64() * 1e3,
+        Timing::Reported(v) => v.into_iter().fold(f64::INFINITY, f64::min),
+    })
+}
+
 pub fn preflight_flags(cond: &Conditions, temp_limit_c: f64) -> Vec<Flag> {
     let mut flags = Vec::new();
     let governors = cond.governors();
@@ -716,12 +759,60 @@ mod tests {
         }
     }
 
+    /// A timing program: each start costs 300 ms of wall time (start-up, parsing) and reports
+    /// three latencies. The sample is the reported latencies, never the start-up, and the
+    /// stop rule counts them: 5 runs at least take two starts.
+    #[test]
+    fn a_programs_reported_latencies_are_the_sample_and_its_start_up_is_not() {
+        let now = std::rc::Rc::new(std::cell::Cell::new(Duration::ZERO));
+        let mut clock = FakeClock { now: now.clone() };
+        let p = Protocol {
+            warmup_runs: 1,
+            warmup_time: Duration::ZERO,
+            min_runs: 5,
+            min_time: Duration::ZERO,
+            max_time: Duration::from_secs(10),
+            target_ci: 1.0,
+            ..Protocol::default()
+        };
+        let mut starts = 0;
+        let s = p
+            .sample_with_clock::<Option<Vec<f64>>, ()>(
+                &mut clock,
+                || {
+                    now.set(now.get() + Duration::from_millis(300));
+                    starts += 1;
+                    Ok(Some(vec![2.0, 1.0, 3.0]))
+                },
+                &mut |_| {},
+            )
+            .unwrap();
+        assert_eq!(starts, 3, "one warm-up start, two sampling starts");
+        assert_eq!(s.samples_ms, [2.0, 1.0, 3.0, 2.0, 1.0, 3.0]);
+        assert_eq!(s.stats.median_ms, 2.0);
+        // Interleaved: one start per subject and round; each round keeps the fastest report.
+        let rounds = Rounds {
+            min_rounds: 6,
+            max_rounds: 6,
+            burst_ms: 15.0,
+        };
+        let mut a = || Ok::<_, ()>(Some(vec![5.0, 4.0]));
+        let mut b = || Ok::<_, ()>(Some(vec![7.0, 9.0]));
+        let mut runs: [&mut dyn FnMut() -> Result<Option<Vec<f64>>, ()>; 2] = [&mut a, &mut b];
+        let v = p
+            .sample_interleaved(&rounds, &mut runs, &mut |_| {})
+            .unwrap();
+        assert_eq!(v[0].samples_ms, [4.0; 6]);
+        assert_eq!(v[1].samples_ms, [7.0; 6]);
+        assert_eq!(v[0].rounds.as_ref().unwrap().burst_runs, 1);
+    }
+
     /// Samples with run times drawn from `times` (cycled) on a fake clock.
     fn fake_sample(p: &Protocol, times_us: &[u64]) -> Sample {
         let now = std::rc::Rc::new(std::cell::Cell::new(Duration::ZERO));
         let mut clock = FakeClock { now: now.clone() };
         let mut i = 0;
-        p.sample_with_clock::<()>(
+        p.sample_with_clock::<(), ()>(
             &mut clock,
             || {
                 now.set(now.get() + Duration::from_micros(times_us[i % times_us.len()]));

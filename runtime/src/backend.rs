@@ -21,6 +21,9 @@ pub enum Runtime {
     Tflite(TfliteDelegate),
     /// ONNX Runtime's C library, loaded at run time.
     Ort(OrtProvider),
+    /// Any timing program (`--exec`): it times the file edgenas writes and reports latencies.
+    /// The spec lives for the process (it is the command line's).
+    Exec(&'static crate::exec::ExecSpec),
 }
 
 /// Whether TensorFlow Lite runs the model through its XNNPACK delegate (as `benchmark_model`
@@ -124,13 +127,14 @@ impl Runtime {
             Runtime::Tract => "tract",
             Runtime::Tflite(_) => "tflite",
             Runtime::Ort(_) => "ort",
+            Runtime::Exec(_) => "exec",
         }
     }
 
     /// What the runtime runs on: TensorFlow Lite's delegate or ONNX Runtime's provider.
     pub fn accelerator(self) -> Option<&'static str> {
         match self {
-            Runtime::Tract => None,
+            Runtime::Tract | Runtime::Exec(_) => None,
             Runtime::Tflite(d) => Some(d.name()),
             Runtime::Ort(p) => Some(p.name()),
         }
@@ -140,7 +144,7 @@ impl Runtime {
     /// library lists them, TensorFlow Lite's delegates (XNNPACK where the library has it).
     pub fn accelerators(self) -> Vec<String> {
         match self {
-            Runtime::Tract => Vec::new(),
+            Runtime::Tract | Runtime::Exec(_) => Vec::new(),
             #[cfg(feature = "tflite")]
             Runtime::Tflite(_) => crate::tflite::delegates(),
             #[cfg(not(feature = "tflite"))]
@@ -156,6 +160,7 @@ impl Runtime {
             Runtime::Tract => "tract".into(),
             Runtime::Tflite(d) => format!("tflite+{}", d.name()),
             Runtime::Ort(p) => format!("ort+{}", p.name()),
+            Runtime::Exec(spec) => spec.identity.0.clone(),
         }
     }
 
@@ -166,17 +171,16 @@ impl Runtime {
         ep: Option<OrtProvider>,
         delegate: Option<TfliteDelegate>,
     ) -> Result<Runtime, RuntimeError> {
+        let name = self.name();
         match (self, ep, delegate) {
             (r, None, None) => Ok(r),
             (Runtime::Ort(_), Some(p), None) => Ok(Runtime::Ort(p)),
             (Runtime::Tflite(_), None, Some(d)) => Ok(Runtime::Tflite(d)),
-            (r, Some(_), _) => Err(RuntimeError::Unsupported(format!(
-                "--ep picks ONNX Runtime's execution provider; it needs --runtime ort, not {}",
-                r.name()
+            (_, Some(_), _) => Err(RuntimeError::Unsupported(format!(
+                "--ep picks ONNX Runtime's execution provider; it needs --runtime ort, not {name}"
             ))),
-            (r, None, Some(_)) => Err(RuntimeError::Unsupported(format!(
-                "--tflite-delegate needs --runtime tflite, not {}",
-                r.name()
+            (_, None, Some(_)) => Err(RuntimeError::Unsupported(format!(
+                "--tflite-delegate needs --runtime tflite, not {name}"
             ))),
         }
     }
@@ -185,7 +189,7 @@ impl Runtime {
     /// or one whose library is missing.
     pub fn library_path(self) -> Option<String> {
         match self {
-            Runtime::Tract => None,
+            Runtime::Tract | Runtime::Exec(_) => None,
             #[cfg(feature = "tflite")]
             Runtime::Tflite(_) => crate::tflite::library_path().ok(),
             #[cfg(not(feature = "tflite"))]
@@ -199,6 +203,7 @@ impl Runtime {
         match self {
             Runtime::Tract | Runtime::Ort(_) => "onnx",
             Runtime::Tflite(_) => "tflite",
+            Runtime::Exec(spec) => spec.format.extension(),
         }
     }
 
@@ -223,6 +228,7 @@ impl Runtime {
             #[cfg(not(feature = "tflite"))]
             Runtime::Tflite(_) => Err(no_tflite()),
             Runtime::Ort(p) => Ok((format!("onnxruntime+{}", p.name()), crate::ort::version()?)),
+            Runtime::Exec(spec) => Ok(spec.identity.clone()),
         }
     }
 }
@@ -252,8 +258,11 @@ impl std::str::FromStr for Runtime {
             ("ort" | "onnxruntime", a) => Ok(Runtime::Ort(
                 a.map(str::parse).transpose()?.unwrap_or_default(),
             )),
+            ("exec", None) => Err(RuntimeError::Unsupported(
+                "--runtime exec needs the program: --exec 'PROGRAM ARGS {model}'".into(),
+            )),
             _ => Err(RuntimeError::Unsupported(format!(
-                "unknown runtime '{s}' (runtimes: tract, tflite, ort; tflite+none, ort+xnnpack…)"
+                "unknown runtime '{s}' (runtimes: tract, tflite, ort, exec; tflite+none, ort+xnnpack…)"
             ))),
         }
     }
@@ -264,6 +273,14 @@ fn no_tflite() -> RuntimeError {
     RuntimeError::Unsupported(
         "this edgenas was built without TensorFlow Lite (cargo feature `tflite`; the release \
          tarballs have it)"
+            .into(),
+    )
+}
+
+fn exec_has_no_output() -> RuntimeError {
+    RuntimeError::Unsupported(
+        "a timing program (--runtime exec) reports latencies, not outputs; infer with tract, \
+         tflite or ort"
             .into(),
     )
 }
@@ -294,6 +311,7 @@ pub enum Model {
     #[cfg(feature = "tflite")]
     Tflite(crate::tflite::TfliteModel),
     Ort(crate::ort::OrtModel),
+    Exec(crate::exec::ExecModel),
 }
 
 impl Model {
@@ -315,6 +333,9 @@ impl Model {
                 crate::ort::OrtModel::from_bytes(&bytes, opts.threads, opts.seed, provider)
                     .map(Model::Ort)
             }
+            Runtime::Exec(spec) => {
+                crate::exec::ExecModel::from_network(net, opts.seed, spec).map(Model::Exec)
+            }
         }
     }
 
@@ -325,6 +346,9 @@ impl Model {
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
         match (opts.runtime, ext.as_deref()) {
+            (Runtime::Exec(spec), _) => {
+                crate::exec::ExecModel::from_file(path, spec).map(Model::Exec)
+            }
             (Runtime::Tract, Some("tflite")) => Err(RuntimeError::Unsupported(format!(
                 "{}: tract reads .onnx files; time a .tflite file with --runtime tflite",
                 path.display()
@@ -359,6 +383,7 @@ impl Model {
             #[cfg(feature = "tflite")]
             Model::Tflite(m) => Runtime::Tflite(m.delegate()),
             Model::Ort(m) => Runtime::Ort(m.provider()),
+            Model::Exec(m) => Runtime::Exec(m.spec()),
         }
     }
 
@@ -369,6 +394,7 @@ impl Model {
             #[cfg(feature = "tflite")]
             Model::Tflite(m) => m.init_time,
             Model::Ort(m) => m.init_time,
+            Model::Exec(m) => m.init_time,
         }
     }
 
@@ -378,6 +404,8 @@ impl Model {
             #[cfg(feature = "tflite")]
             Model::Tflite(m) => m.threads(),
             Model::Ort(m) => m.threads(),
+            // The program's own flags say how many threads it uses.
+            Model::Exec(_) => 1,
         }
     }
 
@@ -389,6 +417,7 @@ impl Model {
             #[cfg(feature = "tflite")]
             Model::Tflite(m) => m.input_shape(),
             Model::Ort(m) => m.input_shape(),
+            Model::Exec(_) => &[],
         }
     }
 
@@ -399,6 +428,7 @@ impl Model {
             #[cfg(feature = "tflite")]
             Model::Tflite(m) => m.run(),
             Model::Ort(m) => m.run(),
+            Model::Exec(_) => Err(exec_has_no_output()),
         }
     }
 
@@ -409,6 +439,16 @@ impl Model {
             #[cfg(feature = "tflite")]
             Model::Tflite(m) => m.run_discard(),
             Model::Ort(m) => m.run_discard(),
+            Model::Exec(m) => m.run_reported().map(|_| ()),
+        }
+    }
+
+    /// Runs once, as the profiler times it: None when the caller times the run (the run is one
+    /// inference), or the latencies a timing program reported (its start-up not among them).
+    pub fn run_timed(&mut self) -> Result<Option<Vec<f64>>, RuntimeError> {
+        match self {
+            Model::Exec(m) => m.run_reported().map(Some),
+            m => m.run_discard().map(|()| None),
         }
     }
 }

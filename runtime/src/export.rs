@@ -27,6 +27,15 @@ impl ExportFormat {
         }
     }
 
+    /// The file extension of the format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Onnx => "onnx",
+            ExportFormat::Tflite => "tflite",
+            ExportFormat::Pytorch => "py",
+        }
+    }
+
     /// The format `--format` names.
     pub fn from_name(name: &str) -> Result<ExportFormat, RuntimeError> {
         match name {
@@ -40,8 +49,12 @@ impl ExportFormat {
     }
 
     /// What a network timed by `runtime` is exported as: the file that runtime read
-    /// (`.tflite` for TensorFlow Lite, or where `path` ends in .tflite), else ONNX.
+    /// (`.tflite` for TensorFlow Lite, or where `path` ends in .tflite; a timing program's
+    /// `--exec-format`), else ONNX.
     pub fn for_runtime(runtime: Runtime, path: &Path) -> ExportFormat {
+        if let Runtime::Exec(spec) = runtime {
+            return spec.format;
+        }
         if matches!(runtime, Runtime::Tflite(_))
             || ExportFormat::from_extension(path) == Some(ExportFormat::Tflite)
         {

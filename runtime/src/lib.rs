@@ -11,6 +11,7 @@
 
 pub mod backend;
 mod dynlib;
+pub mod exec;
 pub mod executed;
 pub mod export;
 pub mod ir;
@@ -58,6 +59,8 @@ pub enum RuntimeError {
     Ort { stage: String, message: String },
     #[error("ONNX Runtime is not available: {0}")]
     OrtMissing(String),
+    #[error("the timing program ({program}) {message}")]
+    Exec { program: String, message: String },
     #[error("{0}")]
     Unsupported(String),
     #[error("cannot start {threads} inference threads: {message}")]

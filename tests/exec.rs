@@ -1,0 +1,118 @@
+//! Any timing program as the runtime (`--exec`): edgenas writes the file, runs the program
+//! without a shell, and keeps the latencies it reports, never its start-up. The program here
+//! is real: scripts/exec/ort-time.py times the file with onnxruntime's Python package (pip).
+
+mod common;
+
+use common::*;
+
+/// The real timing script: one invocation reports its runs, and the record holds exactly
+/// those (not the invocation's wall time, which includes Python's start-up).
+#[test]
+fn a_python_timing_script_is_the_runtime_and_its_reports_are_the_sample() {
+    let home = TempDir::new("exec-ort");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/exec/ort-time.py");
+    let template = format!(
+        "python3 {} {{model}} --runs 17 --warmup 2",
+        script.display()
+    );
+    let mut args = vec!["profile", ALL_CONV3, "--exec", &template, "--json"];
+    args.extend_from_slice(QUICK);
+    let started = std::time::Instant::now();
+    let v = json(&ok(home.path(), &args));
+    let wall_ms = started.elapsed().as_secs_f64() * 1e3;
+    let r = &v["results"][0];
+    let fp = &r["fingerprint"];
+    assert!(
+        fp["runtime"].as_str().unwrap().starts_with("exec:python3"),
+        "{fp}"
+    );
+    assert_eq!(fp["runtime_version"].as_str().unwrap().len(), 16, "{fp}");
+    // QUICK asks for one sampling pass: one start of the program, its 17 reported runs.
+    assert_eq!(r["runs"], 17, "{r}");
+    let median = r["median_ms"].as_f64().unwrap();
+    assert!(
+        median > 0.0 && median < wall_ms / 4.0,
+        "{median} ms of {wall_ms} ms"
+    );
+    // Another script (or template) is another runtime: never resumed from this record.
+    let other = format!("python3 {} {{model}} --runs 5 --warmup 1", script.display());
+    let mut args = vec!["profile", ALL_CONV3, "--exec", &other, "--resume", "--json"];
+    args.extend_from_slice(QUICK);
+    let v = json(&ok(home.path(), &args));
+    assert_eq!(v["results"][0]["resumed"], false);
+    assert_eq!(v["results"][0]["runs"], 5);
+}
+
+/// The loop measures through the program too: interleaved rounds, one start per subject and
+/// round, each round's value the fastest the program reported.
+#[test]
+fn embed_measures_its_references_through_a_program() {
+    let home = TempDir::new("exec-embed");
+    let mut args = vec![
+        "embed",
+        "--exec",
+        // The file's size in bytes as one reported latency, and a slower one beside it.
+        "sh -c 'echo edgenas-latency-ms: $(wc -c < \"$0\"); echo edgenas-latency-ms: 1e9' {model}",
+        "--min-rounds",
+        "6",
+        "--max-rounds",
+        "6",
+        "--json",
+    ];
+    args.extend_from_slice(QUICK);
+    let v = json(&ok(home.path(), &args));
+    let text = v.to_string();
+    assert!(text.contains("exec:sh"), "{text}");
+    // Every reference was recorded at the fastest figure the program reported: its file's
+    // size, the same in every round.
+    let shown = json(&ok(home.path(), &["journal", "show", "--json"]));
+    let results = shown["results"].as_array().unwrap();
+    assert_eq!(results.len(), 10, "{shown}");
+    for m in results {
+        let ms = m["median_ms"].as_f64().unwrap();
+        assert!(ms > 1000.0 && ms < 1e9 && ms.fract() == 0.0, "{m}");
+        assert_eq!(m["min_ms"].as_f64().unwrap(), ms, "{m}");
+        assert_eq!(m["fingerprint"]["runtime"], "exec:sh");
+    }
+}
+
+/// Programs that fail, report nothing or are misused: one line each.
+#[test]
+fn a_program_that_fails_or_reports_nothing_is_one_clear_line() {
+    let home = TempDir::new("exec-errors");
+    let run = |exec: &str, extra: &[&str]| {
+        let mut args = vec!["profile", ALL_CONV1, "--exec", exec];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(QUICK);
+        fails(home.path(), &args)
+    };
+    let e = run(
+        "sh -c 'echo building; echo no GPU here >&2; exit 3' {model}",
+        &[],
+    );
+    assert!(
+        e.contains("exit status: 3") && e.contains("no GPU here"),
+        "{e}"
+    );
+    let e = run("sh -c 'echo all good' {model}", &[]);
+    assert!(e.contains("reported no latency"), "{e}");
+    let e = run("sh -c true", &[]);
+    assert!(e.contains("{model}"), "{e}");
+    let e = run("no-such-timing-program {model}", &[]);
+    assert!(e.contains("not on PATH"), "{e}");
+    let e = run("sh -c 'true' {model}", &["--exec-format", "pb"]);
+    assert!(e.contains("onnx, tflite, pytorch"), "{e}");
+    let e = fails(home.path(), &["profile", ALL_CONV1, "--runtime", "exec"]);
+    assert!(e.contains("--exec"), "{e}");
+    let e = fails(
+        home.path(),
+        &[
+            "infer",
+            ALL_CONV1,
+            "--exec",
+            "sh -c 'echo edgenas-latency-ms: 1' {model}",
+        ],
+    );
+    assert!(e.contains("reports latencies, not outputs"), "{e}");
+}
