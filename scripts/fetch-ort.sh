@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fetches ONNX Runtime's C library (1.30.0, CPU build) for x86_64 and aarch64 Linux into
-# third_party/onnxruntime/ (git-ignored). The source is the npm package onnxruntime-node@1.30.0
+# Fetches ONNX Runtime's C library (1.30.0, CPU build) for this host's platform (x86_64 or
+# aarch64 Linux; --all: both) into third_party/onnxruntime/ (git-ignored). The source is the npm package onnxruntime-node@1.30.0
 # (MIT, Microsoft), which carries the prebuilt libonnxruntime.so.1 of each platform (glibc
 # >= 2.28); the package and each library are pinned by sha256. Idempotent: a second run checks
 # and exits.
@@ -23,6 +23,13 @@ declare -A LIB_SHA256=(
   [linux-aarch64]=1f549d46250b005580b597f4164984aaf75b3bcb9f3aeb07c7f8a8fe60b23c76
 )
 declare -A NPM_DIR=([linux-x86_64]=x64 [linux-aarch64]=arm64)
+if [[ ${1:-} != --all ]]; then
+  host="linux-$(uname -m)"
+  [[ -n ${LIB_SHA256[$host]:-} ]] || { echo "fetch-ort: no library for $host (x86_64, aarch64)" >&2; exit 1; }
+  for platform in "${!LIB_SHA256[@]}"; do
+    [[ $platform == "$host" ]] || unset "LIB_SHA256[$platform]"
+  done
+fi
 DEST=third_party/onnxruntime
 LIB=libonnxruntime.so.1
 

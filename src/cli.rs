@@ -812,6 +812,12 @@ pub enum BenchKind {
         /// Runtimes to compare, comma-separated (default: every one available here).
         #[arg(long, value_delimiter = ',', value_parser = parse_runtime)]
         runtimes: Vec<edgenas_runtime::Runtime>,
+        /// A timing program to compare as well ('PROGRAM ARGS {model}', as --exec elsewhere).
+        #[arg(long, value_name = "'PROGRAM ARGS {model}'")]
+        exec: Option<String>,
+        /// The format of the file --exec's program reads: onnx (default), tflite or pytorch.
+        #[arg(long, value_name = "onnx|tflite|pytorch")]
+        exec_format: Option<String>,
         /// Print the figures as JSON on stdout.
         #[arg(long)]
         json: bool,

@@ -64,8 +64,7 @@ pub fn setup(args: &MachineArgs, rounds: Rounds, seed: u64) -> Result<Setup> {
 /// The runtime `--runtime` names with `--ep` or `--tflite-delegate` applied, or the timing
 /// program of `--exec`.
 pub fn runtime(args: &RuntimeArgs) -> Result<edgenas_runtime::Runtime> {
-    use edgenas_runtime::exec::ExecSpec;
-    use edgenas_runtime::{ExportFormat, Runtime};
+    use edgenas_runtime::Runtime;
     if let Some(template) = &args.exec {
         if !matches!(args.name.as_str(), "exec" | "tract") {
             bail!(
@@ -76,16 +75,21 @@ pub fn runtime(args: &RuntimeArgs) -> Result<edgenas_runtime::Runtime> {
         if args.ep.is_some() || args.tflite_delegate.is_some() {
             bail!("--ep and --tflite-delegate do not apply to a timing program (--exec)");
         }
-        let format = ExportFormat::from_name(args.exec_format.as_deref().unwrap_or("onnx"))?;
-        let spec = ExecSpec::new(template, format)?;
-        // The command line's program, for the whole process.
-        return Ok(Runtime::Exec(Box::leak(Box::new(spec))));
+        return exec_runtime(template, args.exec_format.as_deref());
     }
     if args.exec_format.is_some() {
         bail!("--exec-format goes with --exec");
     }
     let named: Runtime = args.name.parse()?;
     Ok(named.with_accelerator(args.ep, args.tflite_delegate)?)
+}
+
+/// The timing program `--exec` names, reading `--exec-format` (ONNX by default).
+pub fn exec_runtime(template: &str, format: Option<&str>) -> Result<edgenas_runtime::Runtime> {
+    let format = edgenas_runtime::ExportFormat::from_name(format.unwrap_or("onnx"))?;
+    let spec = edgenas_runtime::exec::ExecSpec::new(template, format)?;
+    // The command line's program, for the whole process.
+    Ok(edgenas_runtime::Runtime::Exec(Box::leak(Box::new(spec))))
 }
 
 /// The runtime's name and version for the Fingerprint; for TensorFlow Lite this loads its

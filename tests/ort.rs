@@ -201,3 +201,42 @@ fn the_commands_run_on_onnxruntime_and_record_it() {
         "{v}"
     );
 }
+
+/// `bench runtimes`: the same archs on each runtime, a program among them; each runtime's
+/// median and ratio to the fastest, and every pair's rank agreement.
+#[test]
+fn bench_runtimes_compares_the_same_archs_on_each_runtime() {
+    let home = TempDir::new("ort-bench");
+    let v = json(&ok(
+        home.path(),
+        &[
+            "bench",
+            "runtimes",
+            "--archs",
+            "3",
+            "--max-time",
+            "0",
+            "--runtimes",
+            "tract,ort",
+            "--exec",
+            "sh -c 'echo edgenas-latency-ms: 0.25' {model}",
+            "--json",
+        ],
+    ));
+    let runtimes = v["runtimes"].as_array().unwrap();
+    let labels: Vec<&str> = runtimes
+        .iter()
+        .map(|r| r["runtime"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["tract", "ort+cpu", "exec:sh"], "{v}");
+    assert_eq!(v["archs"].as_array().unwrap().len(), 3);
+    for r in runtimes {
+        assert_eq!(r["latencies_ms"].as_array().unwrap().len(), 3, "{r}");
+        assert!(r["ratio_to_fastest"].as_f64().unwrap() >= 1.0, "{r}");
+    }
+    // The program reports 0.25 ms for every arch: the fastest, at ratio 1.
+    assert_eq!(runtimes[2]["median_ms"], 0.25);
+    assert_eq!(runtimes[2]["ratio_to_fastest"], 1.0);
+    assert_eq!(v["pairs"].as_array().unwrap().len(), 3);
+    assert!(v["pairs"][0]["spearman"].as_f64().unwrap().abs() <= 1.0);
+}

@@ -60,8 +60,23 @@ pub fn run(args: BenchArgs) -> Result<()> {
             seed,
             max_time,
             runtimes,
+            exec,
+            exec_format,
             json,
-        } => compare_runtimes(space, archs, seed, max_time, runtimes, json),
+        } => {
+            let mut runtimes = if runtimes.is_empty() {
+                bench::runtimes::available()
+            } else {
+                runtimes
+            };
+            if let Some(template) = exec {
+                runtimes.push(crate::session::exec_runtime(
+                    &template,
+                    exec_format.as_deref(),
+                )?);
+            }
+            compare_runtimes(space, archs, seed, max_time, runtimes, json)
+        }
         BenchKind::Search {
             space,
             data,
@@ -280,11 +295,6 @@ fn compare_runtimes(
     json: bool,
 ) -> Result<()> {
     let space = Space::from_name(&space)?;
-    let runtimes = if runtimes.is_empty() {
-        bench::runtimes::available()
-    } else {
-        runtimes
-    };
     let c = bench::runtimes::compare(
         space,
         archs,

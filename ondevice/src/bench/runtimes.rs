@@ -127,7 +127,7 @@ fn time_on_each(
         };
         let mut model = Model::from_network(&net, opts).map_err(failed)?;
         figures[k] = protocol
-            .sample(|| model.run_discard(), &mut |_| {})
+            .sample(|| model.run_timed(), &mut |_| {})
             .map_err(|source| LoopError::Runtime {
                 subject: arch.to_string(),
                 source,
