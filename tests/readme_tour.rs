@@ -83,11 +83,11 @@ fn the_readme_tour_runs_top_to_bottom() {
             "{file} was not written"
         );
     }
-    // Four measurements: the cell, FBNet, the ONNX file, the .tflite file; the resumed cell is
-    // not measured twice.
+    // Five measurements: the cell, FBNet, the ONNX file, the .tflite file, the ONNX file under
+    // ONNX Runtime; the resumed cell is not measured twice.
     let shown = json(&ok(
         &dir.path().join("home"),
         &["journal", "show", "--json"],
     ));
-    assert_eq!(shown["results"].as_array().unwrap().len(), 4, "{shown}");
+    assert_eq!(shown["results"].as_array().unwrap().len(), 5, "{shown}");
 }
