@@ -16,7 +16,6 @@ cd "$(dirname "$0")/.."
 
 PACKAGE=onnxruntime-node
 VERSION=1.30.0
-URL="https://registry.npmjs.org/$PACKAGE/-/$PACKAGE-$VERSION.tgz"
 TGZ_SHA256=6e3390d6b783e7be946fad629292799da28d0b42f84856e50d2c1b0383291e75
 declare -A LIB_SHA256=(
   [linux-x86_64]=ffb75a925ba05e47b235bb66e3e3911714a80b328a9c9425539feb204aa32a23
@@ -48,17 +47,8 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# The registry's tarball URL needs only curl; `npm pack` is the fallback where curl is missing.
-if command -v curl >/dev/null; then
-  curl -fsSL --retry 3 -o "$tmp/package.tgz" "$URL"
-else
-  (cd "$tmp" && npm pack --silent "$PACKAGE@$VERSION" >/dev/null && mv "$PACKAGE-$VERSION.tgz" package.tgz)
-fi
-got=$(sha256sum "$tmp/package.tgz" | cut -d' ' -f1)
-if [[ $got != "$TGZ_SHA256" ]]; then
-  echo "fetch-ort: $PACKAGE-$VERSION.tgz has sha256 $got, expected $TGZ_SHA256; refusing it" >&2
-  exit 1
-fi
+source scripts/npm-package.sh
+npm_package "$PACKAGE" "$VERSION" "$TGZ_SHA256" "$tmp/package.tgz" fetch-ort
 tar -xzf "$tmp/package.tgz" -C "$tmp" package/bin/napi-v6/linux
 for platform in "${!LIB_SHA256[@]}"; do
   src="$tmp/package/bin/napi-v6/linux/${NPM_DIR[$platform]}/$LIB"

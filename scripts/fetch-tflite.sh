@@ -15,7 +15,6 @@ cd "$(dirname "$0")/.."
 
 PACKAGE=tfjs-tflite-node
 VERSION=0.0.2
-URL="https://registry.npmjs.org/$PACKAGE/-/$PACKAGE-$VERSION.tgz"
 TGZ_SHA256=3be1632328a76a2475e5b6833253763c802c859433becb4d879ee1860e3b5284
 declare -A LIB_SHA256=(
   [linux-x86_64]=dc89b4cd86d956516570bd483668e6dd98907f49901d0567dedc69a29a56b7f7
@@ -40,17 +39,8 @@ fi
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# The registry's tarball URL needs only curl; `npm pack` is the fallback where curl is missing.
-if command -v curl >/dev/null; then
-  curl -fsSL --retry 3 -o "$tmp/package.tgz" "$URL"
-else
-  (cd "$tmp" && npm pack --silent "$PACKAGE@$VERSION" >/dev/null && mv "$PACKAGE-$VERSION.tgz" package.tgz)
-fi
-got=$(sha256sum "$tmp/package.tgz" | cut -d' ' -f1)
-if [[ $got != "$TGZ_SHA256" ]]; then
-  echo "fetch-tflite: $PACKAGE-$VERSION.tgz has sha256 $got, expected $TGZ_SHA256; refusing it" >&2
-  exit 1
-fi
+source scripts/npm-package.sh
+npm_package "$PACKAGE" "$VERSION" "$TGZ_SHA256" "$tmp/package.tgz" fetch-tflite
 tar -xzf "$tmp/package.tgz" -C "$tmp"
 for platform in "${!LIB_SHA256[@]}"; do
   src="$tmp/package/cc_deps/${NPM_DIR[$platform]}/libtensorflowlite_c.so"
