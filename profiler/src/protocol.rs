@@ -378,7 +378,9 @@ impl Protocol {
         let start = clock.now();
         let mut warm = 0;
         while warm < self.warmup_runs || clock.now() - start < self.warmup_time {
-            run()?;
+            // A timing program warms up itself within each start (trtexec even builds its
+            // engine there): one start is its warm-up.
+            let program = matches!(run()?.into(), Timing::Reported(_));
             warm += 1;
             let elapsed = clock.now() - start;
             let fraction = (warm as f64 / self.warmup_runs.max(1) as f64)
@@ -387,8 +389,11 @@ impl Protocol {
                 phase: Phase::Warmup,
                 runs: warm,
                 elapsed,
-                fraction: fraction.min(1.0),
+                fraction: if program { 1.0 } else { fraction.min(1.0) },
             });
+            if program {
+                break;
+            }
         }
         let start = clock.now();
         let cap = self.max_runs.max(1);
@@ -534,10 +539,12 @@ impl Protocol {
             let start = Instant::now();
             let mut fastest = f64::INFINITY;
             let mut reported = false;
-            while warm[i] < self.warmup_runs || start.elapsed() < per_subject_warmup {
+            while !reported && (warm[i] < self.warmup_runs || start.elapsed() < per_subject_warmup)
+            {
                 let t = Instant::now();
                 match run()?.into() {
                     Timing::Timed => fastest = fastest.min(t.elapsed().as_secs_f64() * 1e3),
+                    // A timing program warms up within each start: one start is its warm-up.
                     Timing::Reported(_) => reported = true,
                 }
                 warm[i] += 1;
@@ -767,7 +774,7 @@ mod tests {
         let now = std::rc::Rc::new(std::cell::Cell::new(Duration::ZERO));
         let mut clock = FakeClock { now: now.clone() };
         let p = Protocol {
-            warmup_runs: 1,
+            warmup_runs: 3,
             warmup_time: Duration::ZERO,
             min_runs: 5,
             min_time: Duration::ZERO,
@@ -787,7 +794,10 @@ mod tests {
                 &mut |_| {},
             )
             .unwrap();
-        assert_eq!(starts, 3, "one warm-up start, two sampling starts");
+        assert_eq!(
+            starts, 3,
+            "one warm-up start (whatever --warmup-runs), two sampling"
+        );
         assert_eq!(s.samples_ms, [2.0, 1.0, 3.0, 2.0, 1.0, 3.0]);
         assert_eq!(s.stats.median_ms, 2.0);
         // Interleaved: one start per subject and round; each round keeps the fastest report.
@@ -805,6 +815,7 @@ mod tests {
         assert_eq!(v[0].samples_ms, [4.0; 6]);
         assert_eq!(v[1].samples_ms, [7.0; 6]);
         assert_eq!(v[0].rounds.as_ref().unwrap().burst_runs, 1);
+        assert_eq!((s.warmup_runs, v[0].warmup_runs, v[1].warmup_runs), (1, 1, 1));
     }
 
     /// Samples with run times drawn from `times` (cycled) on a fake clock.
