@@ -815,7 +815,10 @@ mod tests {
         assert_eq!(v[0].samples_ms, [4.0; 6]);
         assert_eq!(v[1].samples_ms, [7.0; 6]);
         assert_eq!(v[0].rounds.as_ref().unwrap().burst_runs, 1);
-        assert_eq!((s.warmup_runs, v[0].warmup_runs, v[1].warmup_runs), (1, 1, 1));
+        assert_eq!(
+            (s.warmup_runs, v[0].warmup_runs, v[1].warmup_runs),
+            (1, 1, 1)
+        );
     }
 
     /// Samples with run times drawn from `times` (cycled) on a fake clock.
