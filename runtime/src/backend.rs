@@ -87,6 +87,13 @@ impl OrtProvider {
         }
     }
 
+    /// The provider ONNX Runtime names `name` (`CPUExecutionProvider`…), if edgenas knows it.
+    pub fn from_library_name(name: &str) -> Option<OrtProvider> {
+        OrtProvider::ALL
+            .into_iter()
+            .find(|p| p.library_name() == name)
+    }
+
     /// The provider's name in ONNX Runtime (`GetAvailableProviders`).
     pub fn library_name(self) -> &'static str {
         match self {

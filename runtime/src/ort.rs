@@ -298,14 +298,9 @@ pub fn providers() -> Result<Vec<String>, RuntimeError> {
         .get_or_init(|| {
             api.providers
                 .iter()
-                .filter(|listed| {
-                    match OrtProvider::ALL
-                        .iter()
-                        .find(|p| p.library_name() == listed.as_str())
-                    {
-                        Some(&p) => Options::new(api, 1, p).is_ok(),
-                        None => true,
-                    }
+                .filter(|listed| match OrtProvider::from_library_name(listed) {
+                    Some(p) => Options::new(api, 1, p).is_ok(),
+                    None => true,
                 })
                 .map(|p| short_provider(p))
                 .collect()
@@ -314,9 +309,7 @@ pub fn providers() -> Result<Vec<String>, RuntimeError> {
 }
 
 fn short_provider(name: &str) -> String {
-    OrtProvider::ALL
-        .iter()
-        .find(|p| p.library_name() == name)
+    OrtProvider::from_library_name(name)
         .map(|p| p.name().to_string())
         .unwrap_or_else(|| name.to_string())
 }

@@ -62,22 +62,8 @@ pub fn table_agreement(
     let mut rows: Vec<usize> = (0..table.rows()).collect();
     rows.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
     rows.truncate(archs);
-    let protocol = Protocol {
-        max_time: Duration::from_secs_f64(max_time),
-        min_time: Duration::from_secs_f64(max_time.min(1.0)),
-        ..Protocol::default()
-    };
-    let names: Vec<String> = runtimes
-        .iter()
-        .map(|r| {
-            r.identity()
-                .map(|(n, v)| format!("{n} {v}"))
-                .map_err(|source| LoopError::Runtime {
-                    subject: format!("--runtimes {r}"),
-                    source,
-                })
-        })
-        .collect::<Result<_, _>>()?;
+    let protocol = sampling(max_time);
+    let names = identities(runtimes)?;
     let mut out = TableAgreement {
         names,
         ours: vec![Vec::new(); runtimes.len()],
@@ -99,6 +85,31 @@ pub fn table_agreement(
         out.published.push(theirs[r]);
     }
     Ok(out)
+}
+
+/// The protocol of both benchmarks: sampling up to `max_time` seconds per arch and runtime.
+fn sampling(max_time: f64) -> Protocol {
+    Protocol {
+        max_time: Duration::from_secs_f64(max_time),
+        min_time: Duration::from_secs_f64(max_time.min(1.0)),
+        ..Protocol::default()
+    }
+}
+
+/// "name version" of each runtime as its Fingerprint records it; loads the libraries, so a
+/// missing one is reported before anything is timed.
+fn identities(runtimes: &[Runtime]) -> Result<Vec<String>, LoopError> {
+    runtimes
+        .iter()
+        .map(|r| {
+            r.identity()
+                .map(|(n, v)| format!("{n} {v}"))
+                .map_err(|source| LoopError::Runtime {
+                    subject: format!("--runtimes {}", r.label()),
+                    source,
+                })
+        })
+        .collect()
 }
 
 /// `arch`'s median on each runtime (in `runtimes`' order), timed back to back, the order
@@ -218,22 +229,8 @@ pub fn compare(
             "bench runtimes needs at least one runtime and two archs".into(),
         ));
     }
-    let identities: Vec<String> = runtimes
-        .iter()
-        .map(|r| {
-            r.identity()
-                .map(|(n, v)| format!("{n} {v}"))
-                .map_err(|source| LoopError::Runtime {
-                    subject: format!("--runtimes {}", r.label()),
-                    source,
-                })
-        })
-        .collect::<Result<_, _>>()?;
-    let protocol = Protocol {
-        max_time: Duration::from_secs_f64(max_time),
-        min_time: Duration::from_secs_f64(max_time.min(1.0)),
-        ..Protocol::default()
-    };
+    let identities = identities(runtimes)?;
+    let protocol = sampling(max_time);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let chosen: Vec<Arch> = (0..archs).map(|_| space.sample(&mut rng)).collect();
     let mut latencies = vec![Vec::with_capacity(archs); runtimes.len()];
