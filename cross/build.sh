@@ -15,12 +15,20 @@
 # links against the glibc version named in the target suffix. CARGO_TARGET_*_LINKER must stay
 # unset: it silently overrides zig and the floor with it.
 #
-# Exit codes: 0 built and packaged; 3 skipped because the target's std cannot be installed on
-# this machine (said on stderr); anything else is a failure.
+# `cross/build.sh --prepare <target>` installs the prerequisites only (apt, rustup, pip), so that
+# two builds can then run at once without two package managers racing (scripts/test.sh).
+#
+# Exit codes: 0 built and packaged (or prepared); 3 skipped because the target's std cannot be
+# installed on this machine (said on stderr); anything else is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target=${1:?usage: cross/build.sh aarch64-unknown-linux-gnu|armv7-unknown-linux-gnueabihf}
+prepare_only=0
+if [ "${1:-}" = --prepare ]; then
+  prepare_only=1
+  shift
+fi
+target=${1:?usage: cross/build.sh [--prepare] aarch64-unknown-linux-gnu|armv7-unknown-linux-gnueabihf}
 case "$target" in
   aarch64-unknown-linux-gnu) debarch=arm64 ;;
   armv7-unknown-linux-gnueabihf) debarch=armhf ;;
@@ -37,6 +45,12 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # sync (armhf often is). Skipped (exit 3) only when both fail, with both reasons.
 rustc_bin=/usr/bin/rustc
 if [ ! -x /usr/bin/rustc ] || [ ! -d "/usr/lib/rustlib/$target/lib" ]; then
+  # A standard library rustup added earlier (a --prepare run) serves without asking apt again.
+  if command -v rustup >/dev/null 2>&1 && rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+    rustc_bin=$(rustup which rustc)
+  fi
+fi
+if [ "$rustc_bin" = /usr/bin/rustc ] && { [ ! -x /usr/bin/rustc ] || [ ! -d "/usr/lib/rustlib/$target/lib" ]; }; then
   echo "== cross: installing rustc-web and the $debarch standard library"
   if ! dpkg --print-foreign-architectures | grep -qx "$debarch"; then
     as_root dpkg --add-architecture "$debarch"
@@ -58,6 +72,10 @@ if ! command -v cargo-zigbuild >/dev/null 2>&1 || ! python3 -m ziglang version >
   echo "== cross: installing cargo-zigbuild and ziglang from PyPI"
   python3 -m pip install -q cargo-zigbuild ziglang
   hash -r
+fi
+if [ "$prepare_only" = 1 ]; then
+  echo "== cross: $target prerequisites in place"
+  exit 0
 fi
 
 # --- build --------------------------------------------------------------------------------------

@@ -79,6 +79,36 @@ else
     sudo_ apt-get update -q >/dev/null 2>&1 || true
     sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user libc6-dev-arm64-cross >/dev/null
   fi
+  # The two release builds run at once (armv7 in the background, into its own target directory):
+  # each ends in a long single-threaded link-time optimisation, so together they keep both cores
+  # busy where one after the other left one idle. Their prerequisites are installed first, one
+  # package manager at a time.
+  armv7_status=0
+  build_armv7=${EDGENAS_ARMV7:-1}
+  bash cross/build.sh --prepare aarch64-unknown-linux-gnu 2>&1 | tee -a "$log"
+  if [ "$build_armv7" = 1 ]; then
+    bash cross/build.sh --prepare armv7-unknown-linux-gnueabihf 2>&1 | tee -a "$log" || armv7_status=${PIPESTATUS[0]}
+    # qemu-arm's loader: the armv7 binary writes its man page and completions under it at
+    # packaging, and profiles an arch below.
+    if [ "$armv7_status" = 0 ] && [ ! -e /usr/arm-linux-gnueabihf/lib/ld-linux-armhf.so.3 ]; then
+      sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q libc6-armhf-cross >/dev/null
+    fi
+  fi
+  builds_start=$(date +%s)
+  v7dir=target/cross-armv7
+  v7log=$(mktemp)
+  v7pid=
+  if [ "$build_armv7" = 1 ] && [ "$armv7_status" = 0 ]; then
+    echo "== cross: armv7 release build (profile dist) in the background, into $v7dir"
+    (
+      t0=$(date +%s)
+      status=0
+      EDGENAS_CROSS_TARGET_DIR=$v7dir bash cross/build.sh armv7-unknown-linux-gnueabihf > "$v7log" 2>&1 || status=$?
+      echo "== time: armv7 build $(( $(date +%s) - t0 )) s" >> "$v7log"
+      exit "$status"
+    ) &
+    v7pid=$!
+  fi
   echo "== cross: aarch64 release build (profile dist)"
   t0=$(date +%s)
   bash cross/build.sh aarch64-unknown-linux-gnu 2>&1 | tee -a "$log"
@@ -98,34 +128,28 @@ else
     echo "FAIL: an error under RUST_BACKTRACE=1 gave status $bt_status and: $bt_err" | tee -a "$log"
     exit 1
   fi
-  armv7_status=0
-  if [ "${EDGENAS_ARMV7:-1}" = 1 ]; then
-    # qemu-arm's loader: the armv7 binary writes its man page and completions under it at
-    # packaging, and profiles an arch below.
-    if [ ! -e /usr/arm-linux-gnueabihf/lib/ld-linux-armhf.so.3 ]; then
-      sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q libc6-armhf-cross >/dev/null || true
-    fi
-    echo "== cross: armv7 release build (profile dist)"
-    t0=$(date +%s)
-    bash cross/build.sh armv7-unknown-linux-gnueabihf 2>&1 | tee -a "$log" || armv7_status=$?
-    echo "== time: armv7 build $(( $(date +%s) - t0 )) s"
-    if [ "$armv7_status" = 3 ]; then
-      echo "== cross: armv7 SKIPPED (its standard library cannot be installed here; see above)"
-    elif [ "$armv7_status" != 0 ]; then
-      exit "$armv7_status"
-    else
-      # The armv7 build profiles an NB201 arch under qemu-arm (its loader: libc6-armhf-cross).
-      if [ ! -e /usr/arm-linux-gnueabihf/lib/ld-linux-armhf.so.3 ]; then
-        sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q libc6-armhf-cross >/dev/null
-      fi
-      v7=target/cross/armv7-unknown-linux-gnueabihf/dist/edgenas.stripped
-      echo "== armv7: profile an NB201 arch under qemu-arm ($v7)"
-      v7home=$(mktemp -d)
-      EDGENAS_HOME="$v7home" qemu-arm -L /usr/arm-linux-gnueabihf "$v7" profile \
-        '|nor_conv_1x1~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_1x1~2|' \
-        --allow-unstable --warmup-runs 1 --warmup-time 0 --min-runs 3 --min-time 0 --max-time 0 \
-        --json > "$v7home/profile.json"
-      python3 - "$v7home/profile.json" <<'PY'
+  if [ -n "$v7pid" ]; then
+    wait "$v7pid" || armv7_status=$?
+    echo "== cross: armv7 build's output"
+    tee -a "$log" < "$v7log"
+  fi
+  rm -f "$v7log"
+  echo "== time: both release builds $(( $(date +%s) - builds_start )) s"
+  if [ "$build_armv7" != 1 ]; then
+    echo "== cross: armv7 SKIPPED (EDGENAS_ARMV7=0)"
+  elif [ "$armv7_status" = 3 ]; then
+    echo "== cross: armv7 SKIPPED (its standard library cannot be installed here; see above)"
+  elif [ "$armv7_status" != 0 ]; then
+    exit "$armv7_status"
+  else
+    v7=$v7dir/armv7-unknown-linux-gnueabihf/dist/edgenas.stripped
+    echo "== armv7: profile an NB201 arch under qemu-arm ($v7)"
+    v7home=$(mktemp -d)
+    EDGENAS_HOME="$v7home" qemu-arm -L /usr/arm-linux-gnueabihf "$v7" profile \
+      '|nor_conv_1x1~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_1x1~2|' \
+      --allow-unstable --warmup-runs 1 --warmup-time 0 --min-runs 3 --min-time 0 --max-time 0 \
+      --json > "$v7home/profile.json"
+    python3 - "$v7home/profile.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"][0]
 # uname's machine as the emulated binary sees it: "armv7l" on a board, "arm" under some qemu-arm.
@@ -133,10 +157,7 @@ assert r["fingerprint"]["arch"].startswith("arm"), r["fingerprint"]["arch"]
 assert r["median_ms"] > 0 and r["runs"] >= 3, r
 print(f"armv7 under qemu-arm: median {r['median_ms']:.3f} ms over {r['runs']} runs, arch {r['fingerprint']['arch']}")
 PY
-      rm -rf "$v7home"
-    fi
-  else
-    echo "== cross: armv7 SKIPPED (EDGENAS_ARMV7=0)"
+    rm -rf "$v7home"
   fi
   # `edgenas remote` against real sshds on 127.0.0.1 whose boards run dist/'s aarch64 tarball.
   if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null 2>&1; then
