@@ -205,6 +205,13 @@ pub struct EmbedArgs {
     /// Measure again even when a valid embedding is stored or journaled.
     #[arg(long)]
     pub force: bool,
+    /// Draw this device's embedding against the meta-training devices' as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// The latency table the meta-training devices' embeddings are read from (default: the
+    /// shipped model's table in $EDGENAS_SHARED/data or ../shared/data, where there is one).
+    #[arg(long, value_name = "FILE.csv", requires = "plot")]
+    pub plot_data: Option<PathBuf>,
     #[command(flatten)]
     pub device: DeviceArgs,
     /// Print JSON.
@@ -259,6 +266,9 @@ pub struct ValidateArgs {
     /// Seed of the arch draw.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Draw predicted against measured latency, with the intervals and the ±10 % band, as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
     #[command(flatten)]
     pub device: DeviceArgs,
     /// Print JSON.
@@ -285,6 +295,10 @@ pub struct RunArgs {
     /// Picks to verify by measurement.
     #[arg(long, default_value_t = 3)]
     pub verify: usize,
+    /// Take at most N figures anew (references, support and verification together; reused
+    /// ones are free): verification stops when they are spent, and says so.
+    #[arg(long, value_name = "N")]
+    pub max_measurements: Option<usize>,
     /// Where to write the winner, as .onnx, or .tflite under --runtime tflite (default: runs/ in
     /// the state directory).
     #[arg(short, long, value_name = "FILE")]
@@ -329,6 +343,10 @@ pub struct SearchArgs {
     /// Measure the best picks until this many fit the budget by measurement (0: predict only).
     #[arg(long, default_value_t = 0, value_name = "K")]
     pub verify: usize,
+    /// Take at most N figures anew while verifying (reused ones are free): verification stops
+    /// when they are spent, and says so.
+    #[arg(long, value_name = "N")]
+    pub max_measurements: Option<usize>,
     /// Export the winner (.onnx; .tflite under --runtime tflite or with that extension).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -489,14 +507,14 @@ pub struct PredictorEvalArgs {
     /// Support draws to average over.
     #[arg(long, default_value_t = 5)]
     pub seeds: usize,
-    /// Override the model's adaptation (for ablations).
+    /// Override the meta-learned model's adaptation (for ablations; with --meta-only).
     #[arg(long, value_enum)]
     pub adaptation: Option<AdaptArg>,
     /// Shrinkage of the closed-form output-layer refit with --adaptation ridge.
     #[arg(long, default_value_t = 1.0)]
     pub ridge_lambda: f32,
     /// Override the weight of the network against the additive model (1: network alone,
-    /// 0: additive model alone; for ablations).
+    /// 0: additive model alone; for ablations; with --meta-only).
     #[arg(long)]
     pub blend: Option<f32>,
     /// Shrinkage of the linear term with --adaptation residual.
@@ -840,6 +858,15 @@ pub enum BenchKind {
         /// Skip the one-arch-at-a-time protocol (half the time).
         #[arg(long)]
         rounds_only: bool,
+        /// Interleaved rounds at each of these sampling time bounds per arch, MIN:MAX seconds
+        /// (1:10 is the protocol before issue 21; the default's is among them).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "1:10,0.25:2.5,0.1:1,0.05:0.5",
+            value_name = "MIN:MAX,..."
+        )]
+        time_ladder: Vec<String>,
         /// Print the result as JSON on stdout.
         #[arg(long)]
         json: bool,

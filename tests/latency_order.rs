@@ -31,3 +31,43 @@ fn uniform_cells_are_ordered_by_cost() {
         );
     }
 }
+
+/// `bench reproducibility` measures the same archs twice at each step of its time ladder and
+/// reports each one's test-retest with its seconds per arch; a step whose minimum is a second
+/// per arch costs more than one without a minimum.
+#[test]
+fn reproducibility_is_reported_per_minimum_time_with_its_cost() {
+    let home = TempDir::new("repro");
+    let r = json(&ok(
+        home.path(),
+        &[
+            "bench",
+            "reproducibility",
+            "--archs",
+            "4",
+            "--rounds-only",
+            "--time-ladder",
+            "1:1,0:0",
+            "--json",
+        ],
+    ));
+    let passes = r["interleaved"].as_array().unwrap();
+    assert_eq!(passes.len(), 2, "{r}");
+    let cost: Vec<f64> = passes
+        .iter()
+        .map(|p| p["seconds_per_arch"].as_f64().unwrap())
+        .collect();
+    assert_eq!(passes[0]["time"]["min_s"], 1.0);
+    // A second per arch at least, against a pass that stops after its minimum rounds.
+    assert!(cost[0] >= 1.0 && cost[0] > cost[1], "{cost:?}");
+    for p in passes {
+        let rho = p["test_retest"]["spearman"].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&rho), "{p}");
+    }
+    assert!(r.get("one_at_a_time").is_none(), "{r}");
+    let e = fails(
+        home.path(),
+        &["bench", "reproducibility", "--time-ladder", "2:1"],
+    );
+    assert!(e.contains("--time-ladder takes MIN:MAX"), "{e}");
+}

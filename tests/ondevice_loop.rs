@@ -79,6 +79,24 @@ fn the_loop_in_oracle_mode_finds_an_arch_that_truly_fits() {
         first["median_ms"].as_f64().unwrap(),
         table_latency(first["arch"].as_str().unwrap(), "raspi4")
     );
+    // The embedding against the meta-training devices' (read from the shipped model's table).
+    let svg = home.path().join("embedding.svg");
+    let text = ok(
+        home.path(),
+        &with(
+            &[
+                "embed",
+                "--plot",
+                svg.to_str().unwrap(),
+                "--plot-data",
+                &shared_data("nb201_latency_help.csv"),
+            ],
+            &o,
+        ),
+    );
+    assert!(text.contains("against 13 meta-training devices"), "{text}");
+    let drawn = std::fs::read_to_string(&svg).unwrap();
+    assert_eq!(drawn.matches("<polyline").count(), 14);
     let a = json(&ok(home.path(), &with(&["adapt", "--json"], &o)));
     assert_eq!(a["support"].as_array().unwrap().len(), 10);
     assert!(a["quality"]["loo_spearman"].as_f64().unwrap() > 0.5, "{a}");
@@ -97,12 +115,28 @@ fn the_loop_in_oracle_mode_finds_an_arch_that_truly_fits() {
     }
     assert!(p[0]["predicted_ms"].as_f64() > p[1]["predicted_ms"].as_f64());
     // Validation against the table: a good ranking.
+    let plot = home.path().join("validation.svg");
     let v = json(&ok(
         home.path(),
-        &with(&["validate", "--archs", "200", "--json"], &o),
+        &with(
+            &[
+                "validate",
+                "--archs",
+                "200",
+                "--plot",
+                plot.to_str().unwrap(),
+                "--json",
+            ],
+            &o,
+        ),
     ));
     assert!(v["spearman"].as_f64().unwrap() > 0.8, "{}", v["spearman"]);
     assert_eq!(v["archs"].as_array().unwrap().len(), 200);
+    assert_eq!(v["measurements"]["validation"]["oracle"], 200, "{v}");
+    // The plot: one point per arch, each with its interval and its figures in a tooltip.
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert_eq!(svg.matches("<circle").count(), 200);
+    assert!(svg.contains("±10 %") && svg.trim_end().ends_with("</svg>"));
     // Search with verification: the pick fits by the table's own figure.
     let budget = "25.68";
     let out = home.path().join("best.onnx");

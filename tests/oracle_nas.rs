@@ -1,7 +1,8 @@
 //! HELP's latency-constrained NAS on HELP's six NB201 test devices, in oracle mode: at budgets
 //! at the 30th, 50th and 70th percentile of each device's latencies, what `run` (with
 //! `--verify 3`) returns truly fits, and its CIFAR-10 accuracy is close to the best arch that
-//! truly fits.
+//! truly fits. Every figure the run took is counted by kind, verification included. FBNet's
+//! oracle run searches the table's archs, and its pick truly fits too.
 
 mod common;
 
@@ -74,6 +75,29 @@ fn picks_truly_fit_and_are_near_the_best_that_fits() {
                 ],
             ));
             let pick = out["best"]["arch"].as_str().unwrap();
+            let m = &out["measurements"];
+            let verified = out["verified"].as_u64().unwrap();
+            assert!(
+                (1..=25).contains(&verified),
+                "{device}: {verified} picks verified"
+            );
+            assert_eq!(
+                (
+                    &m["references"]["oracle"],
+                    &m["support"]["oracle"],
+                    &m["verification"]["oracle"],
+                    &m["total"]["oracle"],
+                    &m["total"]["measured"]
+                ),
+                (
+                    &serde_json::json!(10),
+                    &serde_json::json!(10),
+                    &serde_json::json!(verified),
+                    &serde_json::json!(20 + verified),
+                    &serde_json::json!(0)
+                ),
+                "{device}: {m}"
+            );
             assert!(
                 true_ms[pick] <= budget,
                 "{device} at {budget}: {pick} takes {}",
@@ -95,4 +119,78 @@ fn picks_truly_fit_and_are_near_the_best_that_fits() {
     }
     let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
     assert!(mean <= 0.3, "mean accuracy gap {mean}: {gaps:?}");
+}
+
+/// FBNet in oracle mode: the search draws from the table's archs (an evolution's children
+/// would leave the table), so `run` returns a pick that truly fits at the 30th percentile of
+/// gold_6226's column; `--max-measurements` stops verification when spent and says so.
+#[test]
+fn fbnet_oracle_runs_pick_from_the_table_and_the_cap_stops_verification() {
+    let lat_path = shared_data("fbnet_latency_help.csv");
+    let lat = std::fs::read_to_string(&lat_path).unwrap();
+    let archs = column(&lat, "ops");
+    let ms: Vec<f64> = column(&lat, "gold_6226_ms")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let mut sorted = ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    let budget = sorted[(0.3 * (sorted.len() - 1) as f64) as usize];
+    let b = budget.to_string();
+    let home = TempDir::new("oracle-fbnet");
+    let args = |extra: &[&'static str]| {
+        let mut v: Vec<String> = [
+            "run",
+            "--space",
+            "fbnet",
+            "--budget-ms",
+            b.as_str(),
+            "--evaluations",
+            "20",
+            "--oracle",
+            lat_path.as_str(),
+            "--oracle-device",
+            "gold_6226",
+            "--json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let full = args(&[]);
+    let out = json(&ok(
+        home.path(),
+        &full.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    let pick = out["best"]["arch"].as_str().unwrap();
+    let row = archs
+        .iter()
+        .position(|a| a.replace('|', "-") == pick)
+        .unwrap_or_else(|| panic!("{pick} is not a row of the table"));
+    assert!(ms[row] <= budget, "{pick} takes {} > {budget}", ms[row]);
+    assert_eq!(out["best"]["measured_ms"].as_f64().unwrap(), ms[row]);
+    assert!(
+        out["measurements"]["verification"]["oracle"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+
+    // The embedding is reused now (counted from the journal); 10 support + 1 verification fit
+    // under a cap of 11.
+    let capped = args(&["--max-measurements", "11"]);
+    let out = json(&ok(
+        home.path(),
+        &capped.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    let m = &out["measurements"];
+    assert_eq!(m["references"]["journal"], 10, "{m}");
+    assert_eq!(m["verification"]["oracle"], 1, "{m}");
+    let why = out["verification_stopped"].as_str().unwrap();
+    assert!(
+        why.contains("--max-measurements cap of 11 is spent"),
+        "{why}"
+    );
 }

@@ -207,6 +207,13 @@ fn bad_tables_and_models_are_refused_in_one_line() {
     );
     assert!(e.contains("no device 'nosuch'"), "{e}");
 
+    // The network's knobs configure the meta-learned model alone: refused without --meta-only
+    // rather than silently ignored by the on-device model.
+    for knob in [&["--blend", "1"][..], &["--adaptation", "sgd"][..]] {
+        let e = eval(&nb201(), knob);
+        assert!(e.contains("add --meta-only"), "{knob:?}: {e}");
+    }
+
     // A model file of another kind, of another version, and not an edgenas file at all.
     let journal = dir.join("j.bin");
     let mut bytes = b"EDGENAS\0MEASURE\0".to_vec();

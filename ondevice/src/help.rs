@@ -389,3 +389,27 @@ impl EvalReport {
         }
     }
 }
+
+/// The hardware embeddings (the reference archs' latencies, in order) of the devices `file`
+/// was meta-trained and validated on, read from `table` (the HELP table the model names).
+/// Devices the table lacks are left out.
+pub fn training_embeddings(
+    space: Space,
+    file: &edgenas_predictor::PredictorFile,
+    table: &Path,
+) -> Result<Vec<(String, Vec<f64>)>, LoopError> {
+    let t = SpaceTable::read(space, table)?;
+    Ok(file
+        .training
+        .train_devices
+        .iter()
+        .chain(&file.training.valid_devices)
+        .filter_map(|d| {
+            let column = t.table.device(d).ok()?;
+            Some((
+                d.clone(),
+                t.reference_rows.iter().map(|&r| column[r] as f64).collect(),
+            ))
+        })
+        .collect())
+}

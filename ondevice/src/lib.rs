@@ -43,6 +43,7 @@ pub mod state;
 pub mod status;
 pub mod steps;
 mod table;
+pub mod tally;
 pub mod verify;
 
 pub use adapted::{AdaptedPredictor, Prediction};
@@ -52,6 +53,7 @@ pub use report::{Reporter, Silent, Step};
 pub use results::{PickSummary, RunSummary, SearchSummary};
 pub use run::{RunFinish, RunOutcome, RunPlan};
 pub use session::Session;
+pub use tally::{Purpose, Tally};
 pub use verify::{Pick, SearchPlan, SearchReport};
 
 /// A latency for people: µs under 1 ms, 3 decimals under 100 ms, 1 above.

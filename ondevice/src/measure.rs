@@ -23,6 +23,7 @@ use edgenas_runtime::{Model, ModelOptions, Runtime, RuntimeError};
 use crate::oracle::OracleTable;
 pub use crate::report::MeasureProgress;
 use crate::report::Reporter;
+use crate::tally::{Purpose, Tally};
 use crate::LoopError;
 
 /// Subjects timed together in one interleaved batch.
@@ -166,6 +167,11 @@ pub struct Measurer {
     recorded: Option<HashMap<String, Measured>>,
     /// `measure_one`'s resumable records: every record of the subjects asked for, in order.
     resumable: HashMap<String, Vec<Measurement>>,
+    /// Every figure given so far, by purpose and origin.
+    tally: Tally,
+    /// `--max-measurements`: figures to take anew at most (the search's verification stops
+    /// when they are spent).
+    limit: Option<usize>,
 }
 
 impl Measurer {
@@ -178,6 +184,8 @@ impl Measurer {
             },
             recorded: None,
             resumable: HashMap::new(),
+            tally: Tally::default(),
+            limit: None,
         }
     }
 
@@ -187,7 +195,43 @@ impl Measurer {
             source: Source::Oracle(table),
             recorded: Some(HashMap::new()),
             resumable: HashMap::new(),
+            tally: Tally::default(),
+            limit: None,
         }
+    }
+
+    /// Sets the protocol's sampling time bounds per subject (`bench reproducibility`'s ladder).
+    pub fn set_time_bounds(&mut self, min_time: Duration, max_time: Duration) {
+        if let Source::Device { setup, .. } = &mut self.source {
+            setup.protocol.min_time = min_time;
+            setup.protocol.max_time = max_time;
+        }
+    }
+
+    /// Caps the figures taken anew (measured or looked up; reused ones are free).
+    pub fn set_limit(&mut self, limit: Option<usize>) {
+        self.limit = limit;
+    }
+
+    /// The cap on figures taken anew, if any.
+    pub fn limit(&self) -> Option<usize> {
+        self.limit
+    }
+
+    /// Figures that may still be taken anew under the cap (None: no cap).
+    pub fn remaining(&self) -> Option<usize> {
+        self.limit.map(|l| l.saturating_sub(self.tally.taken()))
+    }
+
+    /// Counts `n` figures of `purpose` reused from a file the journal's figures made (a stored
+    /// embedding), as journal figures.
+    pub fn count_reused(&mut self, purpose: Purpose, n: usize) {
+        self.tally.add_reused(purpose, n);
+    }
+
+    /// Every figure given so far, by purpose and origin.
+    pub fn tally(&self) -> &Tally {
+        &self.tally
     }
 
     /// The conditions measurements are taken under now (what embeddings are keyed by).
@@ -241,18 +285,41 @@ impl Measurer {
     pub fn measure(
         &mut self,
         archs: &[Arch],
+        purpose: Purpose,
         reporter: &mut dyn Reporter,
     ) -> Result<Vec<Measured>, LoopError> {
-        self.measure_with(archs, true, reporter)
+        self.measure_counted(archs, true, purpose, reporter)
     }
 
     /// Figures of `archs` all measured now (`--force`); the journal still records them.
     pub fn measure_ignoring_journal(
         &mut self,
         archs: &[Arch],
+        purpose: Purpose,
         reporter: &mut dyn Reporter,
     ) -> Result<Vec<Measured>, LoopError> {
-        self.measure_with(archs, false, reporter)
+        self.measure_counted(archs, false, purpose, reporter)
+    }
+
+    fn measure_counted(
+        &mut self,
+        archs: &[Arch],
+        reuse: bool,
+        purpose: Purpose,
+        reporter: &mut dyn Reporter,
+    ) -> Result<Vec<Measured>, LoopError> {
+        let start = std::time::Instant::now();
+        let figures = self.measure_with(archs, reuse, reporter)?;
+        // The same arch twice in one call is one figure.
+        let mut distinct: Vec<Measured> = Vec::with_capacity(figures.len());
+        for m in &figures {
+            if !distinct.iter().any(|d| d.subject == m.subject) {
+                distinct.push(m.clone());
+            }
+        }
+        self.tally
+            .add(purpose, &distinct, start.elapsed().as_secs_f64());
+        Ok(figures)
     }
 
     fn measure_with(

@@ -1,6 +1,9 @@
-//! The Pareto front as an SVG a browser shows: every candidate (grey, predicted latency), the
-//! front (blue line), the budget (dashed), and each verified pick from its predicted to its
-//! measured latency (green when it fits, red when it broke the budget).
+//! Plots as SVG a browser shows.
+//! - The Pareto front: every candidate (grey, predicted latency), the front (blue line), the
+//!   budget (dashed), and each verified pick from its predicted to its measured latency (green
+//!   when it fits, red when it broke the budget).
+//! - Validation: predicted against measured latency per arch, with the predictor's interval,
+//!   the diagonal and the ±10 % band.
 
 use std::fmt::Write;
 
@@ -73,7 +76,7 @@ impl Frame {
     }
 
     /// The title, both axes with five ticks each, and their labels.
-    fn axes(&self, s: &mut String, title: &str, objective: &str) {
+    fn axes(&self, s: &mut String, title: &str, x_label: &str, y_label: &str) {
         let _ = writeln!(
             s,
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
@@ -107,15 +110,16 @@ impl Frame {
         }
         let _ = writeln!(
             s,
-            r#"<text x="{}" y="{}" text-anchor="middle">latency on this device (ms): predicted, and measured for verified picks</text>"#,
+            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
             W / 2.0,
-            H - 14.0
+            H - 14.0,
+            escape(x_label)
         );
         let _ = writeln!(
             s,
             r#"<text transform="translate(16 {}) rotate(-90)" text-anchor="middle">{}</text>"#,
             H / 2.0,
-            escape(objective)
+            escape(y_label)
         );
     }
 }
@@ -130,7 +134,12 @@ pub fn pareto_svg(
 ) -> String {
     let f = Frame::fit(cands, verified, budget_ms);
     let mut s = String::new();
-    f.axes(&mut s, title, objective);
+    f.axes(
+        &mut s,
+        title,
+        "latency on this device (ms): predicted, and measured for verified picks",
+        objective,
+    );
     let step = cands.len().div_ceil(MAX_CLOUD).max(1);
     let _ = writeln!(s, r##"<g fill="#bbbbbb">"##);
     for c in cands.iter().step_by(step) {
@@ -181,4 +190,202 @@ pub fn pareto_svg(
     }
     let _ = writeln!(s, "</svg>");
     s
+}
+
+/// One validated arch: its prediction (with the interval) and its measured latency.
+pub struct ValidationPoint<'a> {
+    pub label: &'a str,
+    pub predicted_ms: f64,
+    pub low_ms: f64,
+    pub high_ms: f64,
+    pub measured_ms: f64,
+}
+
+/// Predicted (up) against measured (across) latency: the diagonal, the ±10 % band around it
+/// (shaded), each arch's interval (grey when it holds the measurement, red when not) and its
+/// prediction (green within ±10 %, orange outside).
+pub fn validation_svg(title: &str, points: &[ValidationPoint]) -> String {
+    let top = points
+        .iter()
+        .flat_map(|p| [p.high_ms, p.measured_ms, p.predicted_ms])
+        .filter(|x| x.is_finite())
+        .fold(0.0f64, f64::max)
+        .max(1e-3)
+        * 1.05;
+    let f = Frame {
+        x0: 0.0,
+        x1: top,
+        y0: 0.0,
+        y1: top,
+    };
+    let mut s = String::new();
+    f.axes(
+        &mut s,
+        title,
+        "measured latency (ms)",
+        "predicted latency (ms), with the 90 % interval",
+    );
+    let band: Vec<String> = [(0.0, 0.0), (top, top * 1.1), (top, top * 0.9)]
+        .iter()
+        .map(|&(x, y)| format!("{:.1},{:.1}", f.px(x), f.py(y.min(top))))
+        .collect();
+    let _ = writeln!(
+        s,
+        r##"<polygon points="{}" fill="#1f5fbf" fill-opacity="0.12"/><line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#1f5fbf"/><text x="{:.1}" y="{:.1}" fill="#1f5fbf">±10 %</text>"##,
+        band.join(" "),
+        f.px(0.0),
+        f.py(0.0),
+        f.px(top),
+        f.py(top),
+        f.px(top * 0.82),
+        f.py(top * 0.95)
+    );
+    for p in points {
+        let (x, y) = (f.px(p.measured_ms), f.py(p.predicted_ms));
+        let held = p.measured_ms >= p.low_ms && p.measured_ms <= p.high_ms;
+        let within = ((p.predicted_ms - p.measured_ms) / p.measured_ms).abs() <= 0.1;
+        let bar = if held { "#999999" } else { "#c0282d" };
+        let dot = if within { "#1a9a3a" } else { "#e07b00" };
+        let _ = writeln!(
+            s,
+            r#"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="{bar}"/><circle cx="{x:.1}" cy="{y:.1}" r="3" fill="{dot}"><title>{}: predicted {:.3} ms [{:.3} … {:.3}], measured {:.3} ms</title></circle>"#,
+            f.py(p.low_ms.max(0.0)),
+            f.py(p.high_ms.min(top)),
+            escape(p.label),
+            p.predicted_ms,
+            p.low_ms,
+            p.high_ms,
+            p.measured_ms
+        );
+    }
+    let _ = writeln!(s, "</svg>");
+    s
+}
+
+/// A device's reference latencies over their median: the shape that the embedding carries
+/// (HELP normalises each device's references the same way, whatever its speed).
+fn relative(ms: &[f64]) -> Vec<f64> {
+    let mut sorted = ms.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted
+        .get(sorted.len() / 2)
+        .copied()
+        .unwrap_or(1.0)
+        .max(1e-9);
+    ms.iter().map(|x| x / mid).collect()
+}
+
+/// This device's hardware embedding (blue, bold) against the meta-training devices' (grey,
+/// named in tooltips): each reference arch's latency over the device's median reference, on
+/// a log scale, so that devices of any speed share one frame and a device unlike all of them
+/// stands out.
+pub fn embedding_svg(title: &str, this: &[f64], others: &[(String, Vec<f64>)]) -> String {
+    let series: Vec<Vec<f64>> = std::iter::once(this)
+        .chain(others.iter().map(|(_, v)| v.as_slice()))
+        .map(|v| relative(v).iter().map(|x| x.max(1e-6).log2()).collect())
+        .collect();
+    let (lo, hi) = series
+        .iter()
+        .flatten()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| {
+            (a.min(y), b.max(y))
+        });
+    let (lo, hi) = if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 1.0, lo + 1.0)
+    };
+    let n = this.len().max(2);
+    let f = Frame {
+        x0: 0.5,
+        x1: n as f64 + 0.5,
+        y0: lo - 0.1,
+        y1: hi + 0.1,
+    };
+    let mut s = String::new();
+    f.axes(
+        &mut s,
+        title,
+        "reference arch (the space's 10, in order)",
+        "log2 of latency over the device's median reference",
+    );
+    let line = |v: &[f64]| -> String {
+        v.iter()
+            .enumerate()
+            .map(|(i, y)| format!("{:.1},{:.1}", f.px(i as f64 + 1.0), f.py(*y)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for ((name, raw), v) in others.iter().zip(&series[1..]) {
+        let _ = writeln!(
+            s,
+            r##"<polyline points="{}" fill="none" stroke="#aaaaaa" stroke-width="1"><title>{} ({} references)</title></polyline>"##,
+            line(v),
+            escape(name),
+            raw.len()
+        );
+    }
+    let _ = writeln!(
+        s,
+        r##"<polyline points="{}" fill="none" stroke="#1f5fbf" stroke-width="3"><title>this device</title></polyline>"##,
+        line(&series[0])
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="{:.1}" y="{:.1}" fill="#1f5fbf">this device</text><text x="{:.1}" y="{:.1}" fill="#888888">{} meta-training devices</text>"##,
+        LEFT + 10.0,
+        TOP + 14.0,
+        LEFT + 110.0,
+        TOP + 14.0,
+        others.len()
+    );
+    let _ = writeln!(s, "</svg>");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_plot_colours_what_misses() {
+        let pts = [
+            ValidationPoint {
+                label: "good",
+                predicted_ms: 2.0,
+                low_ms: 1.8,
+                high_ms: 2.2,
+                measured_ms: 2.05,
+            },
+            ValidationPoint {
+                label: "a<b",
+                predicted_ms: 3.0,
+                low_ms: 2.9,
+                high_ms: 3.1,
+                measured_ms: 4.0,
+            },
+        ];
+        let svg = validation_svg("t", &pts);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        // One within ±10 % inside its interval; one outside both.
+        assert_eq!(svg.matches(r##"fill="#1a9a3a""##).count(), 1);
+        assert_eq!(svg.matches(r##"fill="#e07b00""##).count(), 1);
+        assert_eq!(svg.matches(r##"stroke="#c0282d""##).count(), 1);
+        assert!(svg.contains("a&lt;b: predicted 3.000 ms"));
+    }
+
+    #[test]
+    fn embedding_plot_draws_each_device_once() {
+        let others = vec![
+            ("gold_6226".to_string(), vec![1.0, 2.0, 4.0]),
+            ("raspi4".to_string(), vec![10.0, 30.0, 20.0]),
+        ];
+        let svg = embedding_svg("t", &[2.0, 4.0, 8.0], &others);
+        assert_eq!(svg.matches("<polyline").count(), 3);
+        assert!(svg.contains("<title>raspi4 (3 references)</title>"));
+        assert!(svg.contains("2 meta-training devices"));
+        // A device twice as slow everywhere has the same shape: the same points.
+        let same = embedding_svg("t", &[1.0, 2.0, 4.0], &others);
+        assert_eq!(svg, same);
+    }
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::run::{RunFinish, RunOutcome};
 use crate::search::Candidate;
 use crate::steps::{Adapted, Embedded, Validation};
+use crate::tally::Tally;
 use crate::verify::{Pick, SearchPlan, SearchReport};
 
 /// A pick as plain data (`--json`): the arch, its prediction and interval, what it measured.
@@ -63,6 +64,11 @@ pub struct RunSummary {
     pub embedding_inference_seconds: f64,
     pub embedding_reused: bool,
     pub predictor: PredictorSummary,
+    /// Every figure the run took or reused, by purpose (references, support, verification)
+    /// and origin.
+    pub measurements: Tally,
+    /// Why verification stopped early (`--max-measurements` spent), if it did.
+    pub verification_stopped: Option<String>,
     pub exported: PathBuf,
 }
 
@@ -96,6 +102,8 @@ impl RunOutcome {
                 loo_coverage: q.loo_coverage,
                 measurements: p.references.len() + p.support.len(),
             },
+            measurements: self.measurements.clone(),
+            verification_stopped: report.stopped.clone(),
             exported: exported.clone(),
         })
     }
@@ -132,6 +140,10 @@ pub struct SearchSummary {
     pub verified: Vec<VerifiedSummary>,
     /// Candidates considered.
     pub candidates: usize,
+    /// Every figure the search took or reused, by purpose and origin (with --verify).
+    pub measurements: Tally,
+    /// Why verification stopped early (`--max-measurements` spent), if it did.
+    pub verification_stopped: Option<String>,
     pub seconds: f64,
 }
 
@@ -167,6 +179,8 @@ impl SearchReport {
                 })
                 .collect(),
             candidates: self.candidates.len(),
+            measurements: self.measurements.clone(),
+            verification_stopped: self.stopped.clone(),
             seconds: self.seconds,
         }
     }
@@ -224,6 +238,23 @@ pub struct ValidatedArch {
 }
 
 impl Validation {
+    /// Predicted against measured, with the intervals and the ±10 % band, as SVG.
+    pub fn svg(&self, title: &str) -> String {
+        let labels: Vec<String> = self.archs.iter().map(|a| a.to_string()).collect();
+        let points: Vec<crate::plot::ValidationPoint> = labels
+            .iter()
+            .zip(self.predicted.iter().zip(&self.measured))
+            .map(|(label, (p, m))| crate::plot::ValidationPoint {
+                label,
+                predicted_ms: p.predicted_ms,
+                low_ms: p.low_ms,
+                high_ms: p.high_ms,
+                measured_ms: m.median_ms,
+            })
+            .collect();
+        crate::plot::validation_svg(title, &points)
+    }
+
     /// Each arch with its prediction and its measurement.
     pub fn rows(&self) -> Vec<ValidatedArch> {
         self.archs

@@ -13,6 +13,7 @@ use crate::report::{Reporter, Step};
 use crate::search::{self, Candidate, Objective};
 use crate::session::Session;
 use crate::steps::{AdaptPlan, Adapted, Embedded};
+use crate::tally::Tally;
 use crate::verify::{Pick, SearchPlan, SearchReport};
 use crate::LoopError;
 
@@ -38,6 +39,8 @@ pub struct RunOutcome {
     pub embedded: Embedded,
     pub adapted: Adapted,
     pub finish: RunFinish,
+    /// Every figure the run took or reused, by purpose and origin.
+    pub measurements: Tally,
 }
 
 pub enum RunFinish {
@@ -140,6 +143,7 @@ impl Session {
                 embedded,
                 adapted,
                 finish,
+                measurements: self.measurer.tally().clone(),
             });
         };
         let verify = plan.verify.max(1);
@@ -171,6 +175,7 @@ impl Session {
             space,
             embedded,
             adapted,
+            measurements: self.measurer.tally().clone(),
             finish: RunFinish::Picked {
                 plan: Box::new(search_plan),
                 report: Box::new(report),

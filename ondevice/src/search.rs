@@ -11,12 +11,14 @@ use std::path::Path;
 
 use edgenas_nas::search::{aging_evolution, EvolutionOptions};
 use edgenas_nas::{Arch, Nb201Arch, Space};
+use rand::SeedableRng;
 
 use crate::accuracy::{nb201_accuracy, Dataset};
 use crate::adapted::{AdaptedPredictor, Prediction};
 use crate::features::{features_of, ArchFeatures};
 use crate::measure::{Measured, Measurer};
 use crate::report::Reporter;
+use crate::tally::Purpose;
 use crate::LoopError;
 
 /// What the search maximises.
@@ -195,6 +197,48 @@ pub fn evolutionary(
     Ok((cands, feats))
 }
 
+/// Oracle mode: only the table's archs have figures, so instead of evolving (whose children
+/// would leave the table) the search scores `opts.evaluations` of the table's archs, drawn at
+/// random (seeded) among those that plausibly fit the budget by prediction; where none does,
+/// the fastest predicted (so that the refusal names them).
+pub fn sampled_from_pool(
+    pool: &[Arch],
+    predictor: &AdaptedPredictor,
+    objective: &Objective,
+    budget_ms: f64,
+    opts: &EvolutionOptions,
+    progress: &mut dyn FnMut(usize),
+) -> Result<(Vec<Candidate>, Vec<ArchFeatures>), LoopError> {
+    let feats = features_of(pool);
+    let preds = predictor.predict_features(&feats);
+    let mut order: Vec<usize> = (0..pool.len())
+        .filter(|&i| preds[i].predicted_ms - PLAUSIBLE_Z * preds[i].std_ms <= budget_ms)
+        .collect();
+    if order.is_empty() {
+        order = (0..pool.len()).collect();
+        order.sort_by(|&a, &b| preds[a].predicted_ms.total_cmp(&preds[b].predicted_ms));
+        order.truncate(opts.evaluations);
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(opts.seed);
+    for i in (1..order.len()).rev() {
+        order.swap(i, rand::RngExt::random_range(&mut rng, 0..=i));
+    }
+    order.truncate(opts.evaluations);
+    let (mut cands, mut kept) = (Vec::new(), Vec::new());
+    for (k, &i) in order.iter().enumerate() {
+        progress(k + 1);
+        if let Some(score) = objective.score(&pool[i]).filter(|s| s.is_finite()) {
+            cands.push(Candidate {
+                arch: pool[i].clone(),
+                prediction: preds[i],
+                objective: score,
+            });
+            kept.push(feats[i].clone());
+        }
+    }
+    Ok((cands, kept))
+}
+
 /// Indices of the Pareto front: no other candidate is both faster (predicted) and better.
 /// In order of increasing predicted latency.
 pub fn pareto(cands: &[Candidate]) -> Vec<usize> {
@@ -255,8 +299,18 @@ const PLAUSIBLE_Z: f64 = 0.8416;
 /// Re-adapts the predictor with the verification measurements taken so far.
 pub type Refit<'a> = dyn FnMut(&[(Arch, f64)]) -> Result<AdaptedPredictor, LoopError> + 'a;
 
+/// What verification measured, and whether `--max-measurements` stopped it.
+pub struct Verification {
+    /// Every verified candidate, fitting ones first, best first.
+    pub verified: Vec<Verified>,
+    /// Set when the cap on measurements was spent before `k` picks fit: why verification
+    /// stopped, in words.
+    pub stopped: Option<String>,
+}
+
 /// Measures the best candidates until `k` of them fit the budget by measurement (or the
-/// plausible candidates run out, or `max_measurements` were taken). Candidates are tried in
+/// plausible candidates run out, or `max_measurements` were taken, or the measurer's cap is
+/// spent). Candidates are tried in
 /// order of objective among those that plausibly fit, so a pick that breaks the budget is
 /// dropped and the next one is measured. With `refit`, every batch's measurements also adapt
 /// the predictor (they are the most informative archs there are: near the budget) and the
@@ -272,12 +326,24 @@ pub fn verify(
     max_measurements: usize,
     measurer: &mut Measurer,
     reporter: &mut dyn Reporter,
-) -> Result<Vec<Verified>, LoopError> {
+) -> Result<Verification, LoopError> {
     let mut verified: Vec<Verified> = Vec::new();
     let mut tried = vec![false; cands.len()];
+    let mut stopped = None;
     loop {
         let fits = verified.iter().filter(|v| v.fits).count();
         if fits >= k || verified.len() >= max_measurements {
+            break;
+        }
+        let remaining = measurer.remaining().unwrap_or(usize::MAX);
+        if remaining == 0 {
+            let why = format!(
+                "the --max-measurements cap of {} is spent: verification stopped after {} pick(s), {fits} of them fitting",
+                measurer.limit().unwrap_or(0),
+                verified.len()
+            );
+            reporter.note(&why);
+            stopped = Some(why);
             break;
         }
         // Likely fits first (predicted within the budget), then the merely plausible.
@@ -305,10 +371,11 @@ pub fn verify(
         });
         let want = (k - fits)
             .min(max_measurements - verified.len())
+            .min(remaining)
             .min(order.len());
         let batch: Vec<usize> = order[..want].to_vec();
         let archs: Vec<Arch> = batch.iter().map(|&i| cands[i].arch.clone()).collect();
-        let measured = measurer.measure(&archs, reporter)?;
+        let measured = measurer.measure(&archs, Purpose::Verification, reporter)?;
         for (i, m) in batch.into_iter().zip(measured) {
             tried[i] = true;
             let fits = m.median_ms <= budget_ms;
@@ -340,7 +407,7 @@ pub fn verify(
             .cmp(&a.fits)
             .then(b.candidate.objective.total_cmp(&a.candidate.objective))
     });
-    Ok(verified)
+    Ok(Verification { verified, stopped })
 }
 
 /// Three budgets spread over the predicted latencies (their 25th, 50th and 75th percentiles),

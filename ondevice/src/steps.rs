@@ -15,6 +15,7 @@ use crate::features::prior_for;
 use crate::measure::{Measured, Measurer};
 use crate::report::Reporter;
 use crate::session::Session;
+use crate::tally::Purpose;
 use crate::LoopError;
 
 /// A stored embedding, whether it was reused, and how long the step took.
@@ -41,12 +42,13 @@ impl Embedded {
 fn measure_fresh(
     measurer: &mut Measurer,
     archs: &[Arch],
+    purpose: Purpose,
     reporter: &mut dyn Reporter,
 ) -> Result<Vec<Measured>, LoopError> {
     if measurer.is_oracle() {
-        return measurer.measure(archs, reporter);
+        return measurer.measure(archs, purpose, reporter);
     }
-    measurer.measure_ignoring_journal(archs, reporter)
+    measurer.measure_ignoring_journal(archs, purpose, reporter)
 }
 
 pub struct Adapted {
@@ -108,6 +110,7 @@ impl Session {
         if !force && path.exists() {
             let e = HardwareEmbedding::load(&path)?;
             if e.fingerprint == fp && e.space == space.name() {
+                measurer.count_reused(Purpose::References, e.raw_ms.len());
                 return Ok(Embedded {
                     embedding: e,
                     path,
@@ -120,9 +123,9 @@ impl Session {
         let refs = space.references();
         let measured = if force {
             // --force remeasures: what the journal holds is not reused.
-            measure_fresh(measurer, &refs, reporter)?
+            measure_fresh(measurer, &refs, Purpose::References, reporter)?
         } else {
-            measurer.measure(&refs, reporter)?
+            measurer.measure(&refs, Purpose::References, reporter)?
         };
         let names: Vec<String> = refs.iter().map(|a| a.to_string()).collect();
         let embedding = HardwareEmbedding::from_figures(
@@ -216,7 +219,7 @@ impl Session {
         } else {
             choose_support(space, &prior, samples, seed, pool, &[])?
         };
-        let support = measurer.measure(&support_archs, reporter)?;
+        let support = measurer.measure(&support_archs, Purpose::Support, reporter)?;
         let references: Vec<(Arch, f64)> = refs
             .into_iter()
             .zip(embedding.raw_ms.iter().copied())
@@ -312,7 +315,7 @@ impl Session {
         }
         let feats = crate::features::features_of(&archs);
         let predicted = predictor.predict_features(&feats);
-        let measured = measurer.measure(&archs, reporter)?;
+        let measured = measurer.measure(&archs, Purpose::Validation, reporter)?;
         let p: Vec<f32> = predicted.iter().map(|p| p.predicted_ms as f32).collect();
         let t: Vec<f32> = measured.iter().map(|m| m.median_ms as f32).collect();
         let n = archs.len() as f64;

@@ -13,8 +13,9 @@ use crate::export::{export_model, ExportFormat};
 use crate::features::prior_for;
 use crate::measure::Measurer;
 use crate::report::Reporter;
-use crate::search::{self, Candidate, Objective, Verified};
+use crate::search::{self, Candidate, Objective, Verification, Verified};
 use crate::session::Session;
+use crate::tally::Tally;
 use crate::LoopError;
 
 /// How a search is run (`search`, and `run`'s third step).
@@ -34,9 +35,13 @@ pub struct SearchReport {
     pub candidates: Vec<Candidate>,
     pub front: Vec<usize>,
     pub verified: Vec<Verified>,
-    /// The pick: the best verified arch that fits, else (without verification) the best
-    /// predicted.
+    /// The pick: the best verified arch that fits, else (without verification, or when the
+    /// cap on measurements was spent before any pick) the best predicted.
     pub best: Option<Pick>,
+    /// Why verification stopped early (`--max-measurements` spent), if it did.
+    pub stopped: Option<String>,
+    /// Every figure the measurer gave until the search ended, by purpose and origin.
+    pub measurements: Tally,
     pub seconds: f64,
 }
 
@@ -104,8 +109,23 @@ pub fn search_and_verify(
     let prior = prior_for(plan.space, &file)?;
     let start = Instant::now();
     let exact = plan.space == Space::Nb201 && !matches!(plan.objective, Objective::Naswot { .. });
+    // In oracle mode only the table's archs have figures to verify with.
+    let pool = measurer
+        .as_deref()
+        .and_then(Measurer::oracle_table)
+        .map(|t| t.archs.clone());
     let (mut candidates, features) = if exact {
         search::exact_nb201(predictor, &plan.objective, plan.cache_dir.as_deref())?
+    } else if let Some(pool) = pool.filter(|_| plan.verify > 0) {
+        let total = plan.evolution.evaluations;
+        search::sampled_from_pool(
+            &pool,
+            predictor,
+            &plan.objective,
+            plan.budget_ms,
+            &plan.evolution,
+            &mut |k| reporter.evaluated(k, total),
+        )?
     } else {
         let total = plan.evolution.evaluations;
         search::evolutionary(
@@ -133,24 +153,36 @@ pub fn search_and_verify(
             fastest.arch
         )));
     };
-    let mut verified = Vec::new();
+    let unverified = Pick {
+        candidate: candidates[best_predicted].clone(),
+        measured_ms: None,
+        fits: true,
+    };
+    let (mut verified, mut stopped, mut measurements) = (Vec::new(), None, Tally::default());
     let best = match measurer {
         Some(m) if plan.verify > 0 => {
             let refit = |extra: &[(Arch, f64)]| predictor.refit(&prior, extra);
-            verified = verify_picks(plan, &mut candidates, &features, refit, m, reporter)?;
-            best_verified(plan, &verified)?
+            let v = verify_picks(plan, &mut candidates, &features, refit, m, reporter)?;
+            (verified, stopped, measurements) = (v.verified, v.stopped, m.tally().clone());
+            match (verified.is_empty(), &stopped) {
+                // The cap was spent before a single pick: the best predicted, said so.
+                (true, Some(_)) => unverified,
+                _ => best_verified(plan, &verified, stopped.as_deref())?,
+            }
         }
-        _ => Pick {
-            candidate: candidates[best_predicted].clone(),
-            measured_ms: None,
-            fits: true,
-        },
+        Some(m) => {
+            measurements = m.tally().clone();
+            unverified
+        }
+        None => unverified,
     };
     Ok(SearchReport {
         candidates,
         front,
         verified,
         best: Some(best),
+        stopped,
+        measurements,
         seconds: start.elapsed().as_secs_f64(),
     })
 }
@@ -164,7 +196,7 @@ fn verify_picks(
     mut refit: impl FnMut(&[(Arch, f64)]) -> Result<AdaptedPredictor, LoopError>,
     measurer: &mut Measurer,
     reporter: &mut dyn Reporter,
-) -> Result<Vec<Verified>, LoopError> {
+) -> Result<Verification, LoopError> {
     search::verify(
         candidates,
         features,
@@ -178,14 +210,22 @@ fn verify_picks(
 }
 
 /// The best verified pick that fits, or why none does.
-fn best_verified(plan: &SearchPlan, verified: &[Verified]) -> Result<Pick, LoopError> {
+fn best_verified(
+    plan: &SearchPlan,
+    verified: &[Verified],
+    stopped: Option<&str>,
+) -> Result<Pick, LoopError> {
     let Some(v) = verified.iter().find(|v| v.fits) else {
         let fastest = verified
             .iter()
             .map(|v| v.measured.median_ms)
             .fold(f64::INFINITY, f64::min);
+        let remedy = match stopped {
+            Some(_) => "raise --max-measurements or --budget-ms",
+            None => "raise --budget-ms",
+        };
         return Err(LoopError::Invalid(format!(
-            "none of the {} picks measured fits {} ms (the fastest measured {}); raise --budget-ms",
+            "none of the {} picks measured fits {} ms (the fastest measured {}); {remedy}",
             verified.len(),
             plan.budget_ms,
             crate::ms(fastest)

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use edgenas_nas::{Arch, Space};
-use edgenas_ondevice::bench::{self, computations, reproducibility::Retest};
+use edgenas_ondevice::bench::reproducibility::{Retest, TimeBounds};
+use edgenas_ondevice::bench::{self, computations};
 use edgenas_ondevice::measure::MeasureProgress;
 use edgenas_ondevice::{shipped, Reporter};
 use edgenas_predictor::metrics::{kendall_tau_b, spearman};
@@ -23,8 +24,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
             threads,
             seed,
             rounds_only,
+            time_ladder,
             json,
-        } => reproducibility(space, archs, threads, seed, rounds_only, json),
+        } => reproducibility(space, archs, threads, seed, rounds_only, &time_ladder, json),
         BenchKind::Loop {
             data,
             device,
@@ -94,10 +96,23 @@ fn reproducibility(
     threads: usize,
     seed: u64,
     rounds_only: bool,
+    time_ladder: &[String],
     json: bool,
 ) -> Result<()> {
     let space = Space::from_name(&space)?;
-    let r = bench::reproducibility::run(space, archs, threads, seed, rounds_only, &mut Passes)?;
+    let ladder = time_ladder
+        .iter()
+        .map(|t| TimeBounds::parse(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let r = bench::reproducibility::run(
+        space,
+        archs,
+        threads,
+        seed,
+        rounds_only,
+        &ladder,
+        &mut Passes,
+    )?;
     if json {
         crate::output::print_json(&r)?;
         return Ok(());
@@ -106,7 +121,12 @@ fn reproducibility(
         "Reproducibility: {archs} {} archs measured twice, {threads} thread(s)",
         space.name()
     );
-    retest_line("interleaved rounds", &r.interleaved);
+    for i in &r.interleaved {
+        retest_line(
+            &format!("interleaved, {}-{} s per arch", i.time.min_s, i.time.max_s),
+            i,
+        );
+    }
     if let Some(c) = &r.one_at_a_time {
         retest_line("one arch at a time (before)", c);
     }
@@ -360,8 +380,8 @@ fn search(
 fn retest_line(name: &str, r: &Retest) {
     let t = &r.test_retest;
     println!(
-        "  {name:<28} test-retest Spearman {:.3}, median relative difference {:.1}%, ratio p10-p90 {:.3}-{:.3}, {:.0} s per pass",
-        t.spearman, t.median_rel_diff * 100.0, t.ratio_p10, t.ratio_p90, r.seconds_per_pass
+        "  {name:<34} test-retest Spearman {:.3}, median relative difference {:.1}%, ratio p10-p90 {:.3}-{:.3}, {:.2} s per arch ({:.0} s per pass)",
+        t.spearman, t.median_rel_diff * 100.0, t.ratio_p10, t.ratio_p90, r.seconds_per_arch, r.seconds_per_pass
     );
 }
 

@@ -120,6 +120,9 @@ fn run_eval(a: PredictorEvalArgs) -> Result<()> {
     if a.seeds == 0 {
         bail!("--seeds must be at least 1");
     }
+    if !a.meta_only && (a.adaptation.is_some() || a.blend.is_some()) {
+        bail!("--adaptation and --blend configure the shipped meta-learned network, which the on-device model does not use: add --meta-only to evaluate it");
+    }
     let model = load_model(space, a.model.as_deref())?;
     let learner = configured_learner(&model, &a)?;
     let t = SpaceTable::read(space, &a.data)?;

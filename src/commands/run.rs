@@ -26,6 +26,7 @@ pub fn run(a: RunArgs, home: Option<&Path>) -> Result<()> {
     (plan.output, plan.weight_seed) = (a.output.clone(), a.device.weight_seed);
     let file = edgenas_ondevice::shipped::load(space, None)?;
     let mut session = crate::session::open(&a.device, home, space)?;
+    session.measurer.set_limit(a.max_measurements);
     let mut reporter = crate::reporter::Terminal::for_run(a.json);
     let outcome = session.run(plan, &file, &mut reporter)?;
     reporter.finish();
@@ -74,6 +75,7 @@ fn print_summary(o: &RunOutcome, s: &RunSummary, what: &str, plot: Option<&Path>
                 s.predictor.measurements
             ),
         ),
+        ("Measurements", s.measurements.describe()),
         ("Chosen", format!("{} ({what} {:.2})", b.arch, b.accuracy)),
         (
             "Latency",
@@ -84,6 +86,7 @@ fn print_summary(o: &RunOutcome, s: &RunSummary, what: &str, plot: Option<&Path>
         ),
         ("Exported", s.exported.display().to_string()),
     ];
+    rows.extend(s.verification_stopped.clone().map(|why| ("Stopped", why)));
     rows.extend(plot.map(|path| ("Plot", path.display().to_string())));
     println!("\nSummary");
     for (k, v) in rows {

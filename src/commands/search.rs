@@ -97,6 +97,12 @@ pub fn print_report(plan: &SearchPlan, r: &SearchReport, top: usize) {
             );
         }
     }
+    if let Some(why) = &r.stopped {
+        println!("  Stopped: {why}");
+    }
+    if r.measurements.figures() > 0 {
+        println!("  Measurements: {}", r.measurements.describe());
+    }
     if let Some(b) = &r.best {
         println!(
             "  Best: {} (objective {:.3}, predicted {}{})",
@@ -152,8 +158,8 @@ pub fn run(a: SearchArgs, home: Option<&Path>) -> Result<()> {
     let (report, fingerprint, runtime) = if let (Some(data), Some(column)) =
         (&a.data, &a.device_column)
     {
-        if a.verify > 0 {
-            bail!("--verify measures on this device; in table mode use --oracle FILE.csv --oracle-device COLUMN instead of --data/--device");
+        if a.verify > 0 || a.max_measurements.is_some() {
+            bail!("--verify and --max-measurements measure on this device; in table mode use --oracle FILE.csv --oracle-device COLUMN instead of --data/--device");
         }
         let model = edgenas_ondevice::shipped::load(space, a.model.as_deref())?;
         let predictor = edgenas_ondevice::help::table_predictor(
@@ -167,6 +173,7 @@ pub fn run(a: SearchArgs, home: Option<&Path>) -> Result<()> {
         )
     } else {
         let mut session = crate::session::open(&a.device, home, space)?;
+        session.measurer.set_limit(a.max_measurements);
         let predictor = session.stored_predictor(space)?;
         let r = session.search(&plan, &predictor, &mut reporter)?;
         (

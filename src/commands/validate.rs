@@ -7,7 +7,7 @@ use edgenas_nas::Space;
 use serde_json::json;
 
 use crate::cli::ValidateArgs;
-use crate::output::{fingerprint_summary, ms};
+use crate::output::{fingerprint_summary, ms, write_text};
 
 pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
     let space = Space::from_name(&a.space)?;
@@ -18,6 +18,15 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
     let v = session.validate(space, &predictor, a.archs, a.seed, &mut reporter)?;
     reporter.finish();
     let seconds = start.elapsed().as_secs_f64();
+    if let Some(path) = &a.plot {
+        let title = format!(
+            "{} archs of {} on {}",
+            v.archs.len(),
+            space.name(),
+            fingerprint_summary(&predictor.fingerprint)
+        );
+        write_text(path, &v.svg(&title))?;
+    }
     let rows = v.rows();
     let table = v.table();
     let doc = json!({
@@ -31,6 +40,8 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
         "constant_archs": v.constant_archs,
         "interval": edgenas_ondevice::adapted::INTERVAL,
         "count": v.archs.len(),
+        "measurements": session.measurer.tally(),
+        "plot": a.plot,
         "seconds": seconds,
         "archs": rows,
     });
@@ -75,6 +86,10 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
             ms(p.predicted_ms),
             ms(m.median_ms)
         );
+    }
+    println!("  Measurements: {}", session.measurer.tally().describe());
+    if let Some(path) = &a.plot {
+        println!("  Plot: {}", path.display());
     }
     println!("  {:.1} s", seconds);
     Ok(())

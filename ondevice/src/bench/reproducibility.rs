@@ -1,6 +1,7 @@
-//! Test-retest: N archs measured twice with interleaved rounds (the loop's timing) and twice
-//! one at a time (the protocol's own stop rule), the passes alternating so that both see the
-//! same phases of the machine. The figure of merit is seconds per pass at a test-retest.
+//! Test-retest: N archs measured twice with interleaved rounds (the loop's timing) at each of
+//! several minimum times per arch, and twice one at a time (the protocol's own stop rule), the
+//! passes alternating so that all see the same phases of the machine. The figure of merit is
+//! seconds per arch at a test-retest.
 
 use std::time::{Duration, Instant};
 
@@ -46,12 +47,42 @@ impl Agreement {
     }
 }
 
+/// A step of the ladder: the protocol's minimum and maximum sampling time per arch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TimeBounds {
+    pub min_s: f64,
+    pub max_s: f64,
+}
+
+impl TimeBounds {
+    /// `MIN:MAX` in seconds, e.g. `0.25:2.5`.
+    pub fn parse(s: &str) -> Result<TimeBounds, LoopError> {
+        let bad = || {
+            LoopError::Invalid(format!(
+                "--time-ladder takes MIN:MAX seconds per arch (0 <= MIN <= MAX), e.g. 0.25:2.5; got '{s}'"
+            ))
+        };
+        let (a, b) = s.split_once(':').ok_or_else(bad)?;
+        let (min_s, max_s): (f64, f64) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
+        if !(min_s.is_finite() && max_s.is_finite() && 0.0 <= min_s && min_s <= max_s) {
+            return Err(bad());
+        }
+        Ok(TimeBounds { min_s, max_s })
+    }
+}
+
 /// One timing's test-retest.
 #[derive(Debug, Clone, Serialize)]
 pub struct Retest {
     pub estimator: &'static str,
+    /// The protocol's sampling time bounds per arch.
+    pub time: TimeBounds,
     pub test_retest: Agreement,
     pub seconds_per_pass: f64,
+    pub seconds_per_arch: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -59,7 +90,8 @@ pub struct Reproducibility {
     pub space: &'static str,
     pub archs: usize,
     pub threads: usize,
-    pub interleaved: Retest,
+    /// Interleaved rounds at each minimum time asked for, in that order.
+    pub interleaved: Vec<Retest>,
     /// None with `rounds_only`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub one_at_a_time: Option<Retest>,
@@ -72,10 +104,16 @@ pub fn run(
     threads: usize,
     seed: u64,
     rounds_only: bool,
+    ladder: &[TimeBounds],
     reporter: &mut dyn Reporter,
 ) -> Result<Reproducibility, LoopError> {
     if n < 3 {
         return Err(LoopError::Invalid("--archs must be at least 3".into()));
+    }
+    if ladder.is_empty() {
+        return Err(LoopError::Invalid(
+            "--time-ladder needs at least one MIN:MAX".into(),
+        ));
     }
     if threads == 0 {
         return Err(LoopError::Invalid("--threads must be at least 1".into()));
@@ -89,34 +127,51 @@ pub fn run(
         }
     }
     let dir = std::env::temp_dir().join(format!("edgenas-repro-{}", std::process::id()));
-    let result = passes(&archs, threads, rounds_only, &dir, reporter);
+    let result = passes(&archs, threads, rounds_only, ladder, &dir, reporter);
     let _ = std::fs::remove_dir_all(&dir);
-    let (r1, tr1, r2, tr2, classic) = result?;
+    let (rounds, classic) = result?;
+    let retest = |estimator, time, ((a, ta), (b, tb)): (Pass, Pass)| {
+        let seconds_per_pass = (ta + tb) / 2.0;
+        Retest {
+            estimator,
+            time,
+            test_retest: Agreement::of(&a, &b),
+            seconds_per_pass,
+            seconds_per_arch: seconds_per_pass / n as f64,
+        }
+    };
     Ok(Reproducibility {
         space: space.name(),
         archs: n,
         threads,
-        interleaved: Retest {
-            estimator: "median over rounds of each round's burst minimum",
-            test_retest: Agreement::of(&r1, &r2),
-            seconds_per_pass: (tr1 + tr2) / 2.0,
-        },
-        one_at_a_time: classic.map(|((c1, tc1), (c2, tc2))| Retest {
-            estimator: "median of one continuous sample (CI of the median within 1%)",
-            test_retest: Agreement::of(&c1, &c2),
-            seconds_per_pass: (tc1 + tc2) / 2.0,
+        interleaved: ladder
+            .iter()
+            .zip(rounds)
+            .map(|(&t, p)| retest("median over rounds of each round's burst minimum", t, p))
+            .collect(),
+        one_at_a_time: classic.map(|p| {
+            retest(
+                "median of one continuous sample (CI of the median within 1%)",
+                TimeBounds {
+                    min_s: Protocol::default().min_time.as_secs_f64(),
+                    max_s: Protocol::default().max_time.as_secs_f64(),
+                },
+                p,
+            )
         }),
     })
 }
 
 type Pass = (Vec<f64>, f64);
-type Passes = (Vec<f64>, f64, Vec<f64>, f64, Option<(Pass, Pass)>);
+type Passes = (Vec<(Pass, Pass)>, Option<(Pass, Pass)>);
 
-/// Rounds, one at a time, rounds, one at a time: figures and seconds of each pass.
+/// Rounds at each minimum time, one at a time, then all of it again: figures and seconds of
+/// each pass.
 fn passes(
     archs: &[Arch],
     threads: usize,
     rounds_only: bool,
+    ladder: &[TimeBounds],
     dir: &std::path::Path,
     reporter: &mut dyn Reporter,
 ) -> Result<Passes, LoopError> {
@@ -138,9 +193,14 @@ fn passes(
         runtime_identity: Runtime::Tract.identity().expect("tract is built in"),
     };
     let mut measurer = Measurer::device(setup, journal);
-    let mut rounds_pass = |reporter: &mut dyn Reporter| -> Result<Pass, LoopError> {
+    let mut rounds_pass = |t: TimeBounds, reporter: &mut dyn Reporter| -> Result<Pass, LoopError> {
+        measurer.set_time_bounds(
+            Duration::from_secs_f64(t.min_s),
+            Duration::from_secs_f64(t.max_s),
+        );
         let t = Instant::now();
-        let figures = measurer.measure_ignoring_journal(archs, reporter)?;
+        let figures =
+            measurer.measure_ignoring_journal(archs, crate::tally::Purpose::Bench, reporter)?;
         Ok((
             figures.iter().map(|f| f.median_ms).collect(),
             t.elapsed().as_secs_f64(),
@@ -168,9 +228,15 @@ fn passes(
         }
         Ok((out, t.elapsed().as_secs_f64()))
     };
-    let (r1, tr1) = rounds_pass(reporter)?;
+    let mut first = Vec::new();
+    for &t in ladder {
+        first.push(rounds_pass(t, reporter)?);
+    }
     let c1 = (!rounds_only).then(|| classic_pass(reporter)).transpose()?;
-    let (r2, tr2) = rounds_pass(reporter)?;
+    let mut both = Vec::new();
+    for (&t, a) in ladder.iter().zip(first) {
+        both.push((a, rounds_pass(t, reporter)?));
+    }
     let c2 = (!rounds_only).then(|| classic_pass(reporter)).transpose()?;
-    Ok((r1, tr1, r2, tr2, c1.zip(c2)))
+    Ok((both, c1.zip(c2)))
 }
