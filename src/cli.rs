@@ -555,12 +555,14 @@ pub struct ProtocolArgs {
     /// Minimum timed runs.
     #[arg(long, default_value_t = 20)]
     pub min_runs: usize,
-    /// Minimum sampling time in seconds.
-    #[arg(long, default_value_t = 1.0)]
-    pub min_time: f64,
-    /// Sampling stops at this many seconds even if the CI target is not reached.
-    #[arg(long, default_value_t = 10.0)]
-    pub max_time: f64,
+    /// Minimum sampling time in seconds, per arch [default: 1 one at a time (profile), 0.05 in
+    /// the loop's interleaved rounds].
+    #[arg(long)]
+    pub min_time: Option<f64>,
+    /// Sampling stops at this many seconds per arch even if the CI target is not reached
+    /// [default: 10 one at a time (profile), 0.5 in the loop's interleaved rounds].
+    #[arg(long)]
+    pub max_time: Option<f64>,
     /// Sampling stops at this many timed runs, before any other rule (bounds the record: every
     /// run's time is stored).
     #[arg(long, default_value_t = edgenas_profiler::protocol::DEFAULT_MAX_RUNS, value_name = "N")]

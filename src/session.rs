@@ -27,7 +27,7 @@ pub fn open(args: &DeviceArgs, home: Option<&Path>, space: Space) -> Result<Sess
         max_rounds: args.max_rounds,
         burst_ms: args.burst_ms,
     };
-    let setup = setup(&args.machine, rounds, args.weight_seed)?;
+    let setup = setup(&args.machine, Timing::Interleaved(rounds), args.weight_seed)?;
     let journal = open_journal(&StateDir::new(&root).journal())?;
     Ok(Session::new(&root, Measurer::device(setup, journal)))
 }
@@ -40,9 +40,20 @@ pub fn open_journal(path: &Path) -> Result<MeasurementJournal> {
     Ok(journal)
 }
 
+/// How a command times its subjects: each under the protocol's own stop rule (`profile`), or
+/// in interleaved rounds (the loop), whose sampling bounds per arch default tighter.
+pub enum Timing {
+    OneAtATime,
+    Interleaved(Rounds),
+}
+
 /// The measurement setup from the command line and the board policy.
-pub fn setup(args: &MachineArgs, rounds: Rounds, seed: u64) -> Result<Setup> {
-    let protocol = protocol(&args.protocol)?;
+pub fn setup(args: &MachineArgs, timing: Timing, seed: u64) -> Result<Setup> {
+    let (base, rounds) = match timing {
+        Timing::OneAtATime => (Protocol::default(), Rounds::default()),
+        Timing::Interleaved(rounds) => (Protocol::interleaved(), rounds),
+    };
+    let protocol = protocol(&args.protocol, base)?;
     check_rounds(&rounds)?;
     let runtime = runtime(&args.runtime)?;
     let m = machine(args)?;
@@ -114,7 +125,7 @@ pub fn machine(args: &MachineArgs) -> Result<Machine> {
 }
 
 /// The protocol the flags ask for; values out of range are refused in one line.
-pub fn protocol(args: &ProtocolArgs) -> Result<Protocol> {
+pub fn protocol(args: &ProtocolArgs, base: Protocol) -> Result<Protocol> {
     let secs = |name: &str, v: f64| -> Result<Duration> {
         if !(v.is_finite() && v >= 0.0) {
             bail!("--{name} must be a non-negative number of seconds, got {v}");
@@ -125,12 +136,18 @@ pub fn protocol(args: &ProtocolArgs) -> Result<Protocol> {
         warmup_runs: args.warmup_runs,
         warmup_time: secs("warmup-time", args.warmup_time)?,
         min_runs: args.min_runs,
-        min_time: secs("min-time", args.min_time)?,
-        max_time: secs("max-time", args.max_time)?,
+        min_time: match args.min_time {
+            Some(v) => secs("min-time", v)?,
+            None => base.min_time,
+        },
+        max_time: match args.max_time {
+            Some(v) => secs("max-time", v)?,
+            None => base.max_time,
+        },
         target_ci: args.target_ci,
         max_cv: args.max_cv,
         max_runs: args.max_runs,
-        ..Protocol::default()
+        ..base
     };
     if let Some(n) = args.runs {
         p = p.with_runs(n)?;

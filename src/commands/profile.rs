@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use edgenas_ondevice::{Measurer, Subject};
-use edgenas_profiler::{Measurement, Rounds};
+use edgenas_profiler::Measurement;
 use serde_json::json;
 
 use crate::cli::ProfileArgs;
@@ -13,7 +13,8 @@ use crate::output::ms;
 use crate::reporter::ProfileBar;
 
 pub fn run(args: ProfileArgs, home: Option<&Path>) -> Result<()> {
-    let setup = crate::session::setup(&args.machine, Rounds::default(), args.seed)?;
+    let setup =
+        crate::session::setup(&args.machine, crate::session::Timing::OneAtATime, args.seed)?;
     let system = setup.system.clone();
     // Every target is checked (parsed, file readable, model loadable) before the first
     // measurement: a typo in the last target must not cost the time of the first ones.
