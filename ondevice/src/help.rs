@@ -390,6 +390,17 @@ impl EvalReport {
     }
 }
 
+/// Where the table `file` was meta-trained from is on this machine, if it is: `file` names it,
+/// and it is looked for in `$EDGENAS_SHARED/data`, then `../shared/data`.
+pub fn training_table(file: &edgenas_predictor::PredictorFile) -> Option<std::path::PathBuf> {
+    let shared = std::env::var_os("EDGENAS_SHARED").map(std::path::PathBuf::from);
+    shared
+        .into_iter()
+        .chain([std::path::PathBuf::from("../shared")])
+        .map(|d| d.join("data").join(&file.training.data))
+        .find(|p| p.is_file())
+}
+
 /// The hardware embeddings (the reference archs' latencies, in order) of the devices `file`
 /// was meta-trained and validated on, read from `table` (the HELP table the model names).
 /// Devices the table lacks are left out.

@@ -310,12 +310,11 @@ pub struct Verification {
 
 /// Measures the best candidates until `k` of them fit the budget by measurement (or the
 /// plausible candidates run out, or `max_measurements` were taken, or the measurer's cap is
-/// spent). Candidates are tried in
-/// order of objective among those that plausibly fit, so a pick that breaks the budget is
-/// dropped and the next one is measured. With `refit`, every batch's measurements also adapt
-/// the predictor (they are the most informative archs there are: near the budget) and the
-/// candidates are predicted anew. Returns every verified candidate, fitting ones first, best
-/// first.
+/// spent). Candidates are tried in order of objective among those that plausibly fit, so a
+/// pick that breaks the budget is dropped and the next one is measured. With `refit`, every
+/// batch's measurements also adapt the predictor (they are the most informative archs there
+/// are: near the budget) and the candidates are predicted anew. Returns every verified
+/// candidate, fitting ones first, best first.
 #[allow(clippy::too_many_arguments)]
 pub fn verify(
     cands: &mut [Candidate],

@@ -61,6 +61,16 @@ impl Count {
     pub fn taken(&self) -> usize {
         self.measured + self.oracle
     }
+
+    fn plus(self, o: Count) -> Count {
+        Count {
+            measured: self.measured + o.measured,
+            journal: self.journal + o.journal,
+            oracle: self.oracle + o.oracle,
+            runs: self.runs + o.runs,
+            seconds: self.seconds + o.seconds,
+        }
+    }
 }
 
 /// The figures a [`crate::measure::Measurer`] gave, by purpose.
@@ -98,14 +108,21 @@ impl Tally {
         self.by_purpose.iter().map(|(p, c)| (*p, *c))
     }
 
+    /// Every purpose's figures together.
+    pub fn total(&self) -> Count {
+        self.by_purpose
+            .values()
+            .fold(Count::default(), |t, c| t.plus(*c))
+    }
+
     /// Figures taken anew, over every purpose.
     pub fn taken(&self) -> usize {
-        self.by_purpose.values().map(Count::taken).sum()
+        self.total().taken()
     }
 
     /// Figures of any origin, over every purpose.
     pub fn figures(&self) -> usize {
-        self.by_purpose.values().map(Count::figures).sum()
+        self.total().figures()
     }
 
     /// One line for people: "references 10 (10 measured), support 10 (3 measured, 7 journal)…".
@@ -136,16 +153,10 @@ impl Tally {
 impl Serialize for Tally {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.by_purpose.len() + 1))?;
-        let mut total = Count::default();
         for (p, c) in self.iter() {
             map.serialize_entry(p.name(), &c)?;
-            total.measured += c.measured;
-            total.journal += c.journal;
-            total.oracle += c.oracle;
-            total.runs += c.runs;
-            total.seconds += c.seconds;
         }
-        map.serialize_entry("total", &total)?;
+        map.serialize_entry("total", &self.total())?;
         map.end()
     }
 }

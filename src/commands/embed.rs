@@ -69,15 +69,10 @@ fn plot(
     path: &Path,
 ) -> Result<usize> {
     let model = edgenas_ondevice::shipped::load(space, None)?;
-    let table = a.plot_data.clone().or_else(|| {
-        let name = &model.training.data;
-        let shared = std::env::var_os("EDGENAS_SHARED").map(std::path::PathBuf::from);
-        shared
-            .into_iter()
-            .chain([std::path::PathBuf::from("../shared")])
-            .map(|d| d.join("data").join(name))
-            .find(|p| p.is_file())
-    });
+    let table = a
+        .plot_data
+        .clone()
+        .or_else(|| edgenas_ondevice::help::training_table(&model));
     let others = match table {
         Some(t) => edgenas_ondevice::help::training_embeddings(space, &model, &t)?,
         None => Vec::new(),

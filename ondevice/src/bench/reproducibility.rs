@@ -1,5 +1,5 @@
 //! Test-retest: N archs measured twice with interleaved rounds (the loop's timing) at each of
-//! several minimum times per arch, and twice one at a time (the protocol's own stop rule), the
+//! several sampling time bounds per arch, and twice one at a time (the protocol's own stop rule), the
 //! passes alternating so that all see the same phases of the machine. The figure of merit is
 //! seconds per arch at a test-retest.
 
@@ -90,7 +90,7 @@ pub struct Reproducibility {
     pub space: &'static str,
     pub archs: usize,
     pub threads: usize,
-    /// Interleaved rounds at each minimum time asked for, in that order.
+    /// Interleaved rounds at each time bound asked for, in that order.
     pub interleaved: Vec<Retest>,
     /// None with `rounds_only`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -150,11 +150,12 @@ pub fn run(
             .map(|(&t, p)| retest("median over rounds of each round's burst minimum", t, p))
             .collect(),
         one_at_a_time: classic.map(|p| {
+            let one = Protocol::default();
             retest(
                 "median of one continuous sample (CI of the median within 1%)",
                 TimeBounds {
-                    min_s: Protocol::default().min_time.as_secs_f64(),
-                    max_s: Protocol::default().max_time.as_secs_f64(),
+                    min_s: one.min_time.as_secs_f64(),
+                    max_s: one.max_time.as_secs_f64(),
                 },
                 p,
             )
@@ -165,7 +166,7 @@ pub fn run(
 type Pass = (Vec<f64>, f64);
 type Passes = (Vec<(Pass, Pass)>, Option<(Pass, Pass)>);
 
-/// Rounds at each minimum time, one at a time, then all of it again: figures and seconds of
+/// Rounds at each time bound, one at a time, then all of it again: figures and seconds of
 /// each pass.
 fn passes(
     archs: &[Arch],
