@@ -30,7 +30,7 @@ pub fn features_of(archs: &[Arch]) -> Vec<ArchFeatures> {
 }
 
 /// Bumped whenever what [`ArchFeatures::of`] computes changes (the cache is then rebuilt).
-const FEATURES_VERSION: u16 = 1;
+const FEATURES_VERSION: u16 = 2;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct CachedFeatures {

@@ -265,7 +265,17 @@ impl Session {
                 space.name()
             )));
         }
-        let p = AdaptedPredictor::load(&path)?;
+        let p = AdaptedPredictor::load(&path).map_err(|e| match e {
+            // An older edgenas's predictor: adapting again reuses its measurements.
+            LoopError::Format(edgenas_format::FormatError::WrongVersion { .. }) => {
+                LoopError::Invalid(format!(
+                    "{e}; run `edgenas adapt --space {}` to refit it (its measurements are \
+                     reused from the journal)",
+                    space.name()
+                ))
+            }
+            e => e,
+        })?;
         if p.fingerprint != *measurer.fingerprint() {
             return Err(LoopError::Invalid(format!(
                 "the adapted {} predictor is stale ({} changed); run `edgenas adapt --space {}`",

@@ -83,6 +83,11 @@ pub enum Op {
 }
 
 impl Op {
+    /// Whether the operator carries its own parameters (two of them on one input differ).
+    pub fn has_weights(&self) -> bool {
+        matches!(self, Op::Conv2d { .. } | Op::BatchNorm | Op::Linear { .. })
+    }
+
     /// A short name for messages and summaries.
     pub fn name(&self) -> &'static str {
         match self {
