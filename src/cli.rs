@@ -269,6 +269,10 @@ pub struct ValidateArgs {
     /// Draw predicted against measured latency, with the intervals and the ±10 % band, as SVG.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+    /// Measure the same archs a second time, in a fresh sitting, and report how well the two
+    /// agree: the ceiling any predictor's figures can reach here (Spearman, MAPE, ±10 %).
+    #[arg(long)]
+    pub retest: bool,
     #[command(flatten)]
     pub device: DeviceArgs,
     /// Print JSON.
@@ -860,12 +864,13 @@ pub enum BenchKind {
         /// Skip the one-arch-at-a-time protocol (half the time).
         #[arg(long)]
         rounds_only: bool,
-        /// Interleaved rounds at each of these sampling time bounds per arch, MIN:MAX seconds
-        /// (1:10 is the protocol before issue 21; the default's is among them).
+        /// Interleaved rounds at each of these sampling time bounds per arch, MIN:MAX seconds,
+        /// then optionally :BURST_MS (each arch's share of a round) and :WARMUP_RUNS; 1:10:15:5
+        /// is the protocol before issue 21, 0.05:0.5:15:5 today's default.
         #[arg(
             long,
             value_delimiter = ',',
-            default_value = "1:10,0.25:2.5,0.1:1,0.05:0.5",
+            default_value = "1:10:15:5,0.05:0.5:15:5,0.02:0.1:3:1",
             value_name = "MIN:MAX,..."
         )]
         time_ladder: Vec<String>,

@@ -47,7 +47,7 @@ fn reproducibility_is_reported_per_minimum_time_with_its_cost() {
             "4",
             "--rounds-only",
             "--time-ladder",
-            "1:1,0:0",
+            "1:1,0:0:2:3",
             "--json",
         ],
     ));
@@ -58,6 +58,11 @@ fn reproducibility_is_reported_per_minimum_time_with_its_cost() {
         .map(|p| p["seconds_per_arch"].as_f64().unwrap())
         .collect();
     assert_eq!(passes[0]["time"]["min_s"], 1.0);
+    // Unnamed burst and warm-up are the loop's; named ones are what the step ran with.
+    assert_eq!(passes[0]["time"]["burst_ms"], 15.0);
+    assert_eq!(passes[0]["time"]["warmup_runs"], 5);
+    assert_eq!(passes[1]["time"]["burst_ms"], 2.0);
+    assert_eq!(passes[1]["time"]["warmup_runs"], 3);
     // A second per arch at least, against a pass that stops after its minimum rounds.
     assert!(cost[0] >= 1.0 && cost[0] > cost[1], "{cost:?}");
     for p in passes {
@@ -70,4 +75,9 @@ fn reproducibility_is_reported_per_minimum_time_with_its_cost() {
         &["bench", "reproducibility", "--time-ladder", "2:1"],
     );
     assert!(e.contains("--time-ladder takes MIN:MAX"), "{e}");
+    let e = fails(
+        home.path(),
+        &["bench", "reproducibility", "--time-ladder", "0:1:0"],
+    );
+    assert!(e.contains("BURST_MS (> 0)"), "{e}");
 }

@@ -220,17 +220,28 @@ fn the_loop_measures_here_and_reuses_what_it_measured() {
         assert!(v[k].as_f64().is_some(), "{k}: {v}");
     }
     assert!((0.0..=1.0).contains(&v["coverage"].as_f64().unwrap()));
-    // The measured figures went to the journal: validating again measures nothing.
+    assert!(v["retest"].is_null(), "{v}");
+    // The measured figures went to the journal: validating again reuses them, and --retest
+    // measures the same archs anew beside them.
     let t = Instant::now();
     let v2 = json(&ok(
         home.path(),
-        &with(&["validate", "--archs", "6", "--json"], SHORT),
+        &with(&["validate", "--archs", "6", "--retest", "--json"], SHORT),
     ));
     assert!(v2["archs"]
         .as_array()
         .unwrap()
         .iter()
         .all(|r| r["origin"] == "journal"));
+    let counted = &v2["measurements"]["validation"];
+    assert_eq!(
+        (&counted["journal"], &counted["measured"]),
+        (&6.into(), &6.into()),
+        "{v2}"
+    );
+    let ceiling = v2["retest"]["spearman"].as_f64().unwrap();
+    assert!((-1.0..=1.0).contains(&ceiling), "{v2}");
+    assert!(v2["retest"]["mape"].as_f64().unwrap() >= 0.0, "{v2}");
     assert!(t.elapsed() < Duration::from_secs(30));
     // Search with verification of one pick under a generous budget.
     let out = home.path().join("w.onnx");

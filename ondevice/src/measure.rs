@@ -208,6 +208,15 @@ impl Measurer {
         }
     }
 
+    /// Sets each subject's share of an interleaved round and its warm-up runs (`bench
+    /// reproducibility`'s ladder).
+    pub fn set_rounds(&mut self, burst_ms: f64, warmup_runs: usize) {
+        if let Source::Device { setup, .. } = &mut self.source {
+            setup.rounds.burst_ms = burst_ms;
+            setup.protocol.warmup_runs = warmup_runs;
+        }
+    }
+
     /// Caps the figures taken anew (measured or looked up; reused ones are free).
     pub fn set_limit(&mut self, limit: Option<usize>) {
         self.limit = limit;

@@ -93,6 +93,36 @@ pub struct Validation {
     pub coverage: f64,
     /// Archs whose output does not depend on their input (left out of MAPE and ±10 %).
     pub constant_archs: usize,
+    /// The same archs measured again (`validate --retest`): the first figures scored as if
+    /// they were predictions of the second, the ceiling a predictor can reach here.
+    pub retest: Option<Ceiling>,
+}
+
+/// How well one sitting's figures predict another's, by the measures `validate` reports.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Ceiling {
+    pub spearman: f64,
+    pub mape: f64,
+    pub within_10pct: f64,
+}
+
+/// Spearman over all archs; MAPE and the share within ±10 % over the `live` ones.
+fn scores(predicted: &[f64], measured: &[f64], live: &[bool]) -> Ceiling {
+    let p: Vec<f32> = predicted.iter().map(|&v| v as f32).collect();
+    let t: Vec<f32> = measured.iter().map(|&v| v as f32).collect();
+    let rel: Vec<f64> = predicted
+        .iter()
+        .zip(measured)
+        .zip(live)
+        .filter(|(_, &l)| l)
+        .map(|((p, m), _)| ((p - m) / m).abs())
+        .collect();
+    let n = rel.len().max(1) as f64;
+    Ceiling {
+        spearman: spearman(&p, &t),
+        mape: rel.iter().sum::<f64>() / n,
+        within_10pct: rel.iter().filter(|&&e| e <= 0.1).count() as f64 / n,
+    }
 }
 
 impl Session {
@@ -294,6 +324,7 @@ impl Session {
         predictor: &AdaptedPredictor,
         count: usize,
         seed: u64,
+        retest: bool,
         reporter: &mut dyn Reporter,
     ) -> Result<Validation, LoopError> {
         let pool = self.pool();
@@ -326,22 +357,22 @@ impl Session {
         let feats = crate::features::features_of(&archs);
         let predicted = predictor.predict_features(&feats);
         let measured = measurer.measure(&archs, Purpose::Validation, reporter)?;
-        let p: Vec<f32> = predicted.iter().map(|p| p.predicted_ms as f32).collect();
-        let t: Vec<f32> = measured.iter().map(|m| m.median_ms as f32).collect();
         let n = archs.len() as f64;
         // Relative errors only over archs whose output depends on their input: the runtime folds
         // the others to a constant (microseconds), where a relative error says nothing.
         let live: Vec<bool> = feats.iter().map(|f| f.cost.last() == Some(&1.0)).collect();
-        let rel: Vec<f64> = predicted
-            .iter()
-            .zip(&measured)
-            .zip(&live)
-            .filter(|(_, &l)| l)
-            .map(|((p, m), _)| ((p.predicted_ms - m.median_ms) / m.median_ms).abs())
-            .collect();
-        let m = rel.len().max(1) as f64;
-        let mape = rel.iter().sum::<f64>() / m;
-        let within = rel.iter().filter(|&&e| e <= 0.1).count() as f64 / m;
+        let first: Vec<f64> = measured.iter().map(|m| m.median_ms).collect();
+        let predicted_ms: Vec<f64> = predicted.iter().map(|p| p.predicted_ms).collect();
+        let score = scores(&predicted_ms, &first, &live);
+        let retest = if retest {
+            let again = measurer.measure_ignoring_journal(&archs, Purpose::Validation, reporter)?;
+            let second: Vec<f64> = again.iter().map(|m| m.median_ms).collect();
+            Some(scores(&first, &second, &live))
+        } else {
+            None
+        };
+        let p: Vec<f32> = predicted_ms.iter().map(|&v| v as f32).collect();
+        let t: Vec<f32> = first.iter().map(|&v| v as f32).collect();
         let constant_archs = live.iter().filter(|&&l| !l).count();
         let coverage = predicted
             .iter()
@@ -350,12 +381,13 @@ impl Session {
             .count() as f64
             / n;
         Ok(Validation {
-            spearman: spearman(&p, &t),
+            spearman: score.spearman,
             kendall: kendall_tau_b(&p, &t),
-            mape,
-            within_10pct: within,
+            mape: score.mape,
+            within_10pct: score.within_10pct,
             coverage,
             constant_archs,
+            retest,
             archs,
             predicted,
             measured,

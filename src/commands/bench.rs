@@ -123,7 +123,10 @@ fn reproducibility(
     );
     for i in &r.interleaved {
         retest_line(
-            &format!("interleaved, {}-{} s per arch", i.time.min_s, i.time.max_s),
+            &format!(
+                "interleaved, {}-{} s, {} ms bursts, {} warm-up",
+                i.time.min_s, i.time.max_s, i.time.burst_ms, i.time.warmup_runs
+            ),
             i,
         );
     }
@@ -380,7 +383,7 @@ fn search(
 fn retest_line(name: &str, r: &Retest) {
     let t = &r.test_retest;
     println!(
-        "  {name:<34} test-retest Spearman {:.3}, median relative difference {:.1}%, ratio p10-p90 {:.3}-{:.3}, {:.2} s per arch ({:.0} s per pass)",
+        "  {name:<50} test-retest Spearman {:.3}, median relative difference {:.1}%, ratio p10-p90 {:.3}-{:.3}, {:.2} s per arch ({:.0} s per pass)",
         t.spearman, t.median_rel_diff * 100.0, t.ratio_p10, t.ratio_p90, r.seconds_per_arch, r.seconds_per_pass
     );
 }

@@ -15,7 +15,7 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
     let predictor = session.stored_predictor(space)?;
     let start = std::time::Instant::now();
     let mut reporter = crate::reporter::Terminal::new("validate", a.json);
-    let v = session.validate(space, &predictor, a.archs, a.seed, &mut reporter)?;
+    let v = session.validate(space, &predictor, a.archs, a.seed, a.retest, &mut reporter)?;
     reporter.finish();
     let seconds = start.elapsed().as_secs_f64();
     if let Some(path) = &a.plot {
@@ -38,6 +38,7 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
         "within_10pct": v.within_10pct,
         "coverage": v.coverage,
         "constant_archs": v.constant_archs,
+        "retest": v.retest,
         "interval": edgenas_ondevice::adapted::INTERVAL,
         "count": v.archs.len(),
         "measurements": session.measurer.tally(),
@@ -70,6 +71,14 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
         "  interval coverage {:.0}% (the interval claims 90%)",
         v.coverage * 100.0
     );
+    if let Some(c) = &v.retest {
+        println!(
+            "  ceiling           the same archs measured again: Spearman {:.3}, MAPE {:.1}%, {:.0}% within ±10% (what the first figures score as predictions of the second)",
+            c.spearman,
+            c.mape * 100.0,
+            c.within_10pct * 100.0
+        );
+    }
     let worst =
         v.predicted
             .iter()

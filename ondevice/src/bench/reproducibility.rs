@@ -47,30 +47,52 @@ impl Agreement {
     }
 }
 
-/// A step of the ladder: the protocol's minimum and maximum sampling time per arch.
+/// A step of the ladder: the protocol's minimum and maximum sampling time per arch, and each
+/// arch's share of a round.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TimeBounds {
     pub min_s: f64,
     pub max_s: f64,
+    pub burst_ms: f64,
+    /// Warm-up runs of each arch, at least.
+    pub warmup_runs: usize,
 }
 
 impl TimeBounds {
-    /// `MIN:MAX` in seconds, e.g. `0.25:2.5`.
+    /// `MIN:MAX` in seconds, e.g. `0.25:2.5`, then optionally `:BURST_MS` and
+    /// `:WARMUP_RUNS` (otherwise the loop's, [`Rounds::default`] and
+    /// [`Protocol::interleaved`]).
     pub fn parse(s: &str) -> Result<TimeBounds, LoopError> {
         let bad = || {
             LoopError::Invalid(format!(
-                "--time-ladder takes MIN:MAX seconds per arch (0 <= MIN <= MAX), e.g. 0.25:2.5; got '{s}'"
+                "--time-ladder takes MIN:MAX seconds per arch (0 <= MIN <= MAX), optionally \
+                 :BURST_MS (> 0) and :WARMUP_RUNS, e.g. 0.25:2.5 or 0.05:0.25:5:2; got '{s}'"
             ))
         };
-        let (a, b) = s.split_once(':').ok_or_else(bad)?;
-        let (min_s, max_s): (f64, f64) = (
-            a.trim().parse().map_err(|_| bad())?,
-            b.trim().parse().map_err(|_| bad())?,
-        );
-        if !(min_s.is_finite() && max_s.is_finite() && 0.0 <= min_s && min_s <= max_s) {
+        let parts: Vec<&str> = s.split(':').collect();
+        if !(2..=4).contains(&parts.len()) {
             return Err(bad());
         }
-        Ok(TimeBounds { min_s, max_s })
+        let num = |t: &str| -> Result<f64, LoopError> { t.trim().parse().map_err(|_| bad()) };
+        let (min_s, max_s) = (num(parts[0])?, num(parts[1])?);
+        let burst_ms = match parts.get(2) {
+            Some(b) => num(b)?,
+            None => Rounds::default().burst_ms,
+        };
+        let warmup_runs = match parts.get(3) {
+            Some(w) => w.trim().parse().map_err(|_| bad())?,
+            None => Protocol::interleaved().warmup_runs,
+        };
+        let bounds_ok = min_s.is_finite() && max_s.is_finite() && 0.0 <= min_s && min_s <= max_s;
+        if !(bounds_ok && burst_ms.is_finite() && burst_ms > 0.0) {
+            return Err(bad());
+        }
+        Ok(TimeBounds {
+            min_s,
+            max_s,
+            burst_ms,
+            warmup_runs,
+        })
     }
 }
 
@@ -156,6 +178,9 @@ pub fn run(
                 TimeBounds {
                     min_s: one.min_time.as_secs_f64(),
                     max_s: one.max_time.as_secs_f64(),
+                    // One continuous sample: no rounds.
+                    burst_ms: 0.0,
+                    warmup_runs: one.warmup_runs,
                 },
                 p,
             )
@@ -199,6 +224,7 @@ fn passes(
             Duration::from_secs_f64(t.min_s),
             Duration::from_secs_f64(t.max_s),
         );
+        measurer.set_rounds(t.burst_ms, t.warmup_runs);
         let t = Instant::now();
         let figures =
             measurer.measure_ignoring_journal(archs, crate::tally::Purpose::Bench, reporter)?;
