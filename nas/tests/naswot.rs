@@ -54,6 +54,11 @@ fn naswot_ranks_nb201_archs_with_their_accuracy() {
     let rho = spearman(&scores, &accs);
     eprintln!("NASWOT vs CIFAR-10 accuracy over 24 archs: spearman {rho:.3}");
     assert!(rho > 0.3, "spearman {rho}");
+    // Edges from one node share its ReLU in the executed network; each is still a tap.
+    let shared = Space::Nb201
+        .parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|nor_conv_1x1~0|skip_connect~1|none~2|")
+        .unwrap();
+    assert!(naswot_score(&shared.build(), 4, 0).unwrap().is_finite());
     // Seeded: the same score twice.
     let a = Space::Fbnet.sample(&mut rng);
     let Arch::Fbnet(_) = a else { unreachable!() };

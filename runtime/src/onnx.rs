@@ -27,9 +27,9 @@ pub fn to_model_proto(net: &Network, seed: u64) -> ModelProto {
     to_model_proto_with_taps(net, seed, &[])
 }
 
-/// Name of the extra output that exposes value `v` (see [`to_model_proto_with_taps`]).
-pub fn tap_name(v: ValueId) -> String {
-    format!("tap_{v}")
+/// Name of the `k`-th extra output (see [`to_model_proto_with_taps`]).
+pub fn tap_name(k: usize) -> String {
+    format!("tap_{k}")
 }
 
 /// Like [`to_model_proto`], with the values `taps` exposed as extra outputs after the main one
@@ -71,12 +71,14 @@ pub fn to_model_proto_with_taps(net: &Network, seed: u64, taps: &[ValueId]) -> M
     // The output keeps a stable name whatever node produces it.
     b.push("Identity", &[&out_name], OUTPUT_NAME, vec![]);
     b.graph.output.push(value_info(OUTPUT_NAME, &out_dims));
-    for &v in &taps {
+    // Named by position: two taps may be one executed value (a repeated ReLU computed once),
+    // and each still counts as its own output, as in the written network.
+    for (k, &v) in taps.iter().enumerate() {
         let src = b.names[v].clone();
-        b.push("Identity", &[&src], &tap_name(v), vec![]);
+        b.push("Identity", &[&src], &tap_name(k), vec![]);
         b.graph
             .output
-            .push(value_info(&tap_name(v), &net.shape(v).dims()));
+            .push(value_info(&tap_name(k), &net.shape(v).dims()));
     }
     ModelProto {
         ir_version: 7,
