@@ -162,17 +162,21 @@ impl AdaptedPredictor {
         let shift = shift_for(&ref_ms, unit_ms);
         // Weighted least squares: each measurement's row and figure over its noise scale.
         let noise_unit = ys.iter().sum::<f64>() / ys.len() as f64;
-        let weighted: Vec<(Vec<f64>, f64)> = rows
+        let (wrows, wys): (Vec<Vec<f64>>, Vec<f64>) = rows
             .iter()
             .zip(&ys)
             .map(|(r, &y)| {
                 let s = noise_scale(y, noise_unit);
                 (r.iter().map(|v| v / s).collect(), y / s)
             })
-            .collect();
-        let (wrows, wys): (Vec<Vec<f64>>, Vec<f64>) = weighted.into_iter().unzip();
+            .unzip();
         let model = prior.fit(&wrows, &wys, &prior.grid(), shift)?;
-        let quality = leave_one_out(prior, &rows, &ys, &model.hyper, unit_ms, shift, noise_unit)?;
+        let fit = Weighted {
+            rows: &wrows,
+            ys: &wys,
+            noise_unit,
+        };
+        let quality = leave_one_out(prior, &fit, &rows, &ys, &model.hyper, unit_ms, shift)?;
         Ok(AdaptedPredictor {
             space: space.name().into(),
             fingerprint,
@@ -301,45 +305,46 @@ impl AdaptedPredictor {
     }
 }
 
+/// The measurements as the model is fitted to them: rows and figures over their noise scale.
+struct Weighted<'a> {
+    rows: &'a [Vec<f64>],
+    ys: &'a [f64],
+    noise_unit: f64,
+}
+
+/// Each measured arch predicted from the others, fitted on `fit` (the weighted measurements);
+/// `rows` and `ys` are the same measurements unweighted, to predict and score.
 fn leave_one_out(
     prior: &CostAwarePrior,
+    fit: &Weighted,
     rows: &[Vec<f64>],
     ys: &[f64],
     hyper: &Hyper,
     k: f64,
     shift: f64,
-    noise_unit: f64,
 ) -> Result<Quality, LoopError> {
     let n = rows.len();
     let mut pred = Vec::with_capacity(n);
     let mut truth = Vec::with_capacity(n);
     let mut ape = 0.0;
-    // Each error over its own standard deviation.
-    let mut z = Vec::with_capacity(n);
+    let mut inside = 0usize;
     for i in 0..n {
-        let weight = |j: usize| 1.0 / noise_scale(ys[j], noise_unit);
         let rest: Vec<Vec<f64>> = (0..n)
             .filter(|&j| j != i)
-            .map(|j| rows[j].iter().map(|v| v * weight(j)).collect())
+            .map(|j| fit.rows[j].clone())
             .collect();
-        let ry: Vec<f64> = (0..n)
-            .filter(|&j| j != i)
-            .map(|j| ys[j] * weight(j))
-            .collect();
+        let ry: Vec<f64> = (0..n).filter(|&j| j != i).map(|j| fit.ys[j]).collect();
         let m = prior.posterior(&rest, &ry, hyper, shift)?;
-        let (mean, sd) = relative_predict(&m, &rows[i], noise_unit);
+        let (mean, sd) = relative_predict(&m, &rows[i], fit.noise_unit);
         let p_ms = (mean * k).max(0.0);
         let t_ms = ys[i] * k;
         ape += ((p_ms - t_ms) / t_ms).abs();
-        z.push(if sd > 0.0 {
-            (p_ms - t_ms).abs() / (sd * k)
-        } else {
-            f64::INFINITY
-        });
+        if (p_ms - t_ms).abs() <= INTERVAL_Z * sd * k {
+            inside += 1;
+        }
         pred.push(p_ms as f32);
         truth.push(t_ms as f32);
     }
-    let inside = z.iter().filter(|&&v| v <= INTERVAL_Z).count();
     Ok(Quality {
         loo_spearman: spearman(&pred, &truth),
         loo_mape: ape / n.max(1) as f64,
