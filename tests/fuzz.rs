@@ -82,6 +82,20 @@ fn fuzz(
     total: &AtomicU64,
     parse: impl Fn(&[u8]),
 ) {
+    fuzz_shard(name, 0, cases, seeds, max_edits, total, parse)
+}
+
+/// `fuzz` with its own stream of inputs: shard k > 0 draws from another fixed seed, so shards
+/// of one parser run on two threads at once without feeding the same inputs twice.
+fn fuzz_shard(
+    name: &str,
+    shard: u8,
+    cases: u32,
+    seeds: Vec<Vec<u8>>,
+    max_edits: usize,
+    total: &AtomicU64,
+    parse: impl Fn(&[u8]),
+) {
     // A fixed seed: CI feeds the same inputs every run (a failure reproduces); set
     // EDGENAS_FUZZ_RANDOM=1 to explore new ones.
     let config = Config {
@@ -92,12 +106,13 @@ fn fuzz(
     let mut runner = if std::env::var_os("EDGENAS_FUZZ_RANDOM").is_some() {
         TestRunner::new(config)
     } else {
-        TestRunner::new_with_rng(
-            config,
-            proptest::test_runner::TestRng::deterministic_rng(
-                proptest::test_runner::RngAlgorithm::ChaCha,
-            ),
-        )
+        use proptest::test_runner::{RngAlgorithm, TestRng};
+        let rng = if shard == 0 {
+            TestRng::deterministic_rng(RngAlgorithm::ChaCha)
+        } else {
+            TestRng::from_seed(RngAlgorithm::ChaCha, &[shard; 32])
+        };
+        TestRunner::new_with_rng(config, rng)
     };
     let counted = AtomicU64::new(0);
     let result = runner.run(&inputs(seeds, max_edits), |input| {
@@ -109,7 +124,11 @@ fn fuzz(
         panic!("{name}: {e}");
     }
     let n = counted.load(Ordering::Relaxed);
-    eprintln!("fuzz {name:<28} {n:>9} inputs, 0 panics");
+    let name = match shard {
+        0 => name.to_owned(),
+        k => format!("{name} ({})", k + 1),
+    };
+    eprintln!("fuzz {name:<32} {n:>9} inputs, 0 panics");
     total.fetch_add(n, Ordering::Relaxed);
 }
 
@@ -167,6 +186,33 @@ fn a_million_generated_inputs_and_not_one_panic() {
     let b = |s: &str| s.as_bytes().to_vec();
 
     std::thread::scope(|s| {
+        // Loading and running ONNX models: the costliest inputs (about 0.1 s each), in two
+        // shards of their own from the start, beside the text parsers.
+        for shard in 0..2u8 {
+            let (onnx, total) = (&files.onnx, &total);
+            s.spawn(move || {
+                fuzz_shard(
+                    "ONNX models",
+                    shard,
+                    750,
+                    vec![onnx.clone()],
+                    4,
+                    total,
+                    |x| {
+                        let opts = edgenas_runtime::TractOptions {
+                            threads: 1,
+                            ..Default::default()
+                        };
+                        if let Ok(mut m) = edgenas_runtime::TractModel::from_onnx_bytes(x, opts) {
+                            // Run what loads, unless a mutation blew its input up.
+                            if m.input_shape().iter().product::<usize>() <= 1 << 20 {
+                                let _ = m.run();
+                            }
+                        }
+                    },
+                );
+            });
+        }
         // Cheap text parsers: the bulk of the inputs.
         s.spawn(|| {
             let archs = vec![
@@ -237,90 +283,73 @@ fn a_million_generated_inputs_and_not_one_panic() {
                 }
             });
         });
+        s.spawn(|| {
+            // File-backed parsers: a scratch file per input, one after another.
+            let file = |name: &str| scratch.join(name);
+            fuzz(
+                "measurement journals",
+                20_000,
+                vec![files.journal.clone()],
+                6,
+                &total,
+                |x| {
+                    if let Ok(j) = edgenas_profiler::read_measurements(&at(&file("j"), x)) {
+                        for m in j.iter() {
+                            let _ = m.map(|m| m.identity());
+                        }
+                    }
+                },
+            );
+            fuzz(
+                "hardware embeddings",
+                10_000,
+                vec![files.embedding.clone()],
+                6,
+                &total,
+                |x| {
+                    let _ =
+                        edgenas_profiler::embedding::HardwareEmbedding::load(&at(&file("e"), x));
+                },
+            );
+            fuzz(
+                "adapted predictors",
+                5_000,
+                vec![files.adapted.clone()],
+                6,
+                &total,
+                |x| {
+                    let _ = edgenas_ondevice::AdaptedPredictor::load(&at(&file("a"), x));
+                },
+            );
+            let shipped = std::fs::read("models/nb201.predictor").unwrap();
+            fuzz(
+                "shipped predictor files",
+                300,
+                vec![shipped],
+                4,
+                &total,
+                |x| {
+                    let _ = edgenas_predictor::file::PredictorFile::from_bytes(x, Path::new("p"));
+                },
+            );
+            let csv: Vec<u8> = std::fs::read_to_string(shared_data("nb201_latency_help.csv"))
+                .unwrap()
+                .lines()
+                .take(12)
+                .collect::<Vec<_>>()
+                .join("\n")
+                .into_bytes();
+            fuzz("CSV latency tables", 10_000, vec![csv], 8, &total, |x| {
+                let t = text(x);
+                let _ = edgenas_predictor::table::LatencyTable::parse(&t, "t.csv");
+                let _ = edgenas_ondevice::OracleTable::read(
+                    edgenas_nas::Space::Nb201,
+                    &at(&file("t.csv"), x),
+                    "raspi4",
+                );
+            });
+        });
     });
-
-    // File-backed parsers: a scratch file per input.
-    let file = |name: &str| scratch.join(name);
-    fuzz(
-        "measurement journals",
-        20_000,
-        vec![files.journal.clone()],
-        6,
-        &total,
-        |x| {
-            if let Ok(j) = edgenas_profiler::read_measurements(&at(&file("j"), x)) {
-                for m in j.iter() {
-                    let _ = m.map(|m| m.identity());
-                }
-            }
-        },
-    );
-    fuzz(
-        "hardware embeddings",
-        10_000,
-        vec![files.embedding.clone()],
-        6,
-        &total,
-        |x| {
-            let _ = edgenas_profiler::embedding::HardwareEmbedding::load(&at(&file("e"), x));
-        },
-    );
-    fuzz(
-        "adapted predictors",
-        5_000,
-        vec![files.adapted.clone()],
-        6,
-        &total,
-        |x| {
-            let _ = edgenas_ondevice::AdaptedPredictor::load(&at(&file("a"), x));
-        },
-    );
-    let shipped = std::fs::read("models/nb201.predictor").unwrap();
-    fuzz(
-        "shipped predictor files",
-        300,
-        vec![shipped],
-        4,
-        &total,
-        |x| {
-            let _ = edgenas_predictor::file::PredictorFile::from_bytes(x, Path::new("p"));
-        },
-    );
-    let csv: Vec<u8> = std::fs::read_to_string(shared_data("nb201_latency_help.csv"))
-        .unwrap()
-        .lines()
-        .take(12)
-        .collect::<Vec<_>>()
-        .join("\n")
-        .into_bytes();
-    fuzz("CSV latency tables", 10_000, vec![csv], 8, &total, |x| {
-        let t = text(x);
-        let _ = edgenas_predictor::table::LatencyTable::parse(&t, "t.csv");
-        let _ = edgenas_ondevice::OracleTable::read(
-            edgenas_nas::Space::Nb201,
-            &at(&file("t.csv"), x),
-            "raspi4",
-        );
-    });
-    fuzz(
-        "ONNX models",
-        1_500,
-        vec![files.onnx.clone()],
-        4,
-        &total,
-        |x| {
-            let opts = edgenas_runtime::TractOptions {
-                threads: 1,
-                ..Default::default()
-            };
-            if let Ok(mut m) = edgenas_runtime::TractModel::from_onnx_bytes(x, opts) {
-                // Run what loads, unless a mutation blew its input up.
-                if m.input_shape().iter().product::<usize>() <= 1 << 20 {
-                    let _ = m.run();
-                }
-            }
-        },
-    );
 
     let n = total.load(Ordering::Relaxed);
     eprintln!("fuzz total: {n} inputs, 0 panics");
