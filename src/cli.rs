@@ -866,8 +866,8 @@ pub enum BenchKind {
         rounds_only: bool,
         /// Interleaved rounds at each of these sampling time bounds per arch, MIN:MAX seconds,
         /// then optionally :BURST_MS (each arch's share of a round) and :WARMUP_RUNS; 1:10:15:5
-        /// is the protocol before issue 21, 0.05:0.5:15:5 today's default, 0.02:0.2:5:2 the
-        /// candidate for the next default (README, "the measurement protocol").
+        /// is the protocol before issue 21, 0.05:0.5:15:5 today's default, 0.02:0.2:5:2 a faster
+        /// step measured against it (README, "the measurement protocol").
         #[arg(
             long,
             value_delimiter = ',',
