@@ -221,6 +221,16 @@ fn the_loop_measures_here_and_reuses_what_it_measured() {
     }
     assert!((0.0..=1.0).contains(&v["coverage"].as_f64().unwrap()));
     assert!(v["retest"].is_null(), "{v}");
+    // The validation batch carried the anchor: counted as such, not as a validation figure;
+    // every prediction was set at its batch's level; the drift comes from the anchor's figures
+    // in the references', support and validation batches.
+    assert_eq!(v["measurements"]["validation"]["measured"], 6, "{v}");
+    assert_eq!(v["measurements"]["anchors"]["measured"], 1, "{v}");
+    assert_eq!(v["levelled"], 6, "{v}");
+    assert_eq!(v["drift"]["figures"], 3, "{v}");
+    let drift = v["drift"]["rel_sd"].as_f64().unwrap();
+    assert!(drift > 0.0 && drift < 1.0, "{v}");
+    assert!(v["unlevelled"]["mape"].as_f64().unwrap() >= 0.0, "{v}");
     // The measured figures went to the journal: validating again reuses them, and --retest
     // measures the same archs anew beside them.
     let t = Instant::now();
@@ -239,6 +249,10 @@ fn the_loop_measures_here_and_reuses_what_it_measured() {
         (&6.into(), &6.into()),
         "{v2}"
     );
+    // Only the remeasuring batch took an anchor figure; the reused figures' batch is found
+    // in the journal, its anchor with it.
+    assert_eq!(v2["measurements"]["anchors"]["measured"], 1, "{v2}");
+    assert_eq!(v2["levelled"], 6, "{v2}");
     let ceiling = v2["retest"]["spearman"].as_f64().unwrap();
     assert!((-1.0..=1.0).contains(&ceiling), "{v2}");
     assert!(v2["retest"]["mape"].as_f64().unwrap() >= 0.0, "{v2}");

@@ -17,8 +17,9 @@ use crate::features::{features_of, ArchFeatures};
 use crate::LoopError;
 
 /// 2: noise relative to latency ([`AdaptedPredictor::noise_unit`]) and the cost figures of the
-/// executed network without repeated weight-free operators.
-pub const ADAPTED_FORMAT: u16 = 2;
+/// executed network without repeated weight-free operators. 3: fitted at the anchor's level
+/// ([`AdaptedPredictor::level_ms`]), with the drift measured by it, not fixed.
+pub const ADAPTED_FORMAT: u16 = 3;
 
 /// The interval given with every prediction: central 90 %.
 pub const INTERVAL: f64 = 0.90;
@@ -49,6 +50,12 @@ pub struct AdaptedPredictor {
     /// The latency (model units) at which the noise is the model's `noise`: a figure's noise
     /// grows with its latency (see [`noise_scale`]).
     pub noise_unit: f64,
+    /// The anchor's figure among the references ([`crate::anchor`]): the predictions are for a
+    /// batch in which the anchor takes this long, and the support figures were set at it.
+    pub level_ms: f64,
+    /// How far the level moves from batch to batch (relative standard deviation), in the
+    /// interval of a prediction that is not set at its batch's level.
+    pub drift_rel_sd: f64,
     /// Leave-one-out quality over the measured archs.
     pub quality: Quality,
     /// Where the meta-learned prior came from.
@@ -62,7 +69,7 @@ pub struct Quality {
     pub loo_spearman: f64,
     pub loo_mape: f64,
     /// Share of measured archs inside their leave-one-out interval (without the
-    /// sitting-to-sitting term: they are of one sitting).
+    /// drift: they are of one sitting).
     pub loo_coverage: f64,
 }
 
@@ -127,7 +134,13 @@ impl AdaptedPredictor {
         fingerprint: Fingerprint,
         references: &[(Arch, f64)],
         support: &[(Arch, f64)],
+        drift_rel_sd: f64,
     ) -> Result<AdaptedPredictor, LoopError> {
+        if !(drift_rel_sd.is_finite() && drift_rel_sd >= 0.0) {
+            return Err(LoopError::Invalid(format!(
+                "the drift must be a relative standard deviation, not {drift_rel_sd}"
+            )));
+        }
         if let Some((a, _)) = references
             .iter()
             .chain(support)
@@ -144,6 +157,14 @@ impl AdaptedPredictor {
                 "the reference figures must be positive milliseconds".into(),
             ));
         }
+        let anchor = crate::anchor::anchor(space);
+        let level_ms = references
+            .iter()
+            .find(|(a, _)| *a == anchor)
+            .map(|(_, ms)| *ms)
+            .ok_or_else(|| {
+                LoopError::Invalid(format!("the references lack the space's anchor {anchor}"))
+            })?;
         let unit_ms = latency_unit(&ref_ms);
         let all: Vec<&(Arch, f64)> = references.iter().chain(support).collect();
         let feats = features_of(&all.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>());
@@ -190,6 +211,8 @@ impl AdaptedPredictor {
             scale,
             model,
             noise_unit,
+            level_ms,
+            drift_rel_sd,
             quality,
             prior: prior_name.to_string(),
             unix_time: std::time::SystemTime::now()
@@ -206,22 +229,46 @@ impl AdaptedPredictor {
         r
     }
 
+    /// Predictions at the predictor's level, with the drift in their intervals.
     pub fn predict_features(&self, feats: &[ArchFeatures]) -> Vec<Prediction> {
-        let k = self.unit_ms;
-        let floor = self.floor_ms;
         feats
             .iter()
-            .map(|f| {
-                let (m, sd) = relative_predict(&self.model, &self.row(f), self.noise_unit);
-                let std = with_retest(sd, m) * k;
-                Prediction {
-                    predicted_ms: (m * k).max(floor),
-                    std_ms: std,
-                    low_ms: (m * k - INTERVAL_Z * std).max(floor),
-                    high_ms: (m * k + INTERVAL_Z * std).max(floor),
+            .map(|f| self.prediction(f, self.drift_rel_sd, 1.0))
+            .collect()
+    }
+
+    /// Predictions each set at the level of the batch its figure was taken in: `anchors[i]`,
+    /// the anchor's figure there. Where it is unknown, the prediction is at the predictor's
+    /// level, with the drift in its interval.
+    pub fn predict_levelled(
+        &self,
+        feats: &[ArchFeatures],
+        anchors: &[Option<f64>],
+    ) -> Vec<Prediction> {
+        feats
+            .iter()
+            .zip(anchors)
+            .map(|(f, a)| match a {
+                Some(a) if a.is_finite() && *a > 0.0 => {
+                    self.prediction(f, crate::anchor::LEVELLED_REL_SD, a / self.level_ms)
                 }
+                _ => self.prediction(f, self.drift_rel_sd, 1.0),
             })
             .collect()
+    }
+
+    /// One prediction with `rel_sd` of it added to its interval, scaled by `factor`.
+    fn prediction(&self, f: &ArchFeatures, rel_sd: f64, factor: f64) -> Prediction {
+        let k = self.unit_ms * factor;
+        let floor = self.floor_ms * factor;
+        let (m, sd) = relative_predict(&self.model, &self.row(f), self.noise_unit);
+        let std = with_relative(sd, m, rel_sd) * k;
+        Prediction {
+            predicted_ms: (m * k).max(floor),
+            std_ms: std,
+            low_ms: (m * k - INTERVAL_Z * std).max(floor),
+            high_ms: (m * k + INTERVAL_Z * std).max(floor),
+        }
     }
 
     /// The same device adapted again with `extra` figures beside its references and support
@@ -249,7 +296,16 @@ impl AdaptedPredictor {
             self.fingerprint.clone(),
             &references,
             &support,
+            self.drift_rel_sd,
         )
+    }
+
+    /// The same predictor with the drift estimated anew (more anchor figures).
+    pub fn with_drift(&self, rel_sd: f64) -> AdaptedPredictor {
+        AdaptedPredictor {
+            drift_rel_sd: rel_sd,
+            ..self.clone()
+        }
     }
 
     pub fn predict(&self, archs: &[Arch]) -> Result<Vec<Prediction>, LoopError> {
@@ -290,6 +346,8 @@ impl AdaptedPredictor {
             || !(p.unit_ms.is_finite() && p.unit_ms > 0.0)
             || !(p.floor_ms.is_finite() && p.floor_ms >= 0.0)
             || !(p.noise_unit.is_finite() && p.noise_unit > 0.0)
+            || !(p.level_ms.is_finite() && p.level_ms > 0.0)
+            || !(p.drift_rel_sd.is_finite() && p.drift_rel_sd >= 0.0)
             || !p
                 .model
                 .mean
@@ -364,14 +422,6 @@ fn noise_scale(y: f64, unit: f64) -> f64 {
 /// The smallest noise scale, as a share of the measured archs' mean latency.
 const NOISE_SCALE_FLOOR: f64 = 0.2;
 
-/// A figure's relative standard deviation from one sitting to the next, which no fit to one
-/// sitting's figures can see (they share the machine's phase). `bench reproducibility
-/// --archs 40` at the default protocol (0.05–0.5 s per arch) measured a median relative
-/// difference of 2.9 % between two passes here. Chosen on two fresh NB201 runs on tract
-/// (60 and 100 archs, 1 thread): without it the 90 % interval covered 73 % and 91 %; with
-/// 1.5 %, 86 % and 93 %; with 2 %, 93 % and 96 %.
-pub const RETEST_NOISE: f64 = 0.015;
-
 /// The model's prediction for `row` with the noise at that latency's scale.
 fn relative_predict(model: &DeviceModel, row: &[f64], noise_unit: f64) -> (f64, f64) {
     let (mean, sd) = model.predict(row);
@@ -381,11 +431,11 @@ fn relative_predict(model: &DeviceModel, row: &[f64], noise_unit: f64) -> (f64, 
     (mean, (weights_var + noise * s * s).sqrt())
 }
 
-/// A standard deviation `sd` of a prediction `mean` with the sitting-to-sitting noise of a
-/// new figure added.
-fn with_retest(sd: f64, mean: f64) -> f64 {
-    let retest = RETEST_NOISE * mean.max(0.0);
-    (sd * sd + retest * retest).sqrt()
+/// A standard deviation `sd` of a prediction `mean` with the noise a new figure has beyond the
+/// fit's (`rel_sd` of it) added.
+fn with_relative(sd: f64, mean: f64, rel_sd: f64) -> f64 {
+    let extra = rel_sd * mean.max(0.0);
+    (sd * sd + extra * extra).sqrt()
 }
 
 #[cfg(test)]
@@ -397,5 +447,99 @@ mod tests {
         assert_eq!(noise_scale(2.0, 1.0), 2.0);
         assert_eq!(noise_scale(0.5, 1.0), 0.5);
         assert_eq!(noise_scale(0.0, 1.0), NOISE_SCALE_FLOOR);
+    }
+
+    /// A figure for `a`: 1 ms plus its MACs' worth, deterministic.
+    fn figure(a: &Arch) -> f64 {
+        1.0 + a.cost_features()[..3].iter().sum::<f64>() / 2e7
+    }
+
+    fn fitted(references: &[(Arch, f64)]) -> Result<AdaptedPredictor, LoopError> {
+        let space = Space::Nb201;
+        let file = crate::shipped::embedded(space).unwrap();
+        let prior = crate::features::prior_for(space, &file).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let support: Vec<(Arch, f64)> = (0..10)
+            .map(|_| {
+                let a = space.sample(&mut rng);
+                let ms = figure(&a);
+                (a, ms)
+            })
+            .collect();
+        AdaptedPredictor::adapt(
+            space,
+            &prior,
+            "shipped",
+            Fingerprint {
+                board: "oracle:test".into(),
+                cpu_model: String::new(),
+                arch: String::new(),
+                kernel: String::new(),
+                firmware: None,
+                power_mode: None,
+                governor: String::new(),
+                runtime: "oracle".into(),
+                runtime_version: "test".into(),
+                threads: 1,
+                cpus: Vec::new(),
+            },
+            references,
+            &support,
+            0.03,
+        )
+    }
+
+    #[test]
+    fn predictions_are_set_at_the_level_their_anchor_gives() {
+        let refs: Vec<(Arch, f64)> = Space::Nb201
+            .references()
+            .into_iter()
+            .map(|a| {
+                let ms = figure(&a);
+                (a, ms)
+            })
+            .collect();
+        let p = fitted(&refs).unwrap();
+        let anchor = crate::anchor::anchor(Space::Nb201);
+        assert_eq!(p.level_ms, figure(&anchor));
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let archs: Vec<Arch> = (0..3).map(|_| Space::Nb201.sample(&mut rng)).collect();
+        let feats = features_of(&archs);
+        let at_level = p.predict_features(&feats);
+        // The machine ran 10 % slow in the first arch's batch, at the level in the second's;
+        // the third's batch is unknown.
+        let levelled =
+            p.predict_levelled(&feats, &[Some(1.1 * p.level_ms), Some(p.level_ms), None]);
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
+        assert!(close(
+            levelled[0].predicted_ms,
+            1.1 * at_level[0].predicted_ms
+        ));
+        assert!(close(levelled[1].predicted_ms, at_level[1].predicted_ms));
+        assert_eq!(levelled[2], at_level[2]);
+        // A levelled prediction carries the levelled term, not the drift (3 % here), in its
+        // interval.
+        assert!(
+            levelled[1].std_ms < at_level[1].std_ms,
+            "{levelled:?} {at_level:?}"
+        );
+        assert!(levelled[0].low_ms < levelled[0].predicted_ms);
+        assert!(levelled[0].high_ms > levelled[0].predicted_ms);
+    }
+
+    #[test]
+    fn references_without_the_anchor_are_refused() {
+        let anchor = crate::anchor::anchor(Space::Nb201);
+        let refs: Vec<(Arch, f64)> = Space::Nb201
+            .references()
+            .into_iter()
+            .filter(|a| *a != anchor)
+            .map(|a| {
+                let ms = figure(&a);
+                (a, ms)
+            })
+            .collect();
+        let err = fitted(&refs).unwrap_err().to_string();
+        assert!(err.contains("anchor"), "{err}");
     }
 }

@@ -213,7 +213,15 @@ pub fn table_predictor(
         }
     }
     let fp = crate::measure::oracle_fingerprint(&table);
-    AdaptedPredictor::adapt(space, &prior, "shipped prior", fp, &references, &support)
+    AdaptedPredictor::adapt(
+        space,
+        &prior,
+        "shipped prior",
+        fp,
+        &references,
+        &support,
+        crate::anchor::PRIOR_REL_SD,
+    )
 }
 
 /// A predictor meta-trained from a table, with what chose its settings.

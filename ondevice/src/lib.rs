@@ -18,13 +18,15 @@
 //!   `export`, and `run` as those in order); [`report`]: the [`Reporter`] it talks through;
 //! - [`machine`]: threads and CPUs checked against this machine; [`shipped`]: the predictors
 //!   compiled into the binary; [`help`]: HELP's protocol over the public tables;
-//!   [`export`]: a pick written for deployment.
+//!   [`export`]: a pick written for deployment; [`anchor`]: an arch timed in every batch, the
+//!   machine's speed at the time.
 //!
 //! Must not: print, parse command lines, or exit: it returns plain data and typed errors, and
 //! reports progress through a [`Reporter`] that the binary implements.
 
 pub mod accuracy;
 pub mod adapted;
+pub mod anchor;
 pub mod bench;
 pub mod export;
 pub mod features;

@@ -6,13 +6,15 @@
 //! over a batch ([`Measurer::measure`], what the loop uses: slow phases of the machine spread
 //! over every subject). Interleaved figures already in the journal under the live Fingerprint
 //! are reused; a batch's records are appended as soon as the batch ends, so an interruption
-//! costs at most the batch in progress and a rerun resumes.
+//! costs at most the batch in progress and a rerun resumes. Support and validation batches also
+//! time their space's anchor arch ([`crate::anchor`]), counted as anchors; every figure of a
+//! batch that held the anchor carries the anchor's figure in it.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use edgenas_nas::Arch;
+use edgenas_nas::{Arch, Space};
 use edgenas_profiler::protocol::{self, Flag};
 use edgenas_profiler::{
     probe, Conditions, Fingerprint, Measurement, MeasurementJournal, Protocol, Rounds, Sample,
@@ -20,6 +22,7 @@ use edgenas_profiler::{
 };
 use edgenas_runtime::{Model, ModelOptions, Runtime, RuntimeError};
 
+use crate::anchor::{self, Drift};
 use crate::oracle::OracleTable;
 pub use crate::report::MeasureProgress;
 use crate::report::Reporter;
@@ -122,6 +125,9 @@ pub struct Measured {
     pub origin: Origin,
     /// Runs this figure took (warm-up and timed; 0 for an oracle).
     pub runs: usize,
+    /// The anchor's figure in the batch this one was taken in, where it held the anchor
+    /// ([`crate::anchor`]): the machine's speed at the time.
+    pub anchor_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +155,13 @@ enum Source {
         journal: MeasurementJournal,
     },
     Oracle(OracleTable),
+}
+
+/// The anchor figures a call took beside its subjects, and their share of its time.
+#[derive(Default)]
+struct AnchorFigures {
+    figures: Vec<Measured>,
+    seconds: f64,
 }
 
 /// Conditions before a measurement and the flags pre-flight raised.
@@ -277,11 +290,17 @@ impl Measurer {
         if self.recorded.is_none() {
             let mut found = HashMap::new();
             if let Source::Device { journal, .. } = &self.source {
+                let mut records = Vec::new();
                 for m in journal.iter() {
                     let m = m?;
                     if m.fingerprint == self.fingerprint && m.sample.rounds.is_some() {
-                        found.insert(m.subject.clone(), from_record(&m, Origin::Journal));
+                        records.push(m);
                     }
+                }
+                for (m, anchor_ms) in records.iter().zip(batch_anchors(&records)) {
+                    let mut figure = from_record(m, Origin::Journal);
+                    figure.anchor_ms = anchor_ms;
+                    found.insert(m.subject.clone(), figure);
                 }
             }
             self.recorded = Some(found);
@@ -318,7 +337,10 @@ impl Measurer {
         reporter: &mut dyn Reporter,
     ) -> Result<Vec<Measured>, LoopError> {
         let start = std::time::Instant::now();
-        let figures = self.measure_with(archs, reuse, reporter)?;
+        // The batches that fit and judge the predictor carry the anchor (the interval's
+        // level); a search's picks and the benches' rounds do not need it.
+        let anchored = matches!(purpose, Purpose::Support | Purpose::Validation);
+        let (figures, anchors) = self.measure_with(archs, reuse, anchored, reporter)?;
         // The same arch twice in one call is one figure.
         let mut distinct: Vec<Measured> = Vec::with_capacity(figures.len());
         for m in &figures {
@@ -326,8 +348,13 @@ impl Measurer {
                 distinct.push(m.clone());
             }
         }
+        let seconds = start.elapsed().as_secs_f64();
         self.tally
-            .add(purpose, &distinct, start.elapsed().as_secs_f64());
+            .add(purpose, &distinct, seconds - anchors.seconds);
+        if !anchors.figures.is_empty() {
+            self.tally
+                .add(Purpose::Anchors, &anchors.figures, anchors.seconds);
+        }
         Ok(figures)
     }
 
@@ -335,11 +362,17 @@ impl Measurer {
         &mut self,
         archs: &[Arch],
         reuse: bool,
+        anchored: bool,
         reporter: &mut dyn Reporter,
-    ) -> Result<Vec<Measured>, LoopError> {
+    ) -> Result<(Vec<Measured>, AnchorFigures), LoopError> {
         let total = archs.len();
+        let mut anchors = AnchorFigures::default();
         if let Source::Oracle(table) = &self.source {
-            return archs.iter().map(|a| oracle_figure(table, a)).collect();
+            let figures = archs
+                .iter()
+                .map(|a| oracle_figure(table, a))
+                .collect::<Result<_, _>>()?;
+            return Ok((figures, anchors));
         }
         let mut out: Vec<Option<Measured>> = Vec::with_capacity(total);
         for a in archs {
@@ -356,8 +389,21 @@ impl Measurer {
             }
         }
         for batch in unique.chunks(BATCH) {
-            let subjects: Vec<&Arch> = batch.iter().map(|&i| &archs[i]).collect();
-            let records = self.measure_batch(&subjects, done, total, reporter)?;
+            let mut subjects: Vec<&Arch> = batch.iter().map(|&i| &archs[i]).collect();
+            // A batch that holds its space's anchor already gives its figure for free.
+            let anchor = anchored.then(|| anchor::anchor(subjects[0].space()));
+            let extra = anchor.as_ref().filter(|a| !subjects.contains(a));
+            if let Some(a) = extra {
+                subjects.push(a);
+            }
+            let batch_start = std::time::Instant::now();
+            let mut records = self.measure_batch(&subjects, done, total, reporter)?;
+            if extra.is_some() {
+                let a = records.pop().expect("the anchor was measured last");
+                // Its share of the batch's time.
+                anchors.seconds += batch_start.elapsed().as_secs_f64() / subjects.len() as f64;
+                anchors.figures.push(a);
+            }
             for (&i, m) in batch.iter().zip(records) {
                 for (j, a) in archs.iter().enumerate() {
                     if out[j].is_none() && *a == archs[i] {
@@ -368,10 +414,30 @@ impl Measurer {
             }
             reporter.measuring(&MeasureProgress::counted(done, total));
         }
-        Ok(out
+        let figures = out
             .into_iter()
             .map(|m| m.expect("every subject measured"))
-            .collect())
+            .collect();
+        Ok((figures, anchors))
+    }
+
+    /// How far the level moves from batch to batch for `space` under the live Fingerprint: the
+    /// spread of the anchor's figures in the journal, one per batch (the prior alone in oracle
+    /// mode).
+    pub fn drift(&self, space: Space) -> Result<Drift, LoopError> {
+        let Source::Device { journal, .. } = &self.source else {
+            return Ok(Drift::prior());
+        };
+        let anchor = anchor::anchor(space).to_string();
+        let mut figures = Vec::new();
+        for m in journal.iter() {
+            let m = m?;
+            if m.subject == anchor && m.fingerprint == self.fingerprint && m.sample.rounds.is_some()
+            {
+                figures.push(m.stats().median_ms);
+            }
+        }
+        Ok(Drift::estimate(&figures))
     }
 
     /// Reads, once, every journal record of `subjects`, so that [`Measurer::measure_one`] with
@@ -492,6 +558,12 @@ impl Measurer {
                 })?
         };
         let post = postflight(setup, &pre);
+        let anchor = anchor::anchor(archs[0].space());
+        let anchor_ms = archs
+            .iter()
+            .zip(&samples)
+            .find(|(a, _)| ***a == anchor)
+            .map(|(_, s)| s.stats.median_ms);
         let mut out = Vec::with_capacity(archs.len());
         for ((s, sample), model) in subjects.iter().zip(samples).zip(&models) {
             let m = record(
@@ -503,11 +575,17 @@ impl Measurer {
                 model.init_time(),
             );
             journal.append(m.clone())?;
-            let recorded = from_record(&m, Origin::Journal);
+            let recorded = Measured {
+                anchor_ms,
+                ..from_record(&m, Origin::Journal)
+            };
             self.recorded
                 .get_or_insert_with(HashMap::new)
                 .insert(m.subject.clone(), recorded);
-            out.push(from_record(&m, Origin::Measured));
+            out.push(Measured {
+                anchor_ms,
+                ..from_record(&m, Origin::Measured)
+            });
         }
         Ok(out)
     }
@@ -605,6 +683,7 @@ fn oracle_figure(table: &OracleTable, a: &Arch) -> Result<Measured, LoopError> {
         flags: Vec::new(),
         origin: Origin::Oracle,
         runs: 0,
+        anchor_ms: None,
     })
 }
 
@@ -620,7 +699,62 @@ fn from_record(m: &Measurement, origin: Origin) -> Measured {
                 .rounds
                 .as_ref()
                 .map_or(m.sample.samples_ms.len(), |r| r.timed_runs),
+        anchor_ms: None,
     }
+}
+
+/// For each interleaved record, in journal order, the anchor's figure in its batch, where the
+/// batch held its space's anchor. The journal keeps no batch number: a batch's records are
+/// appended one after another and share the pre- and post-flight conditions, the protocol and
+/// the number of subjects and rounds, so consecutive records alike in those, `subjects` at a
+/// time, are one batch. A run of records that does not split so (another process appended
+/// between them) gets no anchor rather than a wrong one.
+fn batch_anchors(records: &[Measurement]) -> Vec<Option<f64>> {
+    let same_batch = |a: &Measurement, b: &Measurement| {
+        a.fingerprint == b.fingerprint
+            && a.before == b.before
+            && a.after == b.after
+            && a.protocol == b.protocol
+            && a.sample.rounds.as_ref().map(|r| (r.subjects, r.rounds))
+                == b.sample.rounds.as_ref().map(|r| (r.subjects, r.rounds))
+    };
+    // The anchors' names by space, each worked out once.
+    let mut anchors: HashMap<String, Option<String>> = HashMap::new();
+    let mut is_anchor = |m: &Measurement| {
+        let name = anchors.entry(m.space.clone()).or_insert_with(|| {
+            Space::from_name(&m.space)
+                .ok()
+                .map(|s| anchor::anchor(s).to_string())
+        });
+        name.as_deref() == Some(m.subject.as_str())
+    };
+    let mut out = vec![None; records.len()];
+    let mut start = 0;
+    while start < records.len() {
+        let mut end = start + 1;
+        while end < records.len() && same_batch(&records[start], &records[end]) {
+            end += 1;
+        }
+        let subjects = records[start]
+            .sample
+            .rounds
+            .as_ref()
+            .map_or(0, |r| r.subjects);
+        if subjects > 0 && (end - start) % subjects == 0 {
+            for batch in (start..end).collect::<Vec<_>>().chunks(subjects) {
+                let anchor_ms = batch
+                    .iter()
+                    .map(|&i| &records[i])
+                    .find(|m| is_anchor(m))
+                    .map(|m| m.stats().median_ms);
+                for &i in batch {
+                    out[i] = anchor_ms;
+                }
+            }
+        }
+        start = end;
+    }
+    out
 }
 
 /// The live Fingerprint of measurements taken with `setup`.
@@ -652,5 +786,89 @@ pub fn oracle_fingerprint(table: &OracleTable) -> Fingerprint {
         runtime_version: table.source.clone(),
         threads: 1,
         cpus: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgenas_profiler::{RoundsInfo, Stats};
+
+    /// A record of `subject` (an NB201 cell) at `ms`, of a batch of `subjects` taken under the
+    /// load `load` (which tells batches apart, as real pre-flight readings do).
+    fn rec(subject: &str, ms: f64, subjects: usize, load: f64) -> Measurement {
+        let root = Sysroot::new("/");
+        let system = probe::read_system(&root);
+        let cond = Conditions {
+            load_1m: Some(load),
+            ..Conditions::default()
+        };
+        let times = vec![ms; 10];
+        Measurement {
+            subject: subject.into(),
+            space: "nb201".into(),
+            unix_time: 1_800_000_000,
+            fingerprint: Fingerprint::new(&system, &cond, ("tract", "t"), 1, vec![]),
+            init_ms: 1.0,
+            protocol: Protocol::default(),
+            sample: Sample {
+                stats: Stats::of(&times),
+                samples_ms: times,
+                warmup_runs: 5,
+                rounds: Some(RoundsInfo {
+                    subjects,
+                    rounds: 10,
+                    timed_runs: 10,
+                    burst_runs: 1,
+                }),
+            },
+            flags: vec![],
+            before: cond.clone(),
+            after: cond,
+        }
+    }
+
+    #[test]
+    fn a_batch_is_found_in_the_journal_with_its_anchor() {
+        let anchor = anchor::anchor(Space::Nb201).to_string();
+        let others: Vec<String> = Space::Nb201
+            .references()
+            .iter()
+            .map(|a| a.to_string())
+            .filter(|a| *a != anchor)
+            .collect();
+        let records = vec![
+            // A batch of three with the anchor, last.
+            rec(&others[0], 1.0, 3, 0.5),
+            rec(&others[1], 1.1, 3, 0.5),
+            rec(&anchor, 2.2, 3, 0.5),
+            // Two batches of two alike in every condition: told apart by their size.
+            rec(&anchor, 2.0, 2, 0.7),
+            rec(&others[2], 1.2, 2, 0.7),
+            rec(&others[3], 1.3, 2, 0.7),
+            rec(&others[4], 1.4, 2, 0.7),
+            // A batch without the anchor.
+            rec(&others[5], 1.5, 2, 0.9),
+            rec(&others[6], 1.6, 2, 0.9),
+            // A batch cut short (another process appended in between): no anchor is guessed.
+            rec(&anchor, 2.1, 3, 1.1),
+            rec(&others[7], 1.7, 3, 1.1),
+        ];
+        assert_eq!(
+            batch_anchors(&records),
+            vec![
+                Some(2.2),
+                Some(2.2),
+                Some(2.2),
+                Some(2.0),
+                Some(2.0),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None
+            ]
+        );
     }
 }

@@ -11,6 +11,7 @@ use edgenas_profiler::embedding::HardwareEmbedding;
 use rand::SeedableRng;
 
 use crate::adapted::{choose_support, AdaptedPredictor, Prediction};
+use crate::anchor::Drift;
 use crate::features::prior_for;
 use crate::measure::{Measured, Measurer};
 use crate::report::Reporter;
@@ -96,6 +97,22 @@ pub struct Validation {
     /// The same archs measured again (`validate --retest`): the first figures scored as if
     /// they were predictions of the second, the ceiling a predictor can reach here.
     pub retest: Option<Ceiling>,
+    /// How far the level moved from batch to batch, and the anchor figures that say so.
+    pub drift: Drift,
+    /// Archs whose prediction was set at their batch's level (the rest, at the predictor's).
+    pub levelled: usize,
+    /// The same predictions all at the predictor's level, scored the same way: what the
+    /// machine's drift costs them.
+    pub unlevelled: Unlevelled,
+}
+
+/// Scores of predictions left at the predictor's level.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Unlevelled {
+    pub spearman: f64,
+    pub mape: f64,
+    pub within_10pct: f64,
+    pub coverage: f64,
 }
 
 /// How well one sitting's figures predict another's, by the measures `validate` reports.
@@ -254,10 +271,19 @@ impl Session {
             .into_iter()
             .zip(embedding.raw_ms.iter().copied())
             .collect();
+        // The support figures at the references' level: the anchor's figure among them.
+        let anchor = crate::anchor::anchor(space);
+        let level = references
+            .iter()
+            .find(|(a, _)| *a == anchor)
+            .map(|(_, ms)| *ms);
         let support_pairs: Vec<(Arch, f64)> = support_archs
             .iter()
             .cloned()
-            .zip(support.iter().map(|m| m.median_ms))
+            .zip(support.iter().map(|m| match (m.anchor_ms, level) {
+                (Some(a), Some(l)) => crate::anchor::at_level(m.median_ms, a, l),
+                _ => m.median_ms,
+            }))
             .collect();
         let prior_name = format!(
             "shipped {} prior (meta-trained on {}; validation Spearman {:.3})",
@@ -265,6 +291,7 @@ impl Session {
             prior_file.training.train_devices.join(","),
             prior_file.training.valid_spearman
         );
+        let drift = measurer.drift(space)?;
         let predictor = AdaptedPredictor::adapt(
             space,
             &prior,
@@ -272,6 +299,7 @@ impl Session {
             measurer.fingerprint().clone(),
             &references,
             &support_pairs,
+            drift.rel_sd,
         )?;
         let path = state.predictor(space, measurer.fingerprint());
         predictor.save(&path)?;
@@ -355,8 +383,15 @@ impl Session {
             }
         }
         let feats = crate::features::features_of(&archs);
-        let predicted = predictor.predict_features(&feats);
         let measured = measurer.measure(&archs, Purpose::Validation, reporter)?;
+        // Each prediction at the level of the batch its figure was taken in, which the anchor
+        // timed beside it says; the drift with the anchor figures this validation took. The
+        // archs' own figures play no part in either.
+        let drift = measurer.drift(space)?;
+        let predictor = predictor.with_drift(drift.rel_sd);
+        let anchors: Vec<Option<f64>> = measured.iter().map(|m| m.anchor_ms).collect();
+        let predicted = predictor.predict_levelled(&feats, &anchors);
+        let at_level = predictor.predict_features(&feats);
         let n = archs.len() as f64;
         // Relative errors only over archs whose output depends on their input: the runtime folds
         // the others to a constant (microseconds), where a relative error says nothing.
@@ -364,22 +399,43 @@ impl Session {
         let first: Vec<f64> = measured.iter().map(|m| m.median_ms).collect();
         let predicted_ms: Vec<f64> = predicted.iter().map(|p| p.predicted_ms).collect();
         let score = scores(&predicted_ms, &first, &live);
+        let covered = |ps: &[Prediction]| {
+            ps.iter()
+                .zip(&measured)
+                .filter(|(p, m)| m.median_ms >= p.low_ms && m.median_ms <= p.high_ms)
+                .count() as f64
+                / n
+        };
+        let unlevelled = {
+            let ms: Vec<f64> = at_level.iter().map(|p| p.predicted_ms).collect();
+            let s = scores(&ms, &first, &live);
+            Unlevelled {
+                spearman: s.spearman,
+                mape: s.mape,
+                within_10pct: s.within_10pct,
+                coverage: covered(&at_level),
+            }
+        };
         let retest = if retest {
             let again = measurer.measure_ignoring_journal(&archs, Purpose::Validation, reporter)?;
-            let second: Vec<f64> = again.iter().map(|m| m.median_ms).collect();
-            Some(scores(&first, &second, &live))
+            // Both passes at the predictor's level where their batches say it, as the
+            // predictions are: the ceiling of a predictor that is.
+            let levelled = |ms: &[Measured]| -> Vec<f64> {
+                ms.iter()
+                    .map(|m| match m.anchor_ms {
+                        Some(a) => crate::anchor::at_level(m.median_ms, a, predictor.level_ms),
+                        None => m.median_ms,
+                    })
+                    .collect()
+            };
+            Some(scores(&levelled(&measured), &levelled(&again), &live))
         } else {
             None
         };
         let p: Vec<f32> = predicted_ms.iter().map(|&v| v as f32).collect();
         let t: Vec<f32> = first.iter().map(|&v| v as f32).collect();
         let constant_archs = live.iter().filter(|&&l| !l).count();
-        let coverage = predicted
-            .iter()
-            .zip(&measured)
-            .filter(|(p, m)| m.median_ms >= p.low_ms && m.median_ms <= p.high_ms)
-            .count() as f64
-            / n;
+        let coverage = covered(&predicted);
         Ok(Validation {
             spearman: score.spearman,
             kendall: kendall_tau_b(&p, &t),
@@ -388,6 +444,9 @@ impl Session {
             coverage,
             constant_archs,
             retest,
+            drift,
+            levelled: anchors.iter().filter(|a| a.is_some()).count(),
+            unlevelled,
             archs,
             predicted,
             measured,

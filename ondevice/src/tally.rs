@@ -16,6 +16,9 @@ pub enum Purpose {
     References,
     /// The archs that adapt the predictor.
     Support,
+    /// The anchor arch timed in every support and validation batch: the machine's speed at
+    /// the time ([`crate::anchor`]).
+    Anchors,
     /// The search's picks, measured to check they fit.
     Verification,
     /// Archs measured to judge the predictor (`validate`).
@@ -29,6 +32,7 @@ impl Purpose {
         match self {
             Purpose::References => "references",
             Purpose::Support => "support",
+            Purpose::Anchors => "anchors",
             Purpose::Verification => "verification",
             Purpose::Validation => "validation",
             Purpose::Bench => "bench",
@@ -173,6 +177,7 @@ mod tests {
             flags: Vec::new(),
             origin,
             runs,
+            anchor_ms: None,
         }
     }
 

@@ -47,6 +47,12 @@ pub fn run(a: AdaptArgs, home: Option<&Path>) -> Result<()> {
         p.quality.loo_coverage * 100.0
     );
     println!(
+        "  Fitted at the anchor's level: {} (the support figures set at it); the level drifts {:.1}% from batch to batch here (the anchor's spread over the journal's batches, pooled with a {:.1}% prior)",
+        ms(p.level_ms),
+        p.drift_rel_sd * 100.0,
+        edgenas_ondevice::anchor::PRIOR_REL_SD * 100.0
+    );
+    println!(
         "  Prior weights chosen by marginal likelihood: cost {}, meta-learned {}, free {}, noise {}",
         p.model.hyper.cost_var, p.model.hyper.help_var, p.model.hyper.tau2, p.model.hyper.noise
     );

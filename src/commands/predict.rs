@@ -46,8 +46,10 @@ pub fn run(a: PredictArgs, home: Option<&Path>) -> Result<()> {
         return Ok(());
     }
     println!(
-        "Predicted on {} (90% interval):",
-        fingerprint_summary(&predictor.fingerprint)
+        "Predicted on {} (90% interval, with the level's drift of {:.1}% from batch to batch; at the speed where the anchor arch takes {}):",
+        fingerprint_summary(&predictor.fingerprint),
+        predictor.drift_rel_sd * 100.0,
+        ms(predictor.level_ms)
     );
     for (arch, p) in archs.iter().zip(&preds) {
         println!(

@@ -40,6 +40,9 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
         "constant_archs": v.constant_archs,
         "retest": v.retest,
         "interval": edgenas_ondevice::adapted::INTERVAL,
+        "drift": v.drift,
+        "levelled": v.levelled,
+        "unlevelled": v.unlevelled,
         "count": v.archs.len(),
         "measurements": session.measurer.tally(),
         "plot": a.plot,
@@ -70,6 +73,25 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
     println!(
         "  interval coverage {:.0}% (the interval claims 90%)",
         v.coverage * 100.0
+    );
+    if v.levelled > 0 {
+        println!(
+            "                    ({} of {} predictions set at the machine's speed in their batch, which the anchor arch timed in it gives)",
+            v.levelled,
+            v.archs.len()
+        );
+    }
+    println!(
+        "  at one level      Spearman {:.3}, MAPE {:.1}%, {:.0}% within ±10%, coverage {:.0}%: every prediction at the predictor's level, with the drift ({:.1}% from batch to batch, {}) in its interval",
+        v.unlevelled.spearman,
+        v.unlevelled.mape * 100.0,
+        v.unlevelled.within_10pct * 100.0,
+        v.unlevelled.coverage * 100.0,
+        v.drift.rel_sd * 100.0,
+        match v.drift.figures {
+            0 | 1 => "the prior alone: too few anchor figures".to_string(),
+            n => format!("from {n} anchor figures"),
+        }
     );
     if let Some(c) = &v.retest {
         println!(

@@ -62,6 +62,7 @@ pub fn loop_speed(data: &Path, device: &str, repeats: usize) -> Result<LoopSpeed
             fp.clone(),
             &refs,
             &support,
+            crate::anchor::PRIOR_REL_SD,
         ));
     });
     let predictor = predictor.expect("adapted at least once")?;

@@ -1,0 +1,155 @@
+//! The anchor: one fixed reference arch timed in every support and validation batch (the
+//! references' batch holds it already), so that a figure can be read against the machine's
+//! speed at the time it was taken.
+//!
+//! The archs of a batch are timed in interleaved rounds, so a slow or fast phase of the machine
+//! moves them together. Measured here (NB201 and FBNet on tract, 1 thread): from one batch to
+//! the next the anchor's figure moved by up to 11 %, and the batch's median error against the
+//! predictions moved with it (anchor −8.9 %, errors −7.7 %; −11.5 %, −10.6 %; +9.2 %, +11.6 %).
+//! No fit to one sitting's figures can see that. Two uses:
+//!
+//! - **Level.** The predictor is fitted at the references' level: support figures are scaled
+//!   by the anchor's figure in the references' batch over its figure in theirs. A prediction
+//!   holds for a batch in which the anchor takes what it took among the references
+//!   ([`crate::AdaptedPredictor::level_ms`]); `validate` sets each at its batch's level.
+//! - **Drift.** The anchor's figures in the journal, one per batch, give how far the level
+//!   moves from batch to batch ([`Drift`]): the term a prediction that is not set at a
+//!   batch's level (the search's, `predict`'s) carries in its interval.
+
+use edgenas_nas::{Arch, Space};
+use serde::Serialize;
+
+/// The drift before the journal holds anchor figures, and what few figures are pooled with:
+/// the relative difference `bench reproducibility --archs 40` measured between two passes at
+/// the default protocol on a quiet day (2.9 % median, about 1.5 % of standard deviation per
+/// figure). Also the term of an oracle table's figures, as before the anchor.
+pub const PRIOR_REL_SD: f64 = 0.015;
+
+/// How many anchor figures the prior counts as: with two figures (a fresh embed and adapt) the
+/// drift is still mostly the prior's, with the ten of a 100-arch validation mostly the data's.
+pub const PRIOR_WEIGHT: f64 = 4.0;
+
+/// The term of a prediction set at its batch's level: what the level leaves, the anchor's own
+/// noise and the arch's within the batch.
+pub const LEVELLED_REL_SD: f64 = 0.01;
+
+/// The space's anchor: the reference of median multiply-accumulates, so that its relative
+/// noise is a typical arch's.
+pub fn anchor(space: Space) -> Arch {
+    let mut refs = space.references();
+    refs.sort_by(|a, b| macs(a).total_cmp(&macs(b)));
+    refs.swap_remove(refs.len() / 2)
+}
+
+/// Spatial, pointwise and depthwise multiply-accumulates of the executed network.
+fn macs(a: &Arch) -> f64 {
+    a.cost_features()[..3].iter().sum()
+}
+
+/// `ms`, taken in a batch where the anchor took `anchor_ms`, at the level where it takes
+/// `level_ms`.
+pub fn at_level(ms: f64, anchor_ms: f64, level_ms: f64) -> f64 {
+    ms * level_ms / anchor_ms
+}
+
+/// How far the level moves from batch to batch, and what that was estimated from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Drift {
+    /// Relative standard deviation of the anchor's figure from batch to batch.
+    pub rel_sd: f64,
+    /// Anchor figures it was estimated from (0: the prior alone).
+    pub figures: usize,
+}
+
+impl Drift {
+    /// The prior alone (an oracle table's figures, or no anchor measured yet).
+    pub fn prior() -> Drift {
+        Drift {
+            rel_sd: PRIOR_REL_SD,
+            figures: 0,
+        }
+    }
+
+    /// From the anchor's figures (ms), one per batch: the spread of their logarithms pooled
+    /// with the prior, [`PRIOR_WEIGHT`] figures' worth of [`PRIOR_REL_SD`].
+    pub fn estimate(figures_ms: &[f64]) -> Drift {
+        let logs: Vec<f64> = figures_ms
+            .iter()
+            .filter(|v| v.is_finite() && **v > 0.0)
+            .map(|v| v.ln())
+            .collect();
+        let n = logs.len();
+        if n < 2 {
+            return Drift {
+                figures: n,
+                ..Drift::prior()
+            };
+        }
+        let mean = logs.iter().sum::<f64>() / n as f64;
+        let squares: f64 = logs.iter().map(|x| (x - mean) * (x - mean)).sum();
+        let var = (PRIOR_WEIGHT * PRIOR_REL_SD * PRIOR_REL_SD + squares)
+            / (PRIOR_WEIGHT + n as f64 - 1.0);
+        Drift {
+            rel_sd: var.sqrt(),
+            figures: n,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_anchor_is_a_reference_of_middling_cost() {
+        for space in [Space::Nb201, Space::Fbnet, Space::Ofa] {
+            let refs = space.references();
+            let a = anchor(space);
+            assert!(refs.contains(&a), "{a}");
+            let below = refs.iter().filter(|r| macs(r) < macs(&a)).count();
+            let above = refs.iter().filter(|r| macs(r) > macs(&a)).count();
+            assert!(
+                below >= 2 && above >= 2,
+                "{space:?}: {below} below, {above} above"
+            );
+        }
+    }
+
+    #[test]
+    fn a_figure_moves_to_a_level_with_the_anchor() {
+        // The machine ran 10 % slow in the batch: the anchor took 2.2 ms against 2.0.
+        assert!((at_level(3.3, 2.2, 2.0) - 3.0).abs() < 1e-12);
+        assert_eq!(at_level(3.0, 2.0, 2.0), 3.0);
+    }
+
+    #[test]
+    fn few_figures_leave_the_prior() {
+        assert_eq!(Drift::estimate(&[]), Drift::prior());
+        assert_eq!(Drift::estimate(&[3.0]).rel_sd, PRIOR_REL_SD);
+        // Two identical figures pull the drift below the prior, but not far.
+        let two = Drift::estimate(&[3.0, 3.0]);
+        assert_eq!(two.figures, 2);
+        assert!(two.rel_sd < PRIOR_REL_SD && two.rel_sd > 0.8 * PRIOR_REL_SD);
+    }
+
+    #[test]
+    fn spread_figures_widen_the_drift_toward_their_own_spread() {
+        // Ten figures alternating ±5 %: their log-spread is about 5 %.
+        let noisy: Vec<f64> = (0..10)
+            .map(|i| if i % 2 == 0 { 3.0 * 1.05 } else { 3.0 / 1.05 })
+            .collect();
+        let t = Drift::estimate(&noisy);
+        assert!(t.rel_sd > 0.04 && t.rel_sd < 0.05, "{t:?}");
+        let more: Vec<f64> = noisy.iter().cycle().take(100).copied().collect();
+        let m = Drift::estimate(&more);
+        assert!(m.rel_sd > t.rel_sd && m.rel_sd < 0.049, "{m:?}");
+        // A quiet device narrows it.
+        let quiet: Vec<f64> = (0..20).map(|i| 3.0 + 0.003 * (i % 2) as f64).collect();
+        assert!(Drift::estimate(&quiet).rel_sd < 0.01);
+        // Figures that are not positive milliseconds are not figures.
+        assert_eq!(
+            Drift::estimate(&[3.0, f64::NAN, -1.0]),
+            Drift::estimate(&[3.0])
+        );
+    }
+}
