@@ -774,8 +774,13 @@ pub fn live_fingerprint(setup: &Setup) -> Fingerprint {
 
 /// The Fingerprint of an oracle table's figures: never equal to a real device's.
 pub fn oracle_fingerprint(table: &OracleTable) -> Fingerprint {
+    oracle_fingerprint_of(&table.column, &table.source)
+}
+
+/// The Fingerprint of figures read from the column `column` of the table `source`.
+pub(crate) fn oracle_fingerprint_of(column: &str, source: &str) -> Fingerprint {
     Fingerprint {
-        board: format!("oracle:{}", table.column),
+        board: format!("oracle:{column}"),
         cpu_model: String::new(),
         arch: String::new(),
         kernel: String::new(),
@@ -783,7 +788,7 @@ pub fn oracle_fingerprint(table: &OracleTable) -> Fingerprint {
         power_mode: None,
         governor: String::new(),
         runtime: "oracle".into(),
-        runtime_version: table.source.clone(),
+        runtime_version: source.to_string(),
         threads: 1,
         cpus: Vec::new(),
     }
