@@ -157,14 +157,12 @@ impl AdaptedPredictor {
                 "the reference figures must be positive milliseconds".into(),
             ));
         }
-        let anchor = crate::anchor::anchor(space);
-        let level_ms = references
-            .iter()
-            .find(|(a, _)| *a == anchor)
-            .map(|(_, ms)| *ms)
-            .ok_or_else(|| {
-                LoopError::Invalid(format!("the references lack the space's anchor {anchor}"))
-            })?;
+        let level_ms = crate::anchor::level_of(space, references).ok_or_else(|| {
+            LoopError::Invalid(format!(
+                "the references lack the space's anchor {}",
+                crate::anchor::anchor(space)
+            ))
+        })?;
         let unit_ms = latency_unit(&ref_ms);
         let all: Vec<&(Arch, f64)> = references.iter().chain(support).collect();
         let feats = features_of(&all.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>());

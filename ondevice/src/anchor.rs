@@ -16,6 +16,8 @@
 //!   moves from batch to batch ([`Drift`]): the term a prediction that is not set at a
 //!   batch's level (the search's, `predict`'s) carries in its interval.
 
+use std::sync::OnceLock;
+
 use edgenas_nas::{Arch, Space};
 use serde::Serialize;
 
@@ -34,11 +36,31 @@ pub const PRIOR_WEIGHT: f64 = 4.0;
 pub const LEVELLED_REL_SD: f64 = 0.01;
 
 /// The space's anchor: the reference of median multiply-accumulates, so that its relative
-/// noise is a typical arch's.
+/// noise is a typical arch's. Worked out once per space (it builds the ten references), since
+/// every journal record read is asked whether it is one.
 pub fn anchor(space: Space) -> Arch {
-    let mut refs = space.references();
-    refs.sort_by(|a, b| macs(a).total_cmp(&macs(b)));
-    refs.swap_remove(refs.len() / 2)
+    static ANCHORS: [OnceLock<Arch>; 3] = [const { OnceLock::new() }; 3];
+    let slot = match space {
+        Space::Nb201 => 0,
+        Space::Fbnet => 1,
+        Space::Ofa => 2,
+    };
+    ANCHORS[slot]
+        .get_or_init(|| {
+            let mut refs = space.references();
+            refs.sort_by(|a, b| macs(a).total_cmp(&macs(b)));
+            refs.swap_remove(refs.len() / 2)
+        })
+        .clone()
+}
+
+/// The anchor's figure among `references` (arch, ms): the level they were measured at.
+pub fn level_of(space: Space, references: &[(Arch, f64)]) -> Option<f64> {
+    let anchor = anchor(space);
+    references
+        .iter()
+        .find(|(a, _)| *a == anchor)
+        .map(|(_, ms)| *ms)
 }
 
 /// Spatial, pointwise and depthwise multiply-accumulates of the executed network.

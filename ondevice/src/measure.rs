@@ -157,6 +157,33 @@ enum Source {
     Oracle(OracleTable),
 }
 
+/// The journal's interleaved figures under the live Fingerprint.
+#[derive(Default)]
+struct Recorded {
+    /// The newest figure of each subject.
+    newest: HashMap<String, Measured>,
+    /// Every figure of each space's anchor, one per batch, by subject: the drift.
+    anchors: HashMap<String, Vec<f64>>,
+}
+
+impl Recorded {
+    /// `figure`, from the record `m`, in journal order.
+    fn add(&mut self, m: &Measurement, figure: Measured) {
+        if is_anchor(m) {
+            self.anchors
+                .entry(m.subject.clone())
+                .or_default()
+                .push(figure.median_ms);
+        }
+        self.newest.insert(m.subject.clone(), figure);
+    }
+}
+
+/// Whether `m` is a figure of its space's anchor.
+fn is_anchor(m: &Measurement) -> bool {
+    Space::from_name(&m.space).is_ok_and(|s| anchor::anchor(s).to_string() == m.subject)
+}
+
 /// The anchor figures a call took beside its subjects, and their share of its time.
 #[derive(Default)]
 struct AnchorFigures {
@@ -175,9 +202,9 @@ struct Preflight {
 pub struct Measurer {
     source: Source,
     fingerprint: Fingerprint,
-    /// The journal's interleaved figures under the live Fingerprint, newest per subject: read
-    /// once, when first needed, so lookups never decode the journal again.
-    recorded: Option<HashMap<String, Measured>>,
+    /// The journal's interleaved figures under the live Fingerprint: read once, when first
+    /// needed, so lookups never decode the journal again.
+    recorded: Option<Recorded>,
     /// `measure_one`'s resumable records: every record of the subjects asked for, in order.
     resumable: HashMap<String, Vec<Measurement>>,
     /// Every figure given so far, by purpose and origin.
@@ -206,7 +233,7 @@ impl Measurer {
         Measurer {
             fingerprint: oracle_fingerprint(&table),
             source: Source::Oracle(table),
-            recorded: Some(HashMap::new()),
+            recorded: Some(Recorded::default()),
             resumable: HashMap::new(),
             tally: Tally::default(),
             limit: None,
@@ -283,12 +310,16 @@ impl Measurer {
 
     /// What the journal already holds for `arch` under the live Fingerprint (interleaved).
     pub fn recorded(&mut self, arch: &Arch) -> Result<Option<Measured>, LoopError> {
-        Ok(self.recorded_figures()?.get(&arch.to_string()).cloned())
+        Ok(self
+            .recorded_figures()?
+            .newest
+            .get(&arch.to_string())
+            .cloned())
     }
 
-    fn recorded_figures(&mut self) -> Result<&mut HashMap<String, Measured>, LoopError> {
+    fn recorded_figures(&mut self) -> Result<&mut Recorded, LoopError> {
         if self.recorded.is_none() {
-            let mut found = HashMap::new();
+            let mut found = Recorded::default();
             if let Source::Device { journal, .. } = &self.source {
                 let mut records = Vec::new();
                 for m in journal.iter() {
@@ -300,7 +331,7 @@ impl Measurer {
                 for (m, anchor_ms) in records.iter().zip(batch_anchors(&records)) {
                     let mut figure = from_record(m, Origin::Journal);
                     figure.anchor_ms = anchor_ms;
-                    found.insert(m.subject.clone(), figure);
+                    found.add(m, figure);
                 }
             }
             self.recorded = Some(found);
@@ -424,20 +455,13 @@ impl Measurer {
     /// How far the level moves from batch to batch for `space` under the live Fingerprint: the
     /// spread of the anchor's figures in the journal, one per batch (the prior alone in oracle
     /// mode).
-    pub fn drift(&self, space: Space) -> Result<Drift, LoopError> {
-        let Source::Device { journal, .. } = &self.source else {
+    pub fn drift(&mut self, space: Space) -> Result<Drift, LoopError> {
+        if self.is_oracle() {
             return Ok(Drift::prior());
-        };
-        let anchor = anchor::anchor(space).to_string();
-        let mut figures = Vec::new();
-        for m in journal.iter() {
-            let m = m?;
-            if m.subject == anchor && m.fingerprint == self.fingerprint && m.sample.rounds.is_some()
-            {
-                figures.push(m.stats().median_ms);
-            }
         }
-        Ok(Drift::estimate(&figures))
+        let anchor = anchor::anchor(space).to_string();
+        let figures = self.recorded_figures()?.anchors.get(&anchor);
+        Ok(Drift::estimate(figures.map_or(&[][..], |f| f.as_slice())))
     }
 
     /// Reads, once, every journal record of `subjects`, so that [`Measurer::measure_one`] with
@@ -575,13 +599,16 @@ impl Measurer {
                 model.init_time(),
             );
             journal.append(m.clone())?;
-            let recorded = Measured {
-                anchor_ms,
-                ..from_record(&m, Origin::Journal)
-            };
-            self.recorded
-                .get_or_insert_with(HashMap::new)
-                .insert(m.subject.clone(), recorded);
+            // Not read from the journal yet: the first lookup reads this record with the rest.
+            if let Some(recorded) = &mut self.recorded {
+                if m.fingerprint == self.fingerprint {
+                    let figure = Measured {
+                        anchor_ms,
+                        ..from_record(&m, Origin::Journal)
+                    };
+                    recorded.add(&m, figure);
+                }
+            }
             out.push(Measured {
                 anchor_ms,
                 ..from_record(&m, Origin::Measured)
@@ -717,16 +744,6 @@ fn batch_anchors(records: &[Measurement]) -> Vec<Option<f64>> {
             && a.protocol == b.protocol
             && a.sample.rounds.as_ref().map(|r| (r.subjects, r.rounds))
                 == b.sample.rounds.as_ref().map(|r| (r.subjects, r.rounds))
-    };
-    // The anchors' names by space, each worked out once.
-    let mut anchors: HashMap<String, Option<String>> = HashMap::new();
-    let mut is_anchor = |m: &Measurement| {
-        let name = anchors.entry(m.space.clone()).or_insert_with(|| {
-            Space::from_name(&m.space)
-                .ok()
-                .map(|s| anchor::anchor(s).to_string())
-        });
-        name.as_deref() == Some(m.subject.as_str())
     };
     let mut out = vec![None; records.len()];
     let mut start = 0;

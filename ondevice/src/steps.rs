@@ -272,11 +272,7 @@ impl Session {
             .zip(embedding.raw_ms.iter().copied())
             .collect();
         // The support figures at the references' level: the anchor's figure among them.
-        let anchor = crate::anchor::anchor(space);
-        let level = references
-            .iter()
-            .find(|(a, _)| *a == anchor)
-            .map(|(_, ms)| *ms);
+        let level = crate::anchor::level_of(space, &references);
         let support_pairs: Vec<(Arch, f64)> = support_archs
             .iter()
             .cloned()
