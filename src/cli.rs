@@ -608,6 +608,12 @@ pub struct RuntimeArgs {
     /// The format of the file --exec's program reads: onnx (default), tflite or pytorch.
     #[arg(long, value_name = "onnx|tflite|pytorch")]
     pub exec_format: Option<String>,
+    /// The precision the network is deployed at, part of the hardware: fp32 (default), int8
+    /// (weights per channel, activations calibrated on the seeded input; QDQ ONNX for tract,
+    /// ONNX Runtime and a timing program) or fp16 (a timing program converting the fp32 file,
+    /// as `trtexec --fp16` does). A model file runs as it is written.
+    #[arg(long, default_value = "fp32", value_parser = parse_precision, value_name = "fp32|fp16|int8")]
+    pub precision: edgenas_runtime::Precision,
 }
 
 /// The machine a measurement runs on and the protocol it follows (profile and the loop).
@@ -697,6 +703,9 @@ pub struct ExportArgs {
     /// Seed of the weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// The precision to write: fp32 (default) or int8 (ONNX in QDQ form).
+    #[arg(long, default_value = "fp32", value_parser = parse_precision, value_name = "fp32|int8")]
+    pub precision: edgenas_runtime::Precision,
 }
 
 #[derive(Debug, Args)]
@@ -836,6 +845,9 @@ pub enum BenchKind {
         /// Runtimes to compare, comma-separated (default: every one available here).
         #[arg(long, value_delimiter = ',', value_parser = parse_runtime)]
         runtimes: Vec<edgenas_runtime::Runtime>,
+        /// Precisions to time each runtime at, comma-separated (each runtime at those it runs).
+        #[arg(long, value_delimiter = ',', default_value = "fp32", value_parser = parse_precision)]
+        precisions: Vec<edgenas_runtime::Precision>,
         /// A timing program to compare as well ('PROGRAM ARGS {model}', as --exec elsewhere).
         #[arg(long, value_name = "'PROGRAM ARGS {model}'")]
         exec: Option<String>,
@@ -927,6 +939,12 @@ pub enum BenchKind {
 
 /// `--runtime`: the names [`edgenas_runtime::Runtime`] knows.
 fn parse_runtime(s: &str) -> Result<edgenas_runtime::Runtime, String> {
+    s.parse()
+        .map_err(|e: edgenas_runtime::RuntimeError| e.to_string())
+}
+
+/// `--precision`: fp32, fp16 or int8.
+fn parse_precision(s: &str) -> Result<edgenas_runtime::Precision, String> {
     s.parse()
         .map_err(|e: edgenas_runtime::RuntimeError| e.to_string())
 }

@@ -56,6 +56,7 @@ pub fn setup(args: &MachineArgs, timing: Timing, seed: u64) -> Result<Setup> {
     let protocol = protocol(&args.protocol, base)?;
     check_rounds(&rounds)?;
     let runtime = runtime(&args.runtime)?;
+    let precision = runtime.check_precision(args.runtime.precision)?;
     let m = machine(args)?;
     Ok(Setup {
         root: m.root,
@@ -69,6 +70,7 @@ pub fn setup(args: &MachineArgs, timing: Timing, seed: u64) -> Result<Setup> {
         seed,
         runtime,
         runtime_identity: runtime_identity(runtime)?,
+        precision,
     })
 }
 
@@ -156,9 +158,16 @@ pub fn protocol(args: &ProtocolArgs, base: Protocol) -> Result<Protocol> {
     Ok(p)
 }
 
-/// One note on stderr when the journal's tail was torn, one warning when it has damage in the
-/// middle (skipped, kept on disk).
+/// One note on stderr when the journal was upgraded from an older format or its tail was torn,
+/// one warning when it has damage in the middle (skipped, kept on disk).
 pub fn report_opened(journal: &MeasurementJournal) {
+    if let Some(original) = &journal.recovery.upgraded {
+        eprintln!(
+            "note: the journal was rewritten in today's format ({} measurements, all at fp32); the original is kept as {}",
+            journal.len(),
+            original.display()
+        );
+    }
     if journal.recovery.truncated_bytes > 0 {
         eprintln!(
             "note: the journal's last record was torn (an interrupted write); cut {} bytes, kept {} measurements",

@@ -298,3 +298,74 @@ fn search_json_with_nothing_under_the_budget_fails_like_the_human_form() {
         assert!(stderr(&o).contains("fastest nb201"), "{}", stderr(&o));
     }
 }
+
+/// The precision is part of what a measurement is: int8 and fp32 records of one arch never
+/// stand for each other; tract runs the int8 file `export` writes (the aarch64 build too, in
+/// the emulated tier), and a runtime refuses a precision it cannot run in one line.
+#[test]
+fn precision_is_part_of_the_measurement_and_refused_where_it_cannot_run() {
+    let home = TempDir::new("precision");
+    let profile = |precision: &str| {
+        let mut args = vec![
+            "profile",
+            ALL_CONV1,
+            "--precision",
+            precision,
+            "--resume",
+            "--json",
+        ];
+        args.extend_from_slice(QUICK);
+        json(&ok(home.path(), &args))["results"][0].clone()
+    };
+    let int8 = profile("int8");
+    assert_eq!(int8["fingerprint"]["precision"], "int8", "{int8}");
+    assert_eq!(int8["precision"], "int8");
+    assert_eq!(int8["resumed"], false);
+    let fp32 = profile("fp32");
+    assert_eq!(fp32["fingerprint"]["precision"], "fp32");
+    assert_eq!(
+        fp32["resumed"], false,
+        "an int8 record never resumes an fp32 one"
+    );
+    assert_eq!(profile("int8")["resumed"], true);
+
+    let file = home.path().join("cell.int8.onnx");
+    let f = file.to_str().unwrap();
+    ok(
+        home.path(),
+        &["export", ALL_CONV1, "-o", f, "--precision", "int8"],
+    );
+    let from_file = json(&ok(home.path(), &["infer", f, "--json"]));
+    let built = json(&ok(
+        home.path(),
+        &["infer", ALL_CONV1, "--precision", "int8", "--json"],
+    ));
+    assert_eq!(from_file["output"], built["output"]);
+    let fp = json(&ok(home.path(), &["infer", ALL_CONV1, "--json"]));
+    assert_ne!(fp["output"], built["output"], "int8 rounds");
+
+    let e = fails(
+        home.path(),
+        &[
+            "profile",
+            ALL_CONV1,
+            "--runtime",
+            "tflite",
+            "--precision",
+            "int8",
+        ],
+    );
+    assert!(
+        e.contains("does not run int8 networks here; it runs fp32"),
+        "{e}"
+    );
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    // A usage error, as clap reports every bad flag value (status 2).
+    let o = run(home.path(), &["profile", ALL_CONV1, "--precision", "int4"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("precisions: fp32, fp16, int8"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -26,6 +26,7 @@ fn tract_and_onnxruntime_agree_on_archs_of_every_space() {
                 runtime: Runtime::ORT,
                 threads: 1,
                 seed,
+                precision: Default::default(),
             };
             let mut ort = Model::from_network(&net, opts).unwrap_or_else(|e| panic!("{arch}: {e}"));
             assert_eq!(ort.input_shape(), tract.input_shape(), "NCHW, as tract");
@@ -73,6 +74,7 @@ fn providers_are_listed_and_a_missing_one_is_refused() {
             runtime: Runtime::Ort(absent),
             threads: 1,
             seed: 0,
+            precision: Default::default(),
         },
     )
     .unwrap_err()
@@ -239,4 +241,141 @@ fn bench_runtimes_compares_the_same_archs_on_each_runtime() {
     assert_eq!(runtimes[2]["ratio_to_fastest"], 1.0);
     assert_eq!(v["pairs"].as_array().unwrap().len(), 3);
     assert!(v["pairs"][0]["spearman"].as_f64().unwrap().abs() <= 1.0);
+}
+
+/// Relative L2 distance of `got` from `want`.
+fn rel_err(want: &[f32], got: &[f32]) -> f32 {
+    let err: f32 = want.iter().zip(got).map(|(a, b)| (a - b).powi(2)).sum();
+    let norm: f32 = want.iter().map(|a| a * a).sum();
+    (err / norm).sqrt()
+}
+
+/// int8 (QDQ, fused into ONNX Runtime's integer kernels) against fp32 from the same seeded
+/// weights, on archs of every space; and ONNX Runtime's int8 against tract's run of the same
+/// file. The bounds are the measured worst cases with room (README, "Precision").
+#[test]
+fn int8_outputs_are_close_to_fp32_and_agree_between_runtimes() {
+    use edgenas_runtime::Precision;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(41);
+    let run = |net: &edgenas_runtime::Network, runtime, precision| {
+        let opts = ModelOptions {
+            runtime,
+            threads: 1,
+            seed: 2,
+            precision,
+        };
+        Model::from_network(net, opts).unwrap().run().unwrap().1
+    };
+    for (space, archs, bound) in [
+        (Space::Nb201, 6, 0.15),
+        (Space::Fbnet, 2, 0.03),
+        (Space::Ofa, 1, 0.03),
+    ] {
+        for _ in 0..archs {
+            let arch = space.sample(&mut rng);
+            let net = arch.build();
+            let fp32 = run(&net, Runtime::ORT, Precision::Fp32);
+            let int8 = run(&net, Runtime::ORT, Precision::Int8);
+            let tract8 = run(&net, Runtime::Tract, Precision::Int8);
+            let e = rel_err(&fp32, &int8);
+            let between = rel_err(&tract8, &int8);
+            eprintln!("{space:?} {arch}: int8 vs fp32 {e:.4}, ort vs tract int8 {between:.4}");
+            assert!(e <= bound, "{arch}: int8 is {e} from fp32 (bound {bound})");
+            assert!(
+                between <= 0.03,
+                "{arch}: ONNX Runtime's int8 is {between} from tract's"
+            );
+            // The top-1 class agrees unless fp32's lead is within the int8 error.
+            let top = |v: &[f32]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
+            let mut sorted = fp32.clone();
+            sorted.sort_by(|a, b| b.total_cmp(a));
+            let lead = sorted[0] - sorted[1];
+            let worst = fp32
+                .iter()
+                .zip(&int8)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(
+                top(&fp32) == top(&int8) || lead <= 2.0 * worst,
+                "{arch}: top-1 {} at fp32, {} at int8, with a lead of {lead} over an error of {worst}",
+                top(&fp32),
+                top(&int8)
+            );
+        }
+    }
+}
+
+/// `export --precision int8` (the aarch64 build's too, in the emulated tier) writes a QDQ .onnx
+/// that onnxruntime's own Python package loads and runs, about a quarter the size of the fp32 file; `infer` runs it through the binding;
+/// TensorFlow Lite, which edgenas writes at fp32 only, is refused in one line.
+#[test]
+fn an_int8_export_runs_in_onnxruntimes_own_package() {
+    let home = TempDir::new("ort-int8");
+    let fp32 = home.path().join("cell.onnx");
+    let int8 = home.path().join("cell.int8.onnx");
+    let (f, i) = (fp32.to_str().unwrap(), int8.to_str().unwrap());
+    ok(home.path(), &["export", ALL_CONV3, "-o", f]);
+    let said = ok(
+        home.path(),
+        &["export", ALL_CONV3, "-o", i, "--precision", "int8"],
+    );
+    assert!(said.contains("at int8"), "{said}");
+    let (fs, is) = (
+        std::fs::metadata(&fp32).unwrap().len(),
+        std::fs::metadata(&int8).unwrap().len(),
+    );
+    assert!(is * 3 < fs, "int8 {is} bytes against fp32 {fs}");
+    let script = r#"
+import sys, numpy as np, onnxruntime as ort
+so = ort.SessionOptions(); so.intra_op_num_threads = 1
+s32 = ort.InferenceSession(sys.argv[1], so, providers=["CPUExecutionProvider"])
+s8 = ort.InferenceSession(sys.argv[2], so, providers=["CPUExecutionProvider"])
+x = np.random.RandomState(0).uniform(-1, 1, s32.get_inputs()[0].shape).astype(np.float32)
+a = s32.run(None, {"input": x})[0]; b = s8.run(None, {"input": x})[0]
+print(a.shape == b.shape, float(np.linalg.norm(a - b) / np.linalg.norm(a)))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, f, i])
+        .output()
+        .expect("python3 with onnxruntime (scripts/test.sh installs it)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (same_shape, err) = text.trim().split_once(' ').unwrap();
+    assert_eq!(same_shape, "True");
+    let err: f64 = err.parse().unwrap();
+    assert!(
+        err <= 0.15,
+        "onnxruntime's package: int8 is {err} from fp32"
+    );
+    // The binding runs the file as written, and the arch at int8 gives the same output (the
+    // emulated tier has no ONNX Runtime: there the aarch64 build's file was checked above).
+    if !emulated() {
+        let file = json(&ok(
+            home.path(),
+            &["infer", i, "--runtime", "ort", "--json"],
+        ));
+        let built = json(&ok(
+            home.path(),
+            &[
+                "infer",
+                ALL_CONV3,
+                "--runtime",
+                "ort",
+                "--precision",
+                "int8",
+                "--json",
+            ],
+        ));
+        assert_eq!(file["output"], built["output"]);
+    }
+    let e = fails(
+        home.path(),
+        &["export", ALL_CONV3, "-o", "m.tflite", "--precision", "int8"],
+    );
+    assert!(e.contains("TensorFlow Lite at fp32, not int8"), "{e}");
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
 }

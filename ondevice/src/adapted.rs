@@ -18,8 +18,9 @@ use crate::LoopError;
 
 /// 2: noise relative to latency ([`AdaptedPredictor::noise_unit`]) and the cost figures of the
 /// executed network without repeated weight-free operators. 3: fitted at the anchor's level
-/// ([`AdaptedPredictor::level_ms`]), with the drift measured by it, not fixed.
-pub const ADAPTED_FORMAT: u16 = 3;
+/// ([`AdaptedPredictor::level_ms`]), with the drift measured by it, not fixed. 4: the
+/// Fingerprint says the precision.
+pub const ADAPTED_FORMAT: u16 = 4;
 
 /// The interval given with every prediction: central 90 %.
 pub const INTERVAL: f64 = 0.90;

@@ -4,22 +4,23 @@
 use std::path::Path;
 
 use edgenas_nas::Arch;
-pub use edgenas_runtime::ExportFormat;
+pub use edgenas_runtime::{ExportFormat, Precision};
 
 use crate::LoopError;
 
-/// Writes `arch`'s network to `path` in `format` with weights from `seed`; returns the bytes
-/// written.
+/// Writes `arch`'s network to `path` in `format` at `precision` with weights from `seed`;
+/// returns the bytes written.
 pub fn export_model(
     arch: &Arch,
     path: &Path,
     seed: u64,
     format: ExportFormat,
+    precision: Precision,
 ) -> Result<usize, LoopError> {
     let bytes = format
-        .bytes(&arch.build(), &arch.to_string(), seed)
+        .bytes(&arch.build(), &arch.to_string(), seed, precision)
         .map_err(|source| LoopError::Runtime {
-            subject: format!("writing {arch} as {}", format.describe()),
+            subject: format!("writing {arch} as {} at {precision}", format.describe()),
             source,
         })?;
     edgenas_format::write_atomic(path, &bytes).map_err(|source| LoopError::Write {

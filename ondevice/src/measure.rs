@@ -20,7 +20,7 @@ use edgenas_profiler::{
     probe, Conditions, Fingerprint, Measurement, MeasurementJournal, Protocol, Rounds, Sample,
     Sysroot, System,
 };
-use edgenas_runtime::{Model, ModelOptions, Runtime, RuntimeError};
+use edgenas_runtime::{Model, ModelOptions, Precision, Runtime, RuntimeError};
 
 use crate::anchor::{self, Drift};
 use crate::oracle::OracleTable;
@@ -49,6 +49,8 @@ pub struct Setup {
     pub runtime: Runtime,
     /// Its name and version as recorded in the Fingerprint ([`Runtime::identity`]).
     pub runtime_identity: (String, String),
+    /// The precision networks are built and timed at (checked against the runtime).
+    pub precision: Precision,
 }
 
 impl Setup {
@@ -57,6 +59,7 @@ impl Setup {
             runtime: self.runtime,
             threads: self.threads,
             seed: self.seed,
+            precision: self.precision,
         }
     }
 }
@@ -784,6 +787,7 @@ pub fn live_fingerprint(setup: &Setup) -> Fingerprint {
             setup.runtime_identity.0.as_str(),
             setup.runtime_identity.1.as_str(),
         ),
+        setup.precision.name(),
         setup.threads,
         setup.cpus.clone(),
     )
@@ -806,6 +810,9 @@ pub(crate) fn oracle_fingerprint_of(column: &str, source: &str) -> Fingerprint {
         governor: String::new(),
         runtime: "oracle".into(),
         runtime_version: source.to_string(),
+        // The tables record no precision per column (HW-NAS-Bench's Edge TPU ran int8); an
+        // oracle Fingerprint is never equal to a live one, so this only fills the field.
+        precision: "fp32".into(),
         threads: 1,
         cpus: Vec::new(),
     }
@@ -830,7 +837,7 @@ mod tests {
             subject: subject.into(),
             space: "nb201".into(),
             unix_time: 1_800_000_000,
-            fingerprint: Fingerprint::new(&system, &cond, ("tract", "t"), 1, vec![]),
+            fingerprint: Fingerprint::new(&system, &cond, ("tract", "t"), "fp32", 1, vec![]),
             init_ms: 1.0,
             protocol: Protocol::default(),
             sample: Sample {

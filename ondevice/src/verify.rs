@@ -91,8 +91,13 @@ impl Session {
 
     /// Writes `arch` in the format of the runtime that timed it (or the one `path` names).
     pub fn export(&self, arch: &Arch, path: &Path, seed: u64) -> Result<(), LoopError> {
-        let runtime = self.measurer.setup().map(|s| s.runtime).unwrap_or_default();
-        export_model(arch, path, seed, ExportFormat::for_runtime(runtime, path)).map(|_| ())
+        let (runtime, precision) = self
+            .measurer
+            .setup()
+            .map(|s| (s.runtime, s.precision))
+            .unwrap_or_default();
+        let format = ExportFormat::for_runtime(runtime, path);
+        export_model(arch, path, seed, format, precision).map(|_| ())
     }
 }
 

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{FileHeader, Fingerprint, Kind, Measurement, ProfilerError};
 
-pub const EMBEDDING_FORMAT: u16 = 1;
+/// 2: the Fingerprint says the precision.
+pub const EMBEDDING_FORMAT: u16 = 2;
 
 fn header() -> FileHeader {
     FileHeader::new(Kind::Embedding, EMBEDDING_FORMAT)

@@ -19,6 +19,8 @@ pub struct Fingerprint {
     pub governor: String,
     pub runtime: String,
     pub runtime_version: String,
+    /// The precision the network ran at: fp32, fp16 or int8 (journal format 2 was all fp32).
+    pub precision: String,
     pub threads: usize,
     /// CPUs the measurement was pinned to; empty when not pinned.
     pub cpus: Vec<usize>,
@@ -29,6 +31,7 @@ impl Fingerprint {
         system: &System,
         conditions: &Conditions,
         runtime: (&str, &str),
+        precision: &str,
         threads: usize,
         cpus: Vec<usize>,
     ) -> Fingerprint {
@@ -42,6 +45,7 @@ impl Fingerprint {
             governor: conditions.governor_summary(),
             runtime: runtime.0.to_string(),
             runtime_version: runtime.1.to_string(),
+            precision: precision.to_string(),
             threads,
             cpus,
         }
@@ -58,11 +62,12 @@ impl Fingerprint {
             );
         }
         format!(
-            "{} ({}), {} {}, {} thread{}, CPUs {}, governor {}{}{}",
+            "{} ({}), {} {} at {}, {} thread{}, CPUs {}, governor {}{}{}",
             self.board,
             self.cpu_model,
             self.runtime,
             self.runtime_version,
+            self.precision,
             self.threads,
             if self.threads == 1 { "" } else { "s" },
             crate::affinity::cpu_list(&self.cpus),
@@ -98,6 +103,7 @@ impl Fingerprint {
             "runtime_version",
             self.runtime_version != other.runtime_version,
         );
+        check("precision", self.precision != other.precision);
         check("threads", self.threads != other.threads);
         check("cpus", self.cpus != other.cpus);
         d

@@ -18,7 +18,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
-use std::marker::PhantomData;
 use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -39,6 +38,8 @@ pub struct Recovery {
     pub truncated_bytes: u64,
     /// Bytes of a torn last record that a reader saw and left in place.
     pub torn_tail_bytes: u64,
+    /// Where the original of a journal upgraded from an older format was kept.
+    pub upgraded: Option<PathBuf>,
 }
 
 /// A stretch of the file in the middle of the journal that holds no valid record.
@@ -64,8 +65,13 @@ pub struct Journal<T> {
     end: u64,
     damaged: Vec<Damage>,
     pub recovery: Recovery,
-    _t: PhantomData<T>,
+    /// How a record's payload decodes: postcard as `T`, or an older format's decoder
+    /// ([`Journal::read_with`]).
+    decode: Decode<T>,
 }
+
+/// A record decoder: an older format's payload into today's record.
+pub type Decode<T> = fn(&[u8]) -> postcard::Result<T>;
 
 /// What `repair` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,6 +176,17 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
         Ok(journal)
     }
 
+    /// Opens a journal of an older format read-only, decoding each record with `decode`.
+    pub fn read_with(
+        path: &Path,
+        header: FileHeader,
+        decode: Decode<T>,
+    ) -> Result<Journal<T>, ProfilerError> {
+        let mut journal = Journal::read(path, header)?;
+        journal.decode = decode;
+        Ok(journal)
+    }
+
     fn empty(path: &Path, file: File, writable: bool) -> Journal<T> {
         Journal {
             path: path.to_owned(),
@@ -179,7 +196,7 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
             end: HEADER_LEN as u64,
             damaged: Vec::new(),
             recovery: Recovery::default(),
-            _t: PhantomData,
+            decode: |bytes| postcard::from_bytes(bytes),
         }
     }
 
@@ -271,7 +288,7 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
         self.file
             .read_exact_at(&mut payload, e.offset + RECORD_HEADER)
             .map_err(|err| io_err(&self.path, err))?;
-        postcard::from_bytes(&payload).map_err(|err| ProfilerError::Corrupt {
+        (self.decode)(&payload).map_err(|err| ProfilerError::Corrupt {
             path: self.path.display().to_string(),
             offset: e.offset,
             reason: format!("record does not decode ({err})"),
@@ -368,6 +385,77 @@ pub fn repair(path: &Path, header: FileHeader) -> Result<Repaired, ProfilerError
         dropped_bytes: dropped,
         original: Some(original),
     })
+}
+
+/// The format version in the header of the file at `path`, when it is an edgenas file of
+/// `kind`; None when it is missing, shorter than a header or something else (opening it then
+/// says what is wrong).
+pub fn version_of(path: &Path, kind: edgenas_format::Kind) -> Option<u16> {
+    let file = File::open(path).ok()?;
+    let mut head = [0u8; HEADER_LEN];
+    file.read_exact_at(&mut head, 0).ok()?;
+    let found = u16::from_le_bytes([head[16], head[17]]);
+    FileHeader::new(kind, found).check(&head, path).ok()?;
+    Some(found)
+}
+
+/// Rewrites a journal of an older format (`old`, read with `decode`) in today's (`new`), every
+/// valid record converted, and keeps the original beside it (`<name>.format<N>-<unix time>`).
+/// A record that does not decode stops the upgrade and leaves the journal as it was. Returns
+/// where the original was kept.
+pub fn upgrade<T: Serialize + DeserializeOwned>(
+    path: &Path,
+    old: FileHeader,
+    new: FileHeader,
+    decode: Decode<T>,
+) -> Result<PathBuf, ProfilerError> {
+    let io = |e| io_err(path, e);
+    let file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .open(path)
+        .map_err(io)?;
+    // Under the exclusive lock from the read to the rename: nothing lands in the old file
+    // after it was read.
+    let _lock = Lock::new(&file, true, path)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut head = vec![0u8; HEADER_LEN.min(len as usize)];
+    file.read_exact_at(&mut head, 0).map_err(io)?;
+    old.check(&head, path)?;
+    let found = scan(&file, HEADER_LEN as u64, len).map_err(io)?;
+    let mut records = Vec::with_capacity(found.entries.len());
+    for e in &found.entries {
+        let mut payload = vec![0u8; e.len as usize];
+        file.read_exact_at(&mut payload, e.offset + RECORD_HEADER)
+            .map_err(io)?;
+        records.push(decode(&payload).map_err(|err| ProfilerError::Corrupt {
+            path: path.display().to_string(),
+            offset: e.offset,
+            reason: format!("record does not decode as format {} ({err})", old.version),
+        })?);
+    }
+    let fresh = path.with_extension("upgrading");
+    {
+        let mut out = File::create(&fresh).map_err(io)?;
+        out.write_all(&new.encode()).map_err(io)?;
+        for r in &records {
+            out.write_all(&frame(r)?).map_err(io)?;
+        }
+        out.sync_all().map_err(io)?;
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "journal".into());
+    let original = path.with_file_name(format!("{name}.format{}-{stamp}", old.version));
+    std::fs::hard_link(path, &original).map_err(io)?;
+    std::fs::rename(&fresh, path).map_err(io)?;
+    let _ = sync_dir(path);
+    Ok(original)
 }
 
 struct Scan {

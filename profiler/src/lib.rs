@@ -13,6 +13,7 @@ pub mod embedding;
 pub mod export;
 pub mod fingerprint;
 pub mod journal;
+mod legacy;
 pub mod probe;
 pub mod protocol;
 pub mod stats;
@@ -56,7 +57,9 @@ pub enum ProfilerError {
 
 /// Version of the measurement journal's record format.
 /// Version 2: samples say whether they were taken in interleaved rounds.
-pub const MEASUREMENT_FORMAT: u16 = 2;
+/// Version 3: the Fingerprint says the precision; a version-2 journal is read as fp32, and
+/// rewritten as version 3 when opened for appending (the original kept beside it).
+pub const MEASUREMENT_FORMAT: u16 = 3;
 
 pub fn measurement_header() -> FileHeader {
     FileHeader::new(Kind::Measurements, MEASUREMENT_FORMAT)
@@ -136,12 +139,32 @@ pub fn merge_measurements(
 
 pub type MeasurementJournal = Journal<Measurement>;
 
-/// The measurement journal, for appending (created when missing).
+/// The measurement journal, for appending (created when missing). A journal of format 2 is
+/// upgraded first; `recovery.upgraded` says where its original was kept.
 pub fn open_measurements(path: &std::path::Path) -> Result<MeasurementJournal, ProfilerError> {
-    Journal::open(path, measurement_header())
+    let upgraded = match journal::version_of(path, Kind::Measurements) {
+        Some(2) => Some(journal::upgrade(
+            path,
+            FileHeader::new(Kind::Measurements, 2),
+            measurement_header(),
+            legacy::measurement_v2,
+        )?),
+        _ => None,
+    };
+    let mut journal = Journal::open(path, measurement_header())?;
+    journal.recovery.upgraded = upgraded;
+    Ok(journal)
 }
 
-/// The measurement journal, read-only: never modified, whatever is found.
+/// The measurement journal, read-only: never modified, whatever is found (a format-2 journal
+/// is read as it is, its records at fp32).
 pub fn read_measurements(path: &std::path::Path) -> Result<MeasurementJournal, ProfilerError> {
-    Journal::read(path, measurement_header())
+    match journal::version_of(path, Kind::Measurements) {
+        Some(2) => Journal::read_with(
+            path,
+            FileHeader::new(Kind::Measurements, 2),
+            legacy::measurement_v2,
+        ),
+        _ => Journal::read(path, measurement_header()),
+    }
 }

@@ -300,6 +300,8 @@ pub struct ModelOptions {
     pub threads: usize,
     /// Seed of the weights (IR networks) and of the input tensor.
     pub seed: u64,
+    /// The precision an IR network is built at (a model file is run as it is written).
+    pub precision: crate::Precision,
 }
 
 impl ModelOptions {
@@ -325,7 +327,13 @@ impl Model {
     /// Prepares an IR network: tract and ONNX Runtime run its ONNX model, TensorFlow Lite its
     /// `.tflite` model, all with the same weights.
     pub fn from_network(net: &Network, opts: ModelOptions) -> Result<Model, RuntimeError> {
+        let precision = opts.runtime.check_precision(opts.precision)?;
+        let int8 = precision == crate::Precision::Int8;
         match opts.runtime {
+            Runtime::Tract if int8 => {
+                let proto = crate::quantize::to_qdq_model_proto(net, opts.seed)?;
+                TractModel::from_proto(&proto, opts.tract()).map(Model::Tract)
+            }
             Runtime::Tract => TractModel::from_network(net, opts.tract()).map(Model::Tract),
             #[cfg(feature = "tflite")]
             Runtime::Tflite(delegate) => {
@@ -336,12 +344,17 @@ impl Model {
             #[cfg(not(feature = "tflite"))]
             Runtime::Tflite(_) => Err(no_tflite()),
             Runtime::Ort(provider) => {
-                let bytes = crate::onnx::to_onnx_bytes(net, opts.seed);
+                let bytes = if int8 {
+                    crate::quantize::to_qdq_onnx_bytes(net, opts.seed)?
+                } else {
+                    crate::onnx::to_onnx_bytes(net, opts.seed)
+                };
                 crate::ort::OrtModel::from_bytes(&bytes, opts.threads, opts.seed, provider)
                     .map(Model::Ort)
             }
             Runtime::Exec(spec) => {
-                crate::exec::ExecModel::from_network(net, opts.seed, spec).map(Model::Exec)
+                crate::exec::ExecModel::from_network(net, opts.seed, precision, spec)
+                    .map(Model::Exec)
             }
         }
     }

@@ -258,6 +258,7 @@ impl ExecModel {
     pub fn from_network(
         net: &Network,
         seed: u64,
+        precision: crate::Precision,
         spec: &'static ExecSpec,
     ) -> Result<ExecModel, RuntimeError> {
         use std::sync::atomic::{AtomicUsize, Ordering};
@@ -274,7 +275,12 @@ impl ExecModel {
         };
         std::fs::create_dir_all(&dir).map_err(io)?;
         let file = dir.join(format!("model.{}", spec.format.extension()));
-        let bytes = spec.format.bytes(net, "network", seed)?;
+        // At fp16 the program converts the fp32 file itself (`trtexec --fp16`).
+        let written = match precision {
+            crate::Precision::Fp16 => crate::Precision::Fp32,
+            p => p,
+        };
+        let bytes = spec.format.bytes(net, "network", seed, written)?;
         std::fs::write(&file, bytes).map_err(io)?;
         Ok(ExecModel {
             spec,

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::{Network, Runtime, RuntimeError};
+use crate::{Network, Precision, Runtime, RuntimeError};
 
 /// A format edgenas writes a network in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,12 +73,30 @@ impl ExportFormat {
         }
     }
 
-    /// The bytes of `net` in this format; `title` names it (the arch string).
-    pub fn bytes(self, net: &Network, title: &str, seed: u64) -> Result<Vec<u8>, RuntimeError> {
-        Ok(match self {
-            ExportFormat::Onnx => crate::onnx::to_onnx_bytes(net, seed),
-            ExportFormat::Tflite => crate::tflite::to_tflite_bytes(net, seed)?,
-            ExportFormat::Pytorch => crate::pytorch::to_pytorch_source(net, title).into_bytes(),
+    /// The bytes of `net` in this format at `precision`; `title` names it (the arch string).
+    /// A precision the format is not written at here is refused in one line naming those it is.
+    pub fn bytes(
+        self,
+        net: &Network,
+        title: &str,
+        seed: u64,
+        precision: Precision,
+    ) -> Result<Vec<u8>, RuntimeError> {
+        if !self.precisions().contains(&precision) {
+            let names: Vec<&str> = self.precisions().iter().map(|p| p.name()).collect();
+            return Err(RuntimeError::Unsupported(format!(
+                "edgenas writes {} at {}, not {precision}",
+                self.describe(),
+                names.join(", ")
+            )));
+        }
+        Ok(match (self, precision) {
+            (ExportFormat::Onnx, Precision::Int8) => crate::quantize::to_qdq_onnx_bytes(net, seed)?,
+            (ExportFormat::Onnx, _) => crate::onnx::to_onnx_bytes(net, seed),
+            (ExportFormat::Tflite, _) => crate::tflite::to_tflite_bytes(net, seed)?,
+            (ExportFormat::Pytorch, _) => {
+                crate::pytorch::to_pytorch_source(net, title).into_bytes()
+            }
         })
     }
 }

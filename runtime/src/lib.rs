@@ -18,7 +18,9 @@ pub mod ir;
 pub mod naswot;
 pub mod onnx;
 pub mod ort;
+pub mod precision;
 pub mod pytorch;
+pub mod quantize;
 pub mod tflite;
 pub mod tract_backend;
 
@@ -26,6 +28,7 @@ pub use backend::{Model, ModelOptions, OrtProvider, Runtime, TfliteDelegate};
 pub use executed::{CostFeatures, Executed};
 pub use export::ExportFormat;
 pub use ir::{Network, NetworkCost, Node, Op, Shape, ValueId};
+pub use precision::Precision;
 pub use tract_backend::{TractModel, TractOptions};
 
 /// The input every backend runs on: `n` values uniform in [-1, 1) from `seed`, in row-major

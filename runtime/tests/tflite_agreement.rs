@@ -128,6 +128,7 @@ fn the_seam_runs_either_runtime_and_names_it() {
             runtime,
             threads: 2,
             seed: 1,
+            precision: Default::default(),
         };
         let mut m = Model::from_network(&net, opts).unwrap();
         assert_eq!(m.runtime(), runtime);
@@ -159,6 +160,7 @@ fn wrong_files_are_refused_in_one_line() {
         runtime,
         threads: 1,
         seed: 0,
+        precision: Default::default(),
     };
     let e = Model::from_file(&onnx, opts(Runtime::TFLITE))
         .unwrap_err()

@@ -62,6 +62,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             seed,
             max_time,
             runtimes,
+            precisions,
             exec,
             exec_format,
             json,
@@ -77,7 +78,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
                     exec_format.as_deref(),
                 )?);
             }
-            compare_runtimes(space, archs, seed, max_time, runtimes, json)
+            let (targets, skipped) = bench::runtimes::targets(&runtimes, &precisions);
+            for s in &skipped {
+                eprintln!("note: {s} left out: that runtime does not run that precision here");
+            }
+            compare_runtimes(space, archs, seed, max_time, targets, json)
         }
         BenchKind::Search {
             space,
@@ -314,7 +319,7 @@ fn compare_runtimes(
     archs: usize,
     seed: u64,
     max_time: f64,
-    runtimes: Vec<Runtime>,
+    runtimes: Vec<bench::runtimes::Target>,
     json: bool,
 ) -> Result<()> {
     let space = Space::from_name(&space)?;
@@ -328,7 +333,7 @@ fn compare_runtimes(
             let shown: Vec<String> = runtimes
                 .iter()
                 .zip(f)
-                .map(|(rt, f)| format!("{rt} {f:>8.3} ms"))
+                .map(|(&rt, f)| format!("{} {f:>8.3} ms", bench::runtimes::target_label(rt)))
                 .collect();
             eprintln!("  {:>3}/{n}  {}  {arch}", i + 1, shown.join("  "));
         },

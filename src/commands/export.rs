@@ -16,13 +16,14 @@ pub fn run(args: ExportArgs) -> Result<()> {
     };
     // Written beside the target, fsynced, renamed: a crash never leaves a half-written model,
     // and a failure leaves no partial file.
-    let bytes = export_model(&arch, &args.output, args.seed, format)?;
+    let bytes = export_model(&arch, &args.output, args.seed, format, args.precision)?;
     // The executed network is what the file holds (constant branches folded away).
     let cost = arch.build().executed().network.cost();
     println!(
-        "{}: {} ({} parameters, {:.1} M MACs, {} bytes)",
+        "{}: {} at {} ({} parameters, {:.1} M MACs, {} bytes)",
         args.output.display(),
         arch,
+        args.precision,
         cost.params,
         cost.macs as f64 / 1e6,
         bytes

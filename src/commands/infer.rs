@@ -18,6 +18,7 @@ pub fn run(args: InferArgs) -> Result<()> {
         runtime,
         threads: args.threads,
         seed: args.seed,
+        precision: args.runtime.precision,
     };
     let mut model = if args.target.ends_with(".onnx") || args.target.ends_with(".tflite") {
         Model::from_file(Path::new(&args.target), opts)?

@@ -23,6 +23,7 @@ pub fn run(args: ProbeArgs, home: Option<&Path>) -> Result<()> {
         &system,
         &cond,
         edgenas_runtime::tract_backend::RUNTIME,
+        edgenas_runtime::Precision::Fp32.name(),
         system.policy.threads,
         system.policy.cpus.clone(),
     );

@@ -103,6 +103,7 @@ fn check_targets(
         runtime: setup.runtime,
         threads: setup.threads,
         seed: setup.seed,
+        precision: setup.precision,
     };
     let mut failures = Vec::new();
     let mut runnable = Vec::new();

@@ -190,6 +190,7 @@ pub fn run(a: SearchArgs, home: Option<&Path>) -> Result<()> {
             path,
             a.device.weight_seed,
             format,
+            a.device.machine.runtime.precision,
         )?;
     }
     if let Some(path) = &a.plot {

@@ -104,7 +104,7 @@ fn write_journal(path: &Path, records: usize, samples: usize) -> std::io::Result
     let root = Sysroot::new("/");
     let system = probe::read_system(&root);
     let cond = probe::read_conditions(&root);
-    let fingerprint = Fingerprint::new(&system, &cond, ("tract", "bench"), 1, vec![]);
+    let fingerprint = Fingerprint::new(&system, &cond, ("tract", "bench"), "fp32", 1, vec![]);
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     out.write_all(&measurement_header().encode())?;
     for i in 0..records {

@@ -217,6 +217,7 @@ fn passes(
         seed: 0,
         runtime: Runtime::Tract,
         runtime_identity: Runtime::Tract.identity().expect("tract is built in"),
+        precision: edgenas_runtime::Precision::Fp32,
     };
     let mut measurer = Measurer::device(setup, journal);
     let mut rounds_pass = |t: TimeBounds, reporter: &mut dyn Reporter| -> Result<Pass, LoopError> {

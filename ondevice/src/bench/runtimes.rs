@@ -10,7 +10,7 @@ use std::time::Duration;
 use edgenas_nas::{Arch, Space};
 use edgenas_predictor::LatencyTable;
 use edgenas_profiler::Protocol;
-use edgenas_runtime::{Model, ModelOptions, Runtime};
+use edgenas_runtime::{Model, ModelOptions, Precision, Runtime};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::Serialize;
@@ -63,6 +63,8 @@ pub fn table_agreement(
     rows.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
     rows.truncate(archs);
     let protocol = sampling(max_time);
+    let runtimes: Vec<Target> = runtimes.iter().map(|&r| (r, Precision::Fp32)).collect();
+    let runtimes = &runtimes[..];
     let names = identities(runtimes)?;
     let mut out = TableAgreement {
         names,
@@ -98,12 +100,15 @@ fn sampling(max_time: f64) -> Protocol {
 
 /// "name version" of each runtime as its Fingerprint records it; loads the libraries, so a
 /// missing one is reported before anything is timed.
-fn identities(runtimes: &[Runtime]) -> Result<Vec<String>, LoopError> {
+fn identities(runtimes: &[Target]) -> Result<Vec<String>, LoopError> {
     runtimes
         .iter()
-        .map(|r| {
+        .map(|(r, p)| {
             r.identity()
-                .map(|(n, v)| format!("{n} {v}"))
+                .map(|(n, v)| match p {
+                    Precision::Fp32 => format!("{n} {v}"),
+                    p => format!("{n} {v} at {p}"),
+                })
                 .map_err(|source| LoopError::Runtime {
                     subject: format!("--runtimes {}", r.label()),
                     source,
@@ -112,11 +117,40 @@ fn identities(runtimes: &[Runtime]) -> Result<Vec<String>, LoopError> {
         .collect()
 }
 
+/// A runtime and the precision it runs the networks at.
+pub type Target = (Runtime, Precision);
+
+/// A target's name in the figures: the runtime's label, and the precision unless fp32
+/// (`ort+cpu`, `ort+cpu@int8`).
+pub fn target_label((runtime, precision): Target) -> String {
+    match precision {
+        Precision::Fp32 => runtime.label(),
+        p => format!("{}@{p}", runtime.label()),
+    }
+}
+
+/// Every runtime at every precision it runs here, in the runtimes' order; and the pairs left
+/// out because the runtime does not run that precision, as `label@precision`.
+pub fn targets(runtimes: &[Runtime], precisions: &[Precision]) -> (Vec<Target>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut skipped = Vec::new();
+    for &r in runtimes {
+        for &p in precisions {
+            if r.precisions().contains(&p) {
+                out.push((r, p));
+            } else {
+                skipped.push(format!("{}@{p}", r.label()));
+            }
+        }
+    }
+    (out, skipped)
+}
+
 /// `arch`'s median on each runtime (in `runtimes`' order), timed back to back, the order
 /// reversed when `reverse`.
 fn time_on_each(
     arch: &Arch,
-    runtimes: &[Runtime],
+    runtimes: &[Target],
     protocol: &Protocol,
     reverse: bool,
 ) -> Result<Vec<f64>, LoopError> {
@@ -127,13 +161,15 @@ fn time_on_each(
         order.reverse();
     }
     for k in order {
+        let (runtime, precision) = runtimes[k];
         let opts = ModelOptions {
-            runtime: runtimes[k],
+            runtime,
             threads: 1,
             seed: 0,
+            precision,
         };
         let failed = |source| LoopError::Runtime {
-            subject: format!("preparing {arch} for {}", runtimes[k]),
+            subject: format!("preparing {arch} for {}", target_label(runtimes[k])),
             source,
         };
         let mut model = Model::from_network(&net, opts).map_err(failed)?;
@@ -152,7 +188,8 @@ fn time_on_each(
 /// One runtime's figures over the compared archs.
 #[derive(Debug, Clone, Serialize)]
 pub struct RuntimeFigures {
-    /// As `--runtimes` names it: `tract`, `tflite+xnnpack`, `ort+cpu`…
+    /// As `--runtimes` names it, with the precision unless fp32: `tract`, `tflite+xnnpack`,
+    /// `ort+cpu`, `ort+cpu@int8`…
     pub runtime: String,
     /// Name and version as the Fingerprint records them.
     pub identity: String,
@@ -221,7 +258,7 @@ pub fn compare(
     archs: usize,
     seed: u64,
     max_time: f64,
-    runtimes: &[Runtime],
+    runtimes: &[Target],
     on_arch: &mut OnArch,
 ) -> Result<RuntimeComparison, LoopError> {
     if runtimes.is_empty() || archs < 2 {
@@ -249,8 +286,8 @@ pub fn compare(
         for b in a + 1..runtimes.len() {
             let (la, lb) = (as_f32(&latencies[a]), as_f32(&latencies[b]));
             pairs.push(RuntimePair {
-                a: runtimes[a].label(),
-                b: runtimes[b].label(),
+                a: target_label(runtimes[a]),
+                b: target_label(runtimes[b]),
                 spearman: edgenas_predictor::metrics::spearman(&la, &lb),
                 kendall: edgenas_predictor::metrics::kendall_tau_b(&la, &lb),
                 median_ratio_b_over_a: super::median(
@@ -273,8 +310,8 @@ pub fn compare(
             .zip(latencies)
             .zip(&medians)
             .map(
-                |(((r, identity), latencies_ms), &median_ms)| RuntimeFigures {
-                    runtime: r.label(),
+                |(((&r, identity), latencies_ms), &median_ms)| RuntimeFigures {
+                    runtime: target_label(r),
                     identity,
                     median_ms,
                     ratio_to_fastest: median_ms / fastest,

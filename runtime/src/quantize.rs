@@ -1,0 +1,612 @@
+//! fp32 ONNX -> int8 ONNX in QDQ form, from the same seeded weights.
+//!
+//! The form is what ONNX Runtime's `quantize_static` writes and what its graph optimizer fuses
+//! into int8 kernels (and what `trtexec --int8` reads as an explicitly quantised network):
+//! - **weights**: convolutions per output channel, symmetric (zero point 0, values in
+//!   [-127, 127]); fully connected layers per tensor; int32 biases at the input's scale times
+//!   the weight's, all behind DequantizeLinear;
+//! - **activations**: 8 bits, one scale and zero point per tensor (unsigned, as `quantize_static`
+//!   writes by default: ONNX Runtime's x86 kernels fuse signed activations only where a
+//!   quantised tensor has a single reader, and two convolutions of one ReLU then stay in
+//!   float, measured), from the range the fp32 network
+//!   reaches on the seeded input (run by tract once with every tensor as an output), so that
+//!   outputs are meaningful rather than saturated. Each tensor is followed by QuantizeLinear and
+//!   DequantizeLinear, and its readers read the dequantised copy;
+//! - a tensor only a ReLU or ReLU6 reads is left in float: the activation's output is quantised
+//!   instead, so the runtime folds the activation into the convolution or sum before it, as
+//!   TensorFlow Lite's converter does;
+//! - operators that only move values (max pooling, flatten, reshape, identity) keep their
+//!   input's scale and zero point, so the runtime drops the Q/DQ pair around them;
+//! - the input is quantised after it enters and the output dequantised before it leaves, so the
+//!   file takes and returns fp32 as the fp32 one does.
+
+use std::collections::HashMap;
+
+use tract_onnx::pb::{
+    attribute_proto::AttributeType, tensor_proto::DataType, AttributeProto, ModelProto, NodeProto,
+    StringStringEntryProto, TensorProto, TypeProto, ValueInfoProto,
+};
+
+use crate::ir::Network;
+use crate::onnx::{self, INPUT_NAME, OUTPUT_NAME};
+use crate::tract_backend::{TractModel, TractOptions};
+use crate::RuntimeError;
+
+/// An activation's scale and zero point, as unsigned 8 bits (`real = scale * (q - zero_point)`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuantParams {
+    pub scale: f32,
+    pub zero_point: u8,
+}
+
+impl QuantParams {
+    /// Asymmetric 8 bits covering `[lo, hi]` and zero (so that padding and ReLU's floor are
+    /// exact).
+    pub fn covering(lo: f32, hi: f32) -> QuantParams {
+        let (lo, hi) = (lo.min(0.0), hi.max(0.0));
+        let span = hi - lo;
+        // A tensor that is all zeros (NB201's `none` edge) still needs a valid scale.
+        let scale = if span > 0.0 && span.is_finite() {
+            span / 255.0
+        } else {
+            1.0
+        };
+        let zp = (-lo / scale).round().clamp(0.0, 255.0) as u8;
+        QuantParams {
+            scale,
+            zero_point: zp,
+        }
+    }
+}
+
+/// The int8 QDQ model of `net`, with the weights of `onnx::to_model_proto(net, seed)`,
+/// calibrated on `seeded_input(_, seed)`.
+pub fn to_qdq_model_proto(net: &Network, seed: u64) -> Result<ModelProto, RuntimeError> {
+    let fp32 = onnx::to_model_proto(net, seed);
+    let ranges = calibrate(&fp32, seed)?;
+    Ok(qdq(fp32, &ranges))
+}
+
+/// The int8 `.onnx` bytes of `net` (see [`to_qdq_model_proto`]).
+pub fn to_qdq_onnx_bytes(net: &Network, seed: u64) -> Result<Vec<u8>, RuntimeError> {
+    use prost::Message;
+    Ok(to_qdq_model_proto(net, seed)?.encode_to_vec())
+}
+
+/// The range (min, max) of every tensor a node writes, on the seeded input.
+pub fn calibrate(
+    fp32: &ModelProto,
+    seed: u64,
+) -> Result<HashMap<String, (f32, f32)>, RuntimeError> {
+    let mut probe = fp32.clone();
+    let graph = probe.graph.as_mut().expect("the exporter writes a graph");
+    let names: Vec<String> = graph
+        .node
+        .iter()
+        .flat_map(|n| n.output.clone())
+        .filter(|n| n != OUTPUT_NAME)
+        .collect();
+    // Shapes are left for tract to infer.
+    graph.output = names.iter().map(|n| float_output(n)).collect();
+    let mut model = TractModel::from_proto(&probe, TractOptions { threads: 1, seed })?;
+    let data = crate::seeded_input(model.input_shape().iter().product(), seed);
+    let outputs = model.run_on(&data)?;
+    let range = |values: &[f32]| {
+        let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        (lo, hi)
+    };
+    let mut ranges: HashMap<String, (f32, f32)> = names
+        .into_iter()
+        .zip(outputs)
+        .map(|(name, values)| (name, range(&values)))
+        .collect();
+    ranges.insert(INPUT_NAME.to_string(), range(&data));
+    Ok(ranges)
+}
+
+/// Rewrites the fp32 model into QDQ form with activation ranges `ranges` (module docs).
+fn qdq(mut model: ModelProto, ranges: &HashMap<String, (f32, f32)>) -> ModelProto {
+    let graph = model.graph.as_mut().expect("the exporter writes a graph");
+    let nodes = std::mem::take(&mut graph.node);
+    let mut init: HashMap<String, TensorProto> = std::mem::take(&mut graph.initializer)
+        .into_iter()
+        .map(|t| (t.name.clone(), t))
+        .collect();
+    let mut readers: HashMap<String, Vec<String>> = HashMap::new();
+    for n in &nodes {
+        for i in &n.input {
+            readers
+                .entry(i.clone())
+                .or_default()
+                .push(n.op_type.clone());
+        }
+    }
+    let only_activations_read = |t: &str| {
+        readers
+            .get(t)
+            .is_some_and(|r| r.iter().all(|op| matches!(op.as_str(), "Relu" | "Clip")))
+    };
+    let mut w = Rewrite::default();
+    let (lo, hi) = ranges[INPUT_NAME];
+    w.quantise(INPUT_NAME, QuantParams::covering(lo, hi));
+    for mut n in nodes {
+        // What this node reads: the dequantised copies of quantised tensors.
+        let x = n.input.first().cloned().unwrap_or_default();
+        let x_params = w.params.get(&x).copied();
+        for i in n.input.iter_mut() {
+            if let Some(p) = w.params.get(i.as_str()).copied() {
+                *i = w.dequantise(i, p, &n.output[0]);
+            }
+        }
+        // The weights' DequantizeLinear nodes are constant-fed: they go just before their reader.
+        let per_channel = match n.op_type.as_str() {
+            "Conv" => Some(true),
+            "Gemm" => Some(false),
+            _ => None,
+        };
+        if let (Some(per_channel), Some(xp)) = (per_channel, x_params) {
+            let dq = quantise_weights(&mut n, &mut init, &mut w.extra, xp, per_channel);
+            w.out.extend(dq);
+        }
+        let op = n.op_type.clone();
+        let y = n.output[0].clone();
+        w.out.push(n);
+        if y == OUTPUT_NAME || only_activations_read(&y) {
+            continue;
+        }
+        let p = match (op.as_str(), x_params) {
+            ("MaxPool" | "Flatten" | "Reshape" | "Identity", Some(xp)) => xp,
+            _ => {
+                let (lo, hi) = ranges.get(&y).copied().unwrap_or((0.0, 0.0));
+                QuantParams::covering(lo, hi)
+            }
+        };
+        w.quantise(&y, p);
+    }
+    let out = w.out;
+    let extra = w.extra;
+    graph.node = out;
+    let mut initializers: Vec<TensorProto> = init.into_values().collect();
+    initializers.sort_by(|a, b| a.name.cmp(&b.name));
+    initializers.extend(extra);
+    graph.initializer = initializers;
+    model.metadata_props.push(StringStringEntryProto {
+        key: "edgenas.precision".into(),
+        value: "int8".into(),
+    });
+    model
+}
+
+/// The rewritten graph as it grows.
+#[derive(Default)]
+struct Rewrite {
+    out: Vec<NodeProto>,
+    /// Initializers the rewrite adds (int8 weights, scales, zero points).
+    extra: Vec<TensorProto>,
+    params: HashMap<String, QuantParams>,
+}
+
+impl Rewrite {
+    /// Follows tensor `t` with QuantizeLinear at `p`.
+    fn quantise(&mut self, t: &str, p: QuantParams) {
+        let scale = format!("{t}.q_scale");
+        let zp = format!("{t}.q_zero");
+        self.extra.push(f32_tensor(&scale, &[], vec![p.scale]));
+        self.extra.push(TensorProto {
+            data_type: DataType::Uint8 as i32,
+            name: zp.clone(),
+            raw_data: vec![p.zero_point],
+            ..Default::default()
+        });
+        self.out.push(node(
+            "QuantizeLinear",
+            &[t, &scale, &zp],
+            &format!("{t}.q"),
+            vec![],
+        ));
+        self.params.insert(t.to_string(), p);
+    }
+
+    /// A DequantizeLinear of quantised tensor `t` for the node writing `reader` alone: each
+    /// reader has its own, as ONNX Runtime's fusions expect of a node group.
+    fn dequantise(&mut self, t: &str, p: QuantParams, reader: &str) -> String {
+        let _ = p;
+        let dq = format!("{t}.dq.{reader}");
+        self.out.push(node(
+            "DequantizeLinear",
+            &[
+                &format!("{t}.q"),
+                &format!("{t}.q_scale"),
+                &format!("{t}.q_zero"),
+            ],
+            &dq,
+            vec![],
+        ));
+        dq
+    }
+}
+
+/// Replaces a Conv's (per output channel) or Gemm's (per tensor) float weight with int8 behind
+/// DequantizeLinear, and its bias with int32 at the input's scale times the weight's; returns
+/// the DequantizeLinear nodes.
+fn quantise_weights(
+    n: &mut NodeProto,
+    init: &mut HashMap<String, TensorProto>,
+    extra: &mut Vec<TensorProto>,
+    x: QuantParams,
+    per_channel: bool,
+) -> Vec<NodeProto> {
+    let w_name = n.input[1].clone();
+    let Some(w) = init.remove(&w_name) else {
+        return Vec::new();
+    };
+    let outs = w.dims[0] as usize;
+    let per = w.float_data.len() / outs;
+    let channel_scales: Vec<f32> = w
+        .float_data
+        .chunks(per)
+        .map(|c| c.iter().fold(0.0f32, |m, v| m.max(v.abs())))
+        .collect();
+    let scales: Vec<f32> = if per_channel {
+        channel_scales.iter().map(|&m| scale_of(m)).collect()
+    } else {
+        let m = channel_scales.iter().copied().fold(0.0f32, f32::max);
+        vec![scale_of(m)]
+    };
+    let scale_of_row = |o: usize| scales[if per_channel { o } else { 0 }];
+    let q: Vec<i8> = w
+        .float_data
+        .chunks(per)
+        .enumerate()
+        .flat_map(|(o, c)| {
+            let s = scale_of_row(o);
+            c.iter()
+                .map(move |v| (v / s).round().clamp(-127.0, 127.0) as i8)
+        })
+        .collect();
+    let dims: Vec<usize> = w.dims.iter().map(|&d| d as usize).collect();
+    let sdims: &[usize] = if per_channel { &[outs] } else { &[] };
+    let axis = if per_channel {
+        vec![int_attr("axis", 0)]
+    } else {
+        vec![]
+    };
+    extra.push(i8_tensor(&format!("{w_name}.q"), &dims, q));
+    extra.push(f32_tensor(
+        &format!("{w_name}.q_scale"),
+        sdims,
+        scales.clone(),
+    ));
+    extra.push(i8_tensor(
+        &format!("{w_name}.q_zero"),
+        sdims,
+        vec![0; scales.len()],
+    ));
+    let mut dq_nodes = vec![node(
+        "DequantizeLinear",
+        &[
+            &format!("{w_name}.q"),
+            &format!("{w_name}.q_scale"),
+            &format!("{w_name}.q_zero"),
+        ],
+        &format!("{w_name}.dq"),
+        axis.clone(),
+    )];
+    n.input[1] = format!("{w_name}.dq");
+    if let Some(b_name) = n.input.get(2).cloned() {
+        if let Some(b) = init.remove(&b_name) {
+            let b_scales: Vec<f32> = scales.iter().map(|s| s * x.scale).collect();
+            let q: Vec<i32> = b
+                .float_data
+                .iter()
+                .enumerate()
+                .map(|(o, v)| {
+                    let s = b_scales[if per_channel { o } else { 0 }];
+                    (v / s).round().clamp(i32::MIN as f32, i32::MAX as f32) as i32
+                })
+                .collect();
+            let bdims = [b.float_data.len()];
+            extra.push(TensorProto {
+                dims: bdims.iter().map(|&d| d as i64).collect(),
+                data_type: DataType::Int32 as i32,
+                name: format!("{b_name}.q"),
+                int32_data: q,
+                ..Default::default()
+            });
+            extra.push(f32_tensor(
+                &format!("{b_name}.q_scale"),
+                sdims,
+                b_scales.clone(),
+            ));
+            extra.push(TensorProto {
+                dims: sdims.iter().map(|&d| d as i64).collect(),
+                data_type: DataType::Int32 as i32,
+                name: format!("{b_name}.q_zero"),
+                int32_data: vec![0; b_scales.len()],
+                ..Default::default()
+            });
+            dq_nodes.push(node(
+                "DequantizeLinear",
+                &[
+                    &format!("{b_name}.q"),
+                    &format!("{b_name}.q_scale"),
+                    &format!("{b_name}.q_zero"),
+                ],
+                &format!("{b_name}.dq"),
+                axis,
+            ));
+            n.input[2] = format!("{b_name}.dq");
+        }
+    }
+    dq_nodes
+}
+
+/// Symmetric int8 scale for values up to `max_abs` in magnitude.
+fn scale_of(max_abs: f32) -> f32 {
+    if max_abs > 0.0 {
+        max_abs / 127.0
+    } else {
+        1.0
+    }
+}
+
+fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
+    NodeProto {
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.to_string()],
+        name: output.to_string(),
+        op_type: op.to_string(),
+        attribute,
+        ..Default::default()
+    }
+}
+
+fn int_attr(name: &str, i: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Int as i32,
+        i,
+        ..Default::default()
+    }
+}
+
+fn f32_tensor(name: &str, dims: &[usize], data: Vec<f32>) -> TensorProto {
+    TensorProto {
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: DataType::Float as i32,
+        name: name.into(),
+        float_data: data,
+        ..Default::default()
+    }
+}
+
+/// int8 values as raw bytes: a byte a weight on disk, where `int32_data` would take four.
+fn i8_tensor(name: &str, dims: &[usize], data: Vec<i8>) -> TensorProto {
+    TensorProto {
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: DataType::Int8 as i32,
+        name: name.into(),
+        raw_data: data.into_iter().map(|v| v as u8).collect(),
+        ..Default::default()
+    }
+}
+
+/// A graph output of float elements, shape left to the runtime (calibration only).
+fn float_output(name: &str) -> ValueInfoProto {
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            denotation: String::new(),
+            value: Some(tract_onnx::pb::type_proto::Value::TensorType(
+                tract_onnx::pb::type_proto::Tensor {
+                    elem_type: DataType::Float as i32,
+                    shape: None,
+                },
+            )),
+        }),
+        doc_string: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{Op, Shape};
+
+    fn conv(out_channels: usize, kernel: usize, padding: usize, groups: usize) -> Op {
+        Op::Conv2d {
+            out_channels,
+            kernel,
+            stride: 1,
+            padding,
+            groups,
+            bias: true,
+        }
+    }
+
+    /// Conv, a ReLU read by two convolutions (the case signed activations failed to fuse),
+    /// a max pool, a depthwise conv, a sum and a classifier.
+    fn net() -> Network {
+        let mut n = Network::new("qdq", Shape::nchw(1, 3, 16, 16));
+        let a = n.add(conv(8, 3, 1, 1), &[0]).unwrap();
+        let r = n.add(Op::Relu, &[a]).unwrap();
+        let b = n.add(conv(8, 3, 1, 1), &[r]).unwrap();
+        let c = n.add(conv(8, 1, 0, 1), &[r]).unwrap();
+        let d = n.add(conv(8, 3, 1, 8), &[c]).unwrap();
+        let m = n
+            .add(
+                Op::MaxPool {
+                    kernel: 3,
+                    stride: 1,
+                    padding: 1,
+                },
+                &[b],
+            )
+            .unwrap();
+        let s = n.add(Op::Add, &[m, d]).unwrap();
+        let g = n.add(Op::GlobalAvgPool, &[s]).unwrap();
+        let o = n.add(Op::Linear { out_features: 10 }, &[g]).unwrap();
+        n.set_output(o);
+        n
+    }
+
+    fn init<'a>(m: &'a ModelProto, name: &str) -> &'a TensorProto {
+        let g = m.graph.as_ref().unwrap();
+        g.initializer
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("no initializer {name}"))
+    }
+
+    #[test]
+    fn zero_is_exact_and_a_relu_range_starts_at_the_bottom() {
+        for (lo, hi) in [
+            (-1.0, 1.0),
+            (-0.3, 7.9),
+            (0.0, 6.0),
+            (-5.0, -1.0),
+            (0.0, 0.0),
+        ] {
+            let p = QuantParams::covering(lo, hi);
+            assert!(p.scale > 0.0, "{lo}..{hi}");
+            let top = p.scale * (255.0 - p.zero_point as f32);
+            let bottom = p.scale * (0.0 - p.zero_point as f32);
+            assert!(top >= hi.max(0.0) - p.scale, "{lo}..{hi}: top {top}");
+            assert!(
+                bottom <= lo.min(0.0) + p.scale,
+                "{lo}..{hi}: bottom {bottom}"
+            );
+        }
+        assert_eq!(QuantParams::covering(0.0, 6.0).zero_point, 0);
+    }
+
+    #[test]
+    fn weights_are_int8_per_channel_within_half_a_step_of_the_fp32_ones() {
+        let net = net();
+        let fp32 = onnx::to_model_proto(&net, 3);
+        let q = to_qdq_model_proto(&net, 3).unwrap();
+        let g = q.graph.as_ref().unwrap();
+        let mut convs = 0;
+        for n in g
+            .node
+            .iter()
+            .filter(|n| matches!(n.op_type.as_str(), "Conv" | "Gemm"))
+        {
+            let w = n.input[1]
+                .strip_suffix(".dq")
+                .expect("weights behind DequantizeLinear");
+            let float = init(&fp32, w);
+            let ints = init(&q, &format!("{w}.q"));
+            assert_eq!(ints.data_type, DataType::Int8 as i32);
+            assert_eq!(ints.dims, float.dims);
+            let scales = &init(&q, &format!("{w}.q_scale")).float_data;
+            let outs = float.dims[0] as usize;
+            let per_channel = n.op_type == "Conv";
+            assert_eq!(scales.len(), if per_channel { outs } else { 1 }, "{w}");
+            let per = float.float_data.len() / outs;
+            for (i, (&f, &b)) in float.float_data.iter().zip(&ints.raw_data).enumerate() {
+                let v = b as i8;
+                assert!(v >= -127, "symmetric: -128 is never used");
+                let s = scales[if per_channel { i / per } else { 0 }];
+                assert!((v as f32 * s - f).abs() <= s / 2.0 + 1e-7, "{w}[{i}]");
+            }
+            let b = n.input[2]
+                .strip_suffix(".dq")
+                .expect("bias behind DequantizeLinear");
+            assert_eq!(
+                init(&q, &format!("{b}.q")).data_type,
+                DataType::Int32 as i32
+            );
+            convs += usize::from(per_channel);
+        }
+        assert_eq!(convs, 4);
+        // No float weight is left: every float initializer is a scale or a shape.
+        for t in &g.initializer {
+            if t.data_type == DataType::Float as i32 {
+                assert!(t.name.ends_with(".q_scale"), "{}", t.name);
+            }
+        }
+    }
+
+    #[test]
+    fn activations_follow_the_converter_rules() {
+        let q = to_qdq_model_proto(&net(), 0).unwrap();
+        let g = q.graph.as_ref().unwrap();
+        let quantised: Vec<&str> = g
+            .node
+            .iter()
+            .filter(|n| n.op_type == "QuantizeLinear")
+            .map(|n| n.input[0].as_str())
+            .collect();
+        let producer = |t: &str| g.node.iter().find(|n| n.output[0] == t).unwrap();
+        // The first conv's output is read by its ReLU alone: left in float, the ReLU's output
+        // quantised (and starting at the bottom of its range).
+        let relu = g.node.iter().find(|n| n.op_type == "Relu").unwrap();
+        assert!(!quantised.contains(&relu.input[0].as_str()));
+        assert!(quantised.contains(&relu.output[0].as_str()));
+        let zp = init(&q, &format!("{}.q_zero", relu.output[0]));
+        assert_eq!(zp.data_type, DataType::Uint8 as i32);
+        assert_eq!(zp.raw_data, vec![0]);
+        // The max pool keeps its input's scale and zero point.
+        let pool = g.node.iter().find(|n| n.op_type == "MaxPool").unwrap();
+        let src = producer(&pool.input[0]).input[0].clone();
+        let src = src.strip_suffix(".q").unwrap();
+        for k in ["q_scale", "q_zero"] {
+            let a = init(&q, &format!("{}.{k}", pool.output[0]));
+            let b = init(&q, &format!("{src}.{k}"));
+            assert_eq!((&a.float_data, &a.raw_data), (&b.float_data, &b.raw_data));
+        }
+        // Each reader has its own DequantizeLinear; the ReLU's two convolutions included.
+        let dqs: Vec<&NodeProto> = g
+            .node
+            .iter()
+            .filter(|n| n.op_type == "DequantizeLinear")
+            .collect();
+        for dq in &dqs {
+            let readers = g.node.iter().filter(|n| n.input.contains(&dq.output[0]));
+            assert_eq!(readers.count(), 1, "{}", dq.output[0]);
+        }
+        // The model takes and returns fp32, the input quantised first.
+        assert_eq!(g.node[0].op_type, "QuantizeLinear");
+        assert_eq!(g.node[0].input[0], INPUT_NAME);
+        let last = g.node.last().unwrap();
+        assert_eq!(last.output[0], OUTPUT_NAME);
+        assert_eq!(producer(&last.input[0]).op_type, "DequantizeLinear");
+    }
+
+    /// tract runs the QDQ model: its output is the fp32 one's within 5 % (relative L2).
+    #[test]
+    fn the_int8_model_computes_what_the_fp32_one_does() {
+        let net = net();
+        let mut fp32 = TractModel::from_network(
+            &net,
+            TractOptions {
+                threads: 1,
+                seed: 5,
+            },
+        )
+        .unwrap();
+        let proto = to_qdq_model_proto(&net, 5).unwrap();
+        let mut int8 = TractModel::from_proto(
+            &proto,
+            TractOptions {
+                threads: 1,
+                seed: 5,
+            },
+        )
+        .unwrap();
+        let (shape, want) = fp32.run().unwrap();
+        let (shape8, got) = int8.run().unwrap();
+        assert_eq!(shape, shape8);
+        let err: f32 = want
+            .iter()
+            .zip(&got)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f32>()
+            .sqrt();
+        let norm: f32 = want.iter().map(|a| a * a).sum::<f32>().sqrt();
+        assert!(err <= 0.05 * norm, "relative error {}", err / norm);
+        assert_ne!(want, got, "the int8 model rounds");
+    }
+}
