@@ -193,9 +193,24 @@ PY
   EDGENAS_HOME="$tflhome" qemu-aarch64 -L /usr/aarch64-linux-gnu "$a64_tflite" profile "$arch" \
     --runtime tflite --allow-unstable --warmup-runs 1 --warmup-time 0 --min-runs 3 --min-time 0 \
     --max-time 0 --json > "$tflhome/profile.json"
+  # int8: the aarch64 build writes the full-integer .tflite and its TensorFlow Lite runs it; the
+  # x86 build's int8 run of the same arch is the reference.
+  EDGENAS_HOME="$tflhome" qemu-aarch64 -L /usr/aarch64-linux-gnu "$a64_tflite" export "$arch" \
+    -o "$tflhome/cell.int8.tflite" --precision int8 > /dev/null
+  EDGENAS_HOME="$tflhome" qemu-aarch64 -L /usr/aarch64-linux-gnu "$a64_tflite" infer \
+    "$tflhome/cell.int8.tflite" --runtime tflite --json > "$tflhome/infer-arm-int8.json"
+  cargo run -q -p edgenas "${FEATURES[@]}" -- infer "$arch" --runtime tflite --precision int8 \
+    --json > "$tflhome/infer-x86-int8.json"
   python3 - "$tflhome" <<'PY'
-import json, sys
+import json, math, sys
 d = sys.argv[1]
+def rel(a, b):
+    return math.sqrt(sum((x - y) ** 2 for x, y in zip(a, b)) / sum(y * y for y in b))
+arm8 = json.load(open(f"{d}/infer-arm-int8.json"))["output"]
+x86_8 = json.load(open(f"{d}/infer-x86-int8.json"))["output"]
+x86_32 = json.load(open(f"{d}/infer-x86-tract.json"))["output"]
+assert len(arm8) == 10 and rel(arm8, x86_8) < 0.02 and rel(arm8, x86_32) < 0.15, (arm8, x86_8, x86_32)
+print(f"aarch64 int8 .tflite under qemu: {rel(arm8, x86_8):.1e} from x86 int8, {rel(arm8, x86_32):.3f} from x86 fp32")
 arm = json.load(open(f"{d}/infer-arm.json"))
 x86 = json.load(open(f"{d}/infer-x86-tract.json"))
 assert arm["runtime"] == "tflite" and arm["accelerator"] == "xnnpack", arm

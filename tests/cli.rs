@@ -352,11 +352,11 @@ fn precision_is_part_of_the_measurement_and_refused_where_it_cannot_run() {
             "--runtime",
             "tflite",
             "--precision",
-            "int8",
+            "fp16",
         ],
     );
     assert!(
-        e.contains("does not run int8 networks here; it runs fp32"),
+        e.contains("does not run fp16 networks here; it runs fp32, int8"),
         "{e}"
     );
     assert_eq!(e.trim().lines().count(), 1, "{e}");

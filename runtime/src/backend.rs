@@ -337,7 +337,11 @@ impl Model {
             Runtime::Tract => TractModel::from_network(net, opts.tract()).map(Model::Tract),
             #[cfg(feature = "tflite")]
             Runtime::Tflite(delegate) => {
-                let bytes = crate::tflite::to_tflite_bytes(net, opts.seed)?;
+                let bytes = if int8 {
+                    crate::tflite::to_tflite_int8_bytes(net, opts.seed)?
+                } else {
+                    crate::tflite::to_tflite_bytes(net, opts.seed)?
+                };
                 crate::tflite::TfliteModel::from_bytes(&bytes, opts.threads, opts.seed, delegate)
                     .map(Model::Tflite)
             }

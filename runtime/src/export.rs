@@ -93,6 +93,9 @@ impl ExportFormat {
         Ok(match (self, precision) {
             (ExportFormat::Onnx, Precision::Int8) => crate::quantize::to_qdq_onnx_bytes(net, seed)?,
             (ExportFormat::Onnx, _) => crate::onnx::to_onnx_bytes(net, seed),
+            (ExportFormat::Tflite, Precision::Int8) => {
+                crate::tflite::to_tflite_int8_bytes(net, seed)?
+            }
             (ExportFormat::Tflite, _) => crate::tflite::to_tflite_bytes(net, seed)?,
             (ExportFormat::Pytorch, _) => {
                 crate::pytorch::to_pytorch_source(net, title).into_bytes()

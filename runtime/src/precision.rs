@@ -62,18 +62,21 @@ impl Runtime {
     /// The precisions edgenas runs networks at on this runtime.
     ///
     /// - tract runs the QDQ file as it loads it (measured against its fp32 in the README).
-    /// - TensorFlow Lite runs the fp32 flatbuffer edgenas writes; its int8 writer is not there yet.
+    /// - TensorFlow Lite runs the fp32 flatbuffer or the full-integer int8 one (as its converter
+    ///   writes them), with or without XNNPACK.
     /// - ONNX Runtime fuses the QDQ file into its int8 kernels on every provider.
     /// - A timing program reads the file edgenas writes: the QDQ `.onnx` at int8 (`trtexec
     ///   --int8` takes it as it is), the fp32 file at fp16 (the program converts it, as
     ///   `trtexec --fp16` does).
     pub fn precisions(self) -> &'static [Precision] {
         match self {
-            Runtime::Tflite(_) => &[Precision::Fp32],
-            Runtime::Tract | Runtime::Ort(_) => &[Precision::Fp32, Precision::Int8],
+            Runtime::Tract | Runtime::Ort(_) | Runtime::Tflite(_) => {
+                &[Precision::Fp32, Precision::Int8]
+            }
             Runtime::Exec(spec) => match spec.format {
                 ExportFormat::Onnx => &Precision::ALL,
-                ExportFormat::Tflite | ExportFormat::Pytorch => &[Precision::Fp32],
+                ExportFormat::Tflite => &[Precision::Fp32, Precision::Int8],
+                ExportFormat::Pytorch => &[Precision::Fp32],
             },
         }
     }
@@ -97,8 +100,8 @@ impl ExportFormat {
     /// The precisions edgenas writes this format at.
     pub fn precisions(self) -> &'static [Precision] {
         match self {
-            ExportFormat::Onnx => &[Precision::Fp32, Precision::Int8],
-            ExportFormat::Tflite | ExportFormat::Pytorch => &[Precision::Fp32],
+            ExportFormat::Onnx | ExportFormat::Tflite => &[Precision::Fp32, Precision::Int8],
+            ExportFormat::Pytorch => &[Precision::Fp32],
         }
     }
 }

@@ -134,9 +134,9 @@ fn qdq(mut model: ModelProto, ranges: &HashMap<String, (f32, f32)>) -> ModelProt
         // What this node reads: the dequantised copies of quantised tensors.
         let x = n.input.first().cloned().unwrap_or_default();
         let x_params = w.params.get(&x).copied();
-        for i in n.input.iter_mut() {
-            if let Some(p) = w.params.get(i.as_str()).copied() {
-                *i = w.dequantise(i, p, &n.output[0]);
+        for (k, i) in n.input.iter_mut().enumerate() {
+            if w.params.contains_key(i.as_str()) {
+                *i = w.dequantise(i, &format!("{}.{k}", n.output[0]));
             }
         }
         // The weights' DequantizeLinear nodes are constant-fed: they go just before their reader.
@@ -208,10 +208,10 @@ impl Rewrite {
         self.params.insert(t.to_string(), p);
     }
 
-    /// A DequantizeLinear of quantised tensor `t` for the node writing `reader` alone: each
-    /// reader has its own, as ONNX Runtime's fusions expect of a node group.
-    fn dequantise(&mut self, t: &str, p: QuantParams, reader: &str) -> String {
-        let _ = p;
+    /// A DequantizeLinear of quantised tensor `t` for one input of one node (`reader`: the
+    /// node's output and the input's position): each reader has its own, as ONNX Runtime's
+    /// fusions expect of a node group, and a sum of one tensor with itself reads two.
+    fn dequantise(&mut self, t: &str, reader: &str) -> String {
         let dq = format!("{t}.dq.{reader}");
         self.out.push(node(
             "DequantizeLinear",
@@ -426,7 +426,7 @@ mod tests {
     }
 
     /// Conv, a ReLU read by two convolutions (the case signed activations failed to fuse),
-    /// a max pool, a depthwise conv, a sum and a classifier.
+    /// a max pool, a depthwise conv, a sum reading one tensor twice and a classifier.
     fn net() -> Network {
         let mut n = Network::new("qdq", Shape::nchw(1, 3, 16, 16));
         let a = n.add(conv(8, 3, 1, 1), &[0]).unwrap();
@@ -444,7 +444,8 @@ mod tests {
                 &[b],
             )
             .unwrap();
-        let s = n.add(Op::Add, &[m, d]).unwrap();
+        // A sum of one tensor with itself (two NB201 edges of one node, after CSE).
+        let s = n.add(Op::Add, &[m, d, d]).unwrap();
         let g = n.add(Op::GlobalAvgPool, &[s]).unwrap();
         let o = n.add(Op::Linear { out_features: 10 }, &[g]).unwrap();
         n.set_output(o);
@@ -567,6 +568,10 @@ mod tests {
             let readers = g.node.iter().filter(|n| n.input.contains(&dq.output[0]));
             assert_eq!(readers.count(), 1, "{}", dq.output[0]);
         }
+        // Node names are unique (ONNX Runtime refuses a model otherwise).
+        let names: std::collections::HashSet<&str> =
+            g.node.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names.len(), g.node.len());
         // The model takes and returns fp32, the input quantised first.
         assert_eq!(g.node[0].op_type, "QuantizeLinear");
         assert_eq!(g.node[0].input[0], INPUT_NAME);

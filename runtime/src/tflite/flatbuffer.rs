@@ -23,6 +23,9 @@ pub enum Obj {
     Table(Table),
     Str(String),
     Ints(Vec<i32>),
+    Floats(Vec<f32>),
+    /// A vector of 64-bit integers, its elements 8-aligned.
+    Longs(Vec<i64>),
     /// A byte vector whose data starts at a multiple of `align` in the buffer (TFLite's
     /// `Buffer.data` is `force_align: 16`).
     Bytes {
@@ -115,6 +118,24 @@ impl Writer {
             }
             Obj::Ints(v) => {
                 self.pad(4, 0);
+                let pos = self.buf.len();
+                self.put_u32(v.len() as u32);
+                for x in v {
+                    self.buf.extend_from_slice(&x.to_le_bytes());
+                }
+                pos
+            }
+            Obj::Floats(v) => {
+                self.pad(4, 0);
+                let pos = self.buf.len();
+                self.put_u32(v.len() as u32);
+                for x in v {
+                    self.buf.extend_from_slice(&x.to_le_bytes());
+                }
+                pos
+            }
+            Obj::Longs(v) => {
+                self.pad(8, 4);
                 let pos = self.buf.len();
                 self.put_u32(v.len() as u32);
                 for x in v {

@@ -9,7 +9,7 @@ mod capi;
 
 #[cfg(feature = "tflite")]
 pub use capi::{delegates, library_path, version, TfliteModel, LIBRARY, LIBRARY_ENV};
-pub use writer::to_tflite_bytes;
+pub use writer::{to_tflite_bytes, to_tflite_int8_bytes};
 
 /// NCHW values (`dims` = [n, c, h, w]) reordered as NHWC, TensorFlow Lite's activation layout.
 pub fn nchw_to_nhwc(x: &[f32], [n, c, h, w]: [usize; 4]) -> Vec<f32> {
