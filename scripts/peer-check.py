@@ -4,6 +4,7 @@ runtime's own Python package, on the same thread count, in alternating rounds.
 
     pip install onnxruntime ai-edge-litert
     python3 scripts/peer-check.py [--edgenas target/release/edgenas] [--archs 20] [--rounds 3]
+                                  [--precision fp32|int8]
 
 For N seeded NB201 archs, edgenas exports each as .onnx and .tflite (same weights). Each round
 times every file with
@@ -120,6 +121,8 @@ def main():
     ap.add_argument("--archs", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "int8"],
+                    help="the precision edgenas exports the files at (int8: QDQ .onnx, full-integer .tflite)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
 
@@ -129,7 +132,8 @@ def main():
     for i, arch in enumerate(archs):
         for ext, out in (("onnx", onnx), ("tflite", tfl)):
             f = os.path.join(work, f"a{i:03}.{ext}")
-            subprocess.run([a.edgenas, "export", arch, "-o", f], check=True, capture_output=True)
+            subprocess.run([a.edgenas, "export", arch, "-o", f, "--precision", a.precision],
+                           check=True, capture_output=True)
             out.append(f)
 
     tools = {
