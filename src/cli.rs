@@ -703,9 +703,15 @@ pub struct ExportArgs {
     /// Seed of the weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// The precision to write: fp32 (default) or int8 (ONNX in QDQ form).
+    /// The precision to write: fp32 (default) or int8 (ONNX in QDQ form, the full-integer
+    /// .tflite).
     #[arg(long, default_value = "fp32", value_parser = parse_precision, value_name = "fp32|int8")]
     pub precision: edgenas_runtime::Precision,
+    /// Who reads an int8 .onnx: onnxruntime (default: unsigned activations, int32 biases, as
+    /// quantize_static writes) or tensorrt (signed symmetric activations, float biases, as
+    /// trtexec --int8 takes them; what --exec programs are given).
+    #[arg(long, default_value = "onnxruntime", value_parser = parse_qdq, value_name = "onnxruntime|tensorrt")]
+    pub qdq: edgenas_runtime::QdqStyle,
 }
 
 #[derive(Debug, Args)]
@@ -939,6 +945,12 @@ pub enum BenchKind {
 
 /// `--runtime`: the names [`edgenas_runtime::Runtime`] knows.
 fn parse_runtime(s: &str) -> Result<edgenas_runtime::Runtime, String> {
+    s.parse()
+        .map_err(|e: edgenas_runtime::RuntimeError| e.to_string())
+}
+
+/// `--qdq`: onnxruntime or tensorrt.
+fn parse_qdq(s: &str) -> Result<edgenas_runtime::QdqStyle, String> {
     s.parse()
         .map_err(|e: edgenas_runtime::RuntimeError| e.to_string())
 }

@@ -116,3 +116,37 @@ fn a_program_that_fails_or_reports_nothing_is_one_clear_line() {
     );
     assert!(e.contains("reports latencies, not outputs"), "{e}");
 }
+
+/// At int8 a program gets the QDQ `.onnx` (about a quarter of the fp32 file), at fp16 the fp32
+/// file it converts itself (`trtexec --fp16`), and the precision is in the record: a program
+/// that reports its file's size in bytes as the latency shows which file it was given.
+#[test]
+fn a_program_gets_the_file_of_its_precision() {
+    let home = TempDir::new("exec-precision");
+    let size = "sh -c 'echo edgenas-latency-ms: $(wc -c < \"$0\")' {model}";
+    let profile = |precision: &str| {
+        let mut args = vec![
+            "profile",
+            ALL_CONV3,
+            "--exec",
+            size,
+            "--precision",
+            precision,
+            "--json",
+        ];
+        args.extend_from_slice(QUICK);
+        json(&ok(home.path(), &args))["results"][0].clone()
+    };
+    let (fp32, fp16, int8) = (profile("fp32"), profile("fp16"), profile("int8"));
+    let bytes = |r: &serde_json::Value| r["median_ms"].as_f64().unwrap();
+    assert_eq!(bytes(&fp16), bytes(&fp32), "fp16: the fp32 file");
+    assert!(
+        bytes(&int8) * 3.0 < bytes(&fp32),
+        "{} against {}",
+        bytes(&int8),
+        bytes(&fp32)
+    );
+    for (r, p) in [(&fp32, "fp32"), (&fp16, "fp16"), (&int8, "int8")] {
+        assert_eq!(r["fingerprint"]["precision"], p, "{r}");
+    }
+}

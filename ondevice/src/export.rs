@@ -4,21 +4,21 @@
 use std::path::Path;
 
 use edgenas_nas::Arch;
-pub use edgenas_runtime::{ExportFormat, Precision};
+pub use edgenas_runtime::{ExportFormat, Precision, QdqStyle};
 
 use crate::LoopError;
 
-/// Writes `arch`'s network to `path` in `format` at `precision` with weights from `seed`;
-/// returns the bytes written.
+/// Writes `arch`'s network to `path` in `format` at `precision` (an int8 ONNX file in `qdq`'s
+/// form) with weights from `seed`; returns the bytes written.
 pub fn export_model(
     arch: &Arch,
     path: &Path,
     seed: u64,
     format: ExportFormat,
-    precision: Precision,
+    (precision, qdq): (Precision, QdqStyle),
 ) -> Result<usize, LoopError> {
     let bytes = format
-        .bytes(&arch.build(), &arch.to_string(), seed, precision)
+        .bytes(&arch.build(), &arch.to_string(), seed, precision, qdq)
         .map_err(|source| LoopError::Runtime {
             subject: format!("writing {arch} as {} at {precision}", format.describe()),
             source,

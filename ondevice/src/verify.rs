@@ -97,7 +97,8 @@ impl Session {
             .map(|s| (s.runtime, s.precision))
             .unwrap_or_default();
         let format = ExportFormat::for_runtime(runtime, path);
-        export_model(arch, path, seed, format, precision).map(|_| ())
+        let qdq = edgenas_runtime::QdqStyle::for_runtime(runtime);
+        export_model(arch, path, seed, format, (precision, qdq)).map(|_| ())
     }
 }
 

@@ -331,7 +331,8 @@ impl Model {
         let int8 = precision == crate::Precision::Int8;
         match opts.runtime {
             Runtime::Tract if int8 => {
-                let proto = crate::quantize::to_qdq_model_proto(net, opts.seed)?;
+                let style = crate::quantize::QdqStyle::OnnxRuntime;
+                let proto = crate::quantize::to_qdq_model_proto(net, opts.seed, style)?;
                 TractModel::from_proto(&proto, opts.tract()).map(Model::Tract)
             }
             Runtime::Tract => TractModel::from_network(net, opts.tract()).map(Model::Tract),
@@ -349,7 +350,8 @@ impl Model {
             Runtime::Tflite(_) => Err(no_tflite()),
             Runtime::Ort(provider) => {
                 let bytes = if int8 {
-                    crate::quantize::to_qdq_onnx_bytes(net, opts.seed)?
+                    let style = crate::quantize::QdqStyle::OnnxRuntime;
+                    crate::quantize::to_qdq_onnx_bytes(net, opts.seed, style)?
                 } else {
                     crate::onnx::to_onnx_bytes(net, opts.seed)
                 };

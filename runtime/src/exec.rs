@@ -280,7 +280,8 @@ impl ExecModel {
             crate::Precision::Fp16 => crate::Precision::Fp32,
             p => p,
         };
-        let bytes = spec.format.bytes(net, "network", seed, written)?;
+        let qdq = crate::quantize::QdqStyle::TensorRt;
+        let bytes = spec.format.bytes(net, "network", seed, written, qdq)?;
         std::fs::write(&file, bytes).map_err(io)?;
         Ok(ExecModel {
             spec,

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::quantize::QdqStyle;
 use crate::{Network, Precision, Runtime, RuntimeError};
 
 /// A format edgenas writes a network in.
@@ -73,14 +74,16 @@ impl ExportFormat {
         }
     }
 
-    /// The bytes of `net` in this format at `precision`; `title` names it (the arch string).
-    /// A precision the format is not written at here is refused in one line naming those it is.
+    /// The bytes of `net` in this format at `precision` (an int8 ONNX file in `qdq`'s form);
+    /// `title` names it (the arch string). A precision the format is not written at here is
+    /// refused in one line naming those it is.
     pub fn bytes(
         self,
         net: &Network,
         title: &str,
         seed: u64,
         precision: Precision,
+        qdq: QdqStyle,
     ) -> Result<Vec<u8>, RuntimeError> {
         if !self.precisions().contains(&precision) {
             let names: Vec<&str> = self.precisions().iter().map(|p| p.name()).collect();
@@ -91,7 +94,9 @@ impl ExportFormat {
             )));
         }
         Ok(match (self, precision) {
-            (ExportFormat::Onnx, Precision::Int8) => crate::quantize::to_qdq_onnx_bytes(net, seed)?,
+            (ExportFormat::Onnx, Precision::Int8) => {
+                crate::quantize::to_qdq_onnx_bytes(net, seed, qdq)?
+            }
             (ExportFormat::Onnx, _) => crate::onnx::to_onnx_bytes(net, seed),
             (ExportFormat::Tflite, Precision::Int8) => {
                 crate::tflite::to_tflite_int8_bytes(net, seed)?

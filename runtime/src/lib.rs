@@ -29,6 +29,7 @@ pub use executed::{CostFeatures, Executed};
 pub use export::ExportFormat;
 pub use ir::{Network, NetworkCost, Node, Op, Shape, ValueId};
 pub use precision::Precision;
+pub use quantize::QdqStyle;
 pub use tract_backend::{TractModel, TractOptions};
 
 /// The input every backend runs on: `n` values uniform in [-1, 1) from `seed`, in row-major

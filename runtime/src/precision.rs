@@ -65,9 +65,9 @@ impl Runtime {
     /// - TensorFlow Lite runs the fp32 flatbuffer or the full-integer int8 one (as its converter
     ///   writes them), with or without XNNPACK.
     /// - ONNX Runtime fuses the QDQ file into its int8 kernels on every provider.
-    /// - A timing program reads the file edgenas writes: the QDQ `.onnx` at int8 (`trtexec
-    ///   --int8` takes it as it is), the fp32 file at fp16 (the program converts it, as
-    ///   `trtexec --fp16` does).
+    /// - A timing program reads the file edgenas writes: the QDQ `.onnx` at int8, in TensorRT's
+    ///   form (`trtexec --int8`), the fp32 file at fp16 (the program converts it, as `trtexec
+    ///   --fp16` does).
     pub fn precisions(self) -> &'static [Precision] {
         match self {
             Runtime::Tract | Runtime::Ort(_) | Runtime::Tflite(_) => {

@@ -1,7 +1,8 @@
 //! fp32 ONNX -> int8 ONNX in QDQ form, from the same seeded weights.
 //!
 //! The form is what ONNX Runtime's `quantize_static` writes and what its graph optimizer fuses
-//! into int8 kernels (and what `trtexec --int8` reads as an explicitly quantised network):
+//! into int8 kernels; in [`QdqStyle::TensorRt`] activations are signed with zero point 0 and
+//! biases stay float, as TensorRT's explicit quantisation (`trtexec --int8`) takes them:
 //! - **weights**: convolutions per output channel, symmetric (zero point 0, values in
 //!   [-127, 127]); fully connected layers per tensor; int32 biases at the input's scale times
 //!   the weight's, all behind DequantizeLinear;
@@ -10,8 +11,8 @@
 //!   quantised tensor has a single reader, and two convolutions of one ReLU then stay in
 //!   float, measured), from the range the fp32 network
 //!   reaches on the seeded input (run by tract once with every tensor as an output), so that
-//!   outputs are meaningful rather than saturated. Each tensor is followed by QuantizeLinear and
-//!   DequantizeLinear, and its readers read the dequantised copy;
+//!   outputs are meaningful rather than saturated. Each tensor is followed by QuantizeLinear, and
+//!   each of its readers reads its own DequantizeLinear;
 //! - a tensor only a ReLU or ReLU6 reads is left in float: the activation's output is quantised
 //!   instead, so the runtime folds the activation into the convolution or sum before it, as
 //!   TensorFlow Lite's converter does;
@@ -32,11 +33,67 @@ use crate::onnx::{self, INPUT_NAME, OUTPUT_NAME};
 use crate::tract_backend::{TractModel, TractOptions};
 use crate::RuntimeError;
 
-/// An activation's scale and zero point, as unsigned 8 bits (`real = scale * (q - zero_point)`).
+/// Who reads the QDQ file, which decides how its activations and biases are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QdqStyle {
+    /// As onnxruntime's `quantize_static` writes it by default: unsigned asymmetric
+    /// activations, int32 biases (ONNX Runtime, tract).
+    #[default]
+    OnnxRuntime,
+    /// As TensorRT's explicit quantisation takes it: signed symmetric activations (zero point
+    /// 0), float biases that it quantises itself (`trtexec --int8`, timing programs).
+    TensorRt,
+}
+
+impl QdqStyle {
+    pub const NAMES: [&'static str; 2] = ["onnxruntime", "tensorrt"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            QdqStyle::OnnxRuntime => "onnxruntime",
+            QdqStyle::TensorRt => "tensorrt",
+        }
+    }
+
+    /// The style the file a runtime reads is written in: TensorRT's for a timing program (the
+    /// one edgenas is run with on a Jetson), ONNX Runtime's otherwise.
+    pub fn for_runtime(runtime: crate::Runtime) -> QdqStyle {
+        match runtime {
+            crate::Runtime::Exec(_) => QdqStyle::TensorRt,
+            _ => QdqStyle::OnnxRuntime,
+        }
+    }
+
+    fn params(self, lo: f32, hi: f32) -> QuantParams {
+        match self {
+            QdqStyle::OnnxRuntime => QuantParams::covering(lo, hi),
+            QdqStyle::TensorRt => QuantParams::symmetric(lo, hi),
+        }
+    }
+}
+
+impl std::str::FromStr for QdqStyle {
+    type Err = RuntimeError;
+
+    fn from_str(s: &str) -> Result<QdqStyle, RuntimeError> {
+        match s {
+            "onnxruntime" => Ok(QdqStyle::OnnxRuntime),
+            "tensorrt" => Ok(QdqStyle::TensorRt),
+            other => Err(RuntimeError::Unsupported(format!(
+                "unknown QDQ style '{other}' (styles: onnxruntime, tensorrt)"
+            ))),
+        }
+    }
+}
+
+/// An activation's scale and zero point (`real = scale * (q - zero_point)`): unsigned 8 bits,
+/// or signed with zero point 0.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QuantParams {
     pub scale: f32,
     pub zero_point: u8,
+    /// Signed and symmetric (TensorRT's form): `zero_point` is then 0.
+    pub signed: bool,
 }
 
 impl QuantParams {
@@ -55,22 +112,45 @@ impl QuantParams {
         QuantParams {
             scale,
             zero_point: zp,
+            signed: false,
+        }
+    }
+
+    /// Signed 8 bits with zero point 0 covering `[-m, m]`, `m` the larger magnitude.
+    pub fn symmetric(lo: f32, hi: f32) -> QuantParams {
+        let m = lo.abs().max(hi.abs());
+        QuantParams {
+            scale: if m > 0.0 && m.is_finite() {
+                m / 127.0
+            } else {
+                1.0
+            },
+            zero_point: 0,
+            signed: true,
         }
     }
 }
 
-/// The int8 QDQ model of `net`, with the weights of `onnx::to_model_proto(net, seed)`,
-/// calibrated on `seeded_input(_, seed)`.
-pub fn to_qdq_model_proto(net: &Network, seed: u64) -> Result<ModelProto, RuntimeError> {
+/// The int8 QDQ model of `net` in `style`, with the weights of `onnx::to_model_proto(net,
+/// seed)`, calibrated on `seeded_input(_, seed)`.
+pub fn to_qdq_model_proto(
+    net: &Network,
+    seed: u64,
+    style: QdqStyle,
+) -> Result<ModelProto, RuntimeError> {
     let fp32 = onnx::to_model_proto(net, seed);
     let ranges = calibrate(&fp32, seed)?;
-    Ok(qdq(fp32, &ranges))
+    Ok(qdq(fp32, &ranges, style))
 }
 
 /// The int8 `.onnx` bytes of `net` (see [`to_qdq_model_proto`]).
-pub fn to_qdq_onnx_bytes(net: &Network, seed: u64) -> Result<Vec<u8>, RuntimeError> {
+pub fn to_qdq_onnx_bytes(
+    net: &Network,
+    seed: u64,
+    style: QdqStyle,
+) -> Result<Vec<u8>, RuntimeError> {
     use prost::Message;
-    Ok(to_qdq_model_proto(net, seed)?.encode_to_vec())
+    Ok(to_qdq_model_proto(net, seed, style)?.encode_to_vec())
 }
 
 /// The range (min, max) of every tensor a node writes, on the seeded input.
@@ -106,7 +186,7 @@ pub fn calibrate(
 }
 
 /// Rewrites the fp32 model into QDQ form with activation ranges `ranges` (module docs).
-fn qdq(mut model: ModelProto, ranges: &HashMap<String, (f32, f32)>) -> ModelProto {
+fn qdq(mut model: ModelProto, ranges: &HashMap<String, (f32, f32)>, style: QdqStyle) -> ModelProto {
     let graph = model.graph.as_mut().expect("the exporter writes a graph");
     let nodes = std::mem::take(&mut graph.node);
     let mut init: HashMap<String, TensorProto> = std::mem::take(&mut graph.initializer)
@@ -129,7 +209,7 @@ fn qdq(mut model: ModelProto, ranges: &HashMap<String, (f32, f32)>) -> ModelProt
     };
     let mut w = Rewrite::default();
     let (lo, hi) = ranges[INPUT_NAME];
-    w.quantise(INPUT_NAME, QuantParams::covering(lo, hi));
+    w.quantise(INPUT_NAME, style.params(lo, hi));
     for mut n in nodes {
         // What this node reads: the dequantised copies of quantised tensors.
         let x = n.input.first().cloned().unwrap_or_default();
@@ -146,7 +226,7 @@ fn qdq(mut model: ModelProto, ranges: &HashMap<String, (f32, f32)>) -> ModelProt
             _ => None,
         };
         if let (Some(per_channel), Some(xp)) = (per_channel, x_params) {
-            let dq = quantise_weights(&mut n, &mut init, &mut w.extra, xp, per_channel);
+            let dq = quantise_weights(&mut n, &mut init, &mut w.extra, xp, per_channel, style);
             w.out.extend(dq);
         }
         let op = n.op_type.clone();
@@ -159,7 +239,7 @@ fn qdq(mut model: ModelProto, ranges: &HashMap<String, (f32, f32)>) -> ModelProt
             ("MaxPool" | "Flatten" | "Reshape" | "Identity", Some(xp)) => xp,
             _ => {
                 let (lo, hi) = ranges.get(&y).copied().unwrap_or((0.0, 0.0));
-                QuantParams::covering(lo, hi)
+                style.params(lo, hi)
             }
         };
         w.quantise(&y, p);
@@ -193,8 +273,13 @@ impl Rewrite {
         let scale = format!("{t}.q_scale");
         let zp = format!("{t}.q_zero");
         self.extra.push(f32_tensor(&scale, &[], vec![p.scale]));
+        let data_type = if p.signed {
+            DataType::Int8
+        } else {
+            DataType::Uint8
+        };
         self.extra.push(TensorProto {
-            data_type: DataType::Uint8 as i32,
+            data_type: data_type as i32,
             name: zp.clone(),
             raw_data: vec![p.zero_point],
             ..Default::default()
@@ -236,6 +321,7 @@ fn quantise_weights(
     extra: &mut Vec<TensorProto>,
     x: QuantParams,
     per_channel: bool,
+    style: QdqStyle,
 ) -> Vec<NodeProto> {
     let w_name = n.input[1].clone();
     let Some(w) = init.remove(&w_name) else {
@@ -294,7 +380,13 @@ fn quantise_weights(
         axis.clone(),
     )];
     n.input[1] = format!("{w_name}.dq");
-    if let Some(b_name) = n.input.get(2).cloned() {
+    // TensorRT quantises the (float) bias itself.
+    let bias = n
+        .input
+        .get(2)
+        .filter(|_| style == QdqStyle::OnnxRuntime)
+        .cloned();
+    if let Some(b_name) = bias {
         if let Some(b) = init.remove(&b_name) {
             let b_scales: Vec<f32> = scales.iter().map(|s| s * x.scale).collect();
             let q: Vec<i32> = b
@@ -486,7 +578,7 @@ mod tests {
     fn weights_are_int8_per_channel_within_half_a_step_of_the_fp32_ones() {
         let net = net();
         let fp32 = onnx::to_model_proto(&net, 3);
-        let q = to_qdq_model_proto(&net, 3).unwrap();
+        let q = to_qdq_model_proto(&net, 3, QdqStyle::OnnxRuntime).unwrap();
         let g = q.graph.as_ref().unwrap();
         let mut convs = 0;
         for n in g
@@ -532,7 +624,7 @@ mod tests {
 
     #[test]
     fn activations_follow_the_converter_rules() {
-        let q = to_qdq_model_proto(&net(), 0).unwrap();
+        let q = to_qdq_model_proto(&net(), 0, QdqStyle::OnnxRuntime).unwrap();
         let g = q.graph.as_ref().unwrap();
         let quantised: Vec<&str> = g
             .node
@@ -580,38 +672,49 @@ mod tests {
         assert_eq!(producer(&last.input[0]).op_type, "DequantizeLinear");
     }
 
+    /// TensorRT's form: every activation signed with zero point 0, biases left in float,
+    /// weights as in ONNX Runtime's form.
+    #[test]
+    fn the_tensorrt_form_is_symmetric_with_float_biases() {
+        let q = to_qdq_model_proto(&net(), 0, QdqStyle::TensorRt).unwrap();
+        let g = q.graph.as_ref().unwrap();
+        let mut quantised = 0;
+        for n in g.node.iter().filter(|n| n.op_type == "QuantizeLinear") {
+            let zp = init(&q, &n.input[2]);
+            assert_eq!(zp.data_type, DataType::Int8 as i32, "{}", n.input[0]);
+            assert_eq!(zp.raw_data, vec![0]);
+            quantised += 1;
+        }
+        assert!(quantised >= 6, "{quantised}");
+        for n in g
+            .node
+            .iter()
+            .filter(|n| matches!(n.op_type.as_str(), "Conv" | "Gemm"))
+        {
+            assert!(n.input[1].ends_with(".dq"), "int8 weights");
+            let b = init(&q, &n.input[2]);
+            assert_eq!(b.data_type, DataType::Float as i32, "float bias");
+        }
+    }
+
     /// tract runs the QDQ model: its output is the fp32 one's within 5 % (relative L2).
     #[test]
     fn the_int8_model_computes_what_the_fp32_one_does() {
         let net = net();
-        let mut fp32 = TractModel::from_network(
-            &net,
-            TractOptions {
-                threads: 1,
-                seed: 5,
-            },
-        )
-        .unwrap();
-        let proto = to_qdq_model_proto(&net, 5).unwrap();
-        let mut int8 = TractModel::from_proto(
-            &proto,
-            TractOptions {
-                threads: 1,
-                seed: 5,
-            },
-        )
-        .unwrap();
-        let (shape, want) = fp32.run().unwrap();
-        let (shape8, got) = int8.run().unwrap();
-        assert_eq!(shape, shape8);
-        let err: f32 = want
-            .iter()
-            .zip(&got)
-            .map(|(a, b)| (a - b).powi(2))
-            .sum::<f32>()
-            .sqrt();
-        let norm: f32 = want.iter().map(|a| a * a).sum::<f32>().sqrt();
-        assert!(err <= 0.05 * norm, "relative error {}", err / norm);
-        assert_ne!(want, got, "the int8 model rounds");
+        let opts = TractOptions {
+            threads: 1,
+            seed: 5,
+        };
+        let (shape, want) = TractModel::from_network(&net, opts).unwrap().run().unwrap();
+        for style in [QdqStyle::OnnxRuntime, QdqStyle::TensorRt] {
+            let proto = to_qdq_model_proto(&net, 5, style).unwrap();
+            let (shape8, got) = TractModel::from_proto(&proto, opts).unwrap().run().unwrap();
+            assert_eq!(shape, shape8);
+            let err: f32 = want.iter().zip(&got).map(|(a, b)| (a - b).powi(2)).sum();
+            let norm: f32 = want.iter().map(|a| a * a).sum();
+            let rel = (err / norm).sqrt();
+            assert!(rel <= 0.05, "{style:?}: relative error {rel}");
+            assert_ne!(want, got, "the int8 model rounds");
+        }
     }
 }

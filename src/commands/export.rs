@@ -16,7 +16,13 @@ pub fn run(args: ExportArgs) -> Result<()> {
     };
     // Written beside the target, fsynced, renamed: a crash never leaves a half-written model,
     // and a failure leaves no partial file.
-    let bytes = export_model(&arch, &args.output, args.seed, format, args.precision)?;
+    let bytes = export_model(
+        &arch,
+        &args.output,
+        args.seed,
+        format,
+        (args.precision, args.qdq),
+    )?;
     // The executed network is what the file holds (constant branches folded away).
     let cost = arch.build().executed().network.cost();
     println!(

@@ -190,7 +190,10 @@ pub fn run(a: SearchArgs, home: Option<&Path>) -> Result<()> {
             path,
             a.device.weight_seed,
             format,
-            a.device.machine.runtime.precision,
+            (
+                a.device.machine.runtime.precision,
+                edgenas_runtime::QdqStyle::for_runtime(runtime),
+            ),
         )?;
     }
     if let Some(path) = &a.plot {
