@@ -243,13 +243,6 @@ fn bench_runtimes_compares_the_same_archs_on_each_runtime() {
     assert!(v["pairs"][0]["spearman"].as_f64().unwrap().abs() <= 1.0);
 }
 
-/// Relative L2 distance of `got` from `want`.
-fn rel_err(want: &[f32], got: &[f32]) -> f32 {
-    let err: f32 = want.iter().zip(got).map(|(a, b)| (a - b).powi(2)).sum();
-    let norm: f32 = want.iter().map(|a| a * a).sum();
-    (err / norm).sqrt()
-}
-
 /// int8 (QDQ, fused into ONNX Runtime's integer kernels) against fp32 from the same seeded
 /// weights, on archs of every space; and ONNX Runtime's int8 against tract's run of the same
 /// file. The bounds are the measured worst cases with room (README, "Precision").
@@ -257,15 +250,6 @@ fn rel_err(want: &[f32], got: &[f32]) -> f32 {
 fn int8_outputs_are_close_to_fp32_and_agree_between_runtimes() {
     use edgenas_runtime::Precision;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(41);
-    let run = |net: &edgenas_runtime::Network, runtime, precision| {
-        let opts = ModelOptions {
-            runtime,
-            threads: 1,
-            seed: 2,
-            precision,
-        };
-        Model::from_network(net, opts).unwrap().run().unwrap().1
-    };
     for (space, archs, bound) in [
         (Space::Nb201, 6, 0.15),
         (Space::Fbnet, 2, 0.03),
@@ -274,9 +258,9 @@ fn int8_outputs_are_close_to_fp32_and_agree_between_runtimes() {
         for _ in 0..archs {
             let arch = space.sample(&mut rng);
             let net = arch.build();
-            let fp32 = run(&net, Runtime::ORT, Precision::Fp32);
-            let int8 = run(&net, Runtime::ORT, Precision::Int8);
-            let tract8 = run(&net, Runtime::Tract, Precision::Int8);
+            let fp32 = output_of(&net, Runtime::ORT, Precision::Fp32);
+            let int8 = output_of(&net, Runtime::ORT, Precision::Int8);
+            let tract8 = output_of(&net, Runtime::Tract, Precision::Int8);
             let e = rel_err(&fp32, &int8);
             let between = rel_err(&tract8, &int8);
             eprintln!("{space:?} {arch}: int8 vs fp32 {e:.4}, ort vs tract int8 {between:.4}");
@@ -285,22 +269,7 @@ fn int8_outputs_are_close_to_fp32_and_agree_between_runtimes() {
                 between <= 0.03,
                 "{arch}: ONNX Runtime's int8 is {between} from tract's"
             );
-            // The top-1 class agrees unless fp32's lead is within the int8 error.
-            let top = |v: &[f32]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
-            let mut sorted = fp32.clone();
-            sorted.sort_by(|a, b| b.total_cmp(a));
-            let lead = sorted[0] - sorted[1];
-            let worst = fp32
-                .iter()
-                .zip(&int8)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
-            assert!(
-                top(&fp32) == top(&int8) || lead <= 2.0 * worst,
-                "{arch}: top-1 {} at fp32, {} at int8, with a lead of {lead} over an error of {worst}",
-                top(&fp32),
-                top(&int8)
-            );
+            assert_top1_kept(&arch.to_string(), &fp32, &int8);
         }
     }
 }

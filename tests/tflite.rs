@@ -265,30 +265,14 @@ fn a_missing_library_is_one_clear_line() {
     assert!(stderr(&o).contains("tract, tflite, ort"), "{}", stderr(&o));
 }
 
-/// Relative L2 distance of `got` from `want`.
-fn rel_err(want: &[f32], got: &[f32]) -> f32 {
-    let err: f32 = want.iter().zip(got).map(|(a, b)| (a - b).powi(2)).sum();
-    let norm: f32 = want.iter().map(|a| a * a).sum();
-    (err / norm).sqrt()
-}
-
 /// The full-integer int8 `.tflite` of archs of every space runs (XNNPACK's int8 kernels), stays
 /// within the int8 error of the fp32 output, keeps the top-1 class unless fp32's lead is within
 /// that error, and agrees with ONNX Runtime's run of the QDQ `.onnx` quantised from the same
 /// weights and ranges. The bounds are the measured worst cases with room (README, "Precision").
 #[test]
 fn int8_tflite_is_close_to_fp32_and_agrees_with_onnxruntime_int8() {
-    use edgenas_runtime::{Model, ModelOptions, Precision, Runtime};
+    use edgenas_runtime::{Precision, Runtime};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(43);
-    let run = |net: &edgenas_runtime::Network, runtime, precision| {
-        let opts = ModelOptions {
-            runtime,
-            threads: 1,
-            seed: 2,
-            precision,
-        };
-        Model::from_network(net, opts).unwrap().run().unwrap().1
-    };
     for (space, archs, bound) in [
         (Space::Nb201, 6, 0.15),
         (Space::Fbnet, 2, 0.03),
@@ -297,9 +281,9 @@ fn int8_tflite_is_close_to_fp32_and_agrees_with_onnxruntime_int8() {
         for _ in 0..archs {
             let arch = space.sample(&mut rng);
             let net = arch.build();
-            let fp32 = run(&net, Runtime::TFLITE, Precision::Fp32);
-            let int8 = run(&net, Runtime::TFLITE, Precision::Int8);
-            let ort8 = run(&net, Runtime::ORT, Precision::Int8);
+            let fp32 = output_of(&net, Runtime::TFLITE, Precision::Fp32);
+            let int8 = output_of(&net, Runtime::TFLITE, Precision::Int8);
+            let ort8 = output_of(&net, Runtime::ORT, Precision::Int8);
             let e = rel_err(&fp32, &int8);
             let between = rel_err(&ort8, &int8);
             eprintln!("{space:?} {arch}: int8 vs fp32 {e:.4}, tflite vs ort int8 {between:.4}");
@@ -308,21 +292,7 @@ fn int8_tflite_is_close_to_fp32_and_agrees_with_onnxruntime_int8() {
                 between <= 0.05,
                 "{arch}: TensorFlow Lite's int8 is {between} from ONNX Runtime's"
             );
-            let top = |v: &[f32]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
-            let mut sorted = fp32.clone();
-            sorted.sort_by(|a, b| b.total_cmp(a));
-            let lead = sorted[0] - sorted[1];
-            let worst = fp32
-                .iter()
-                .zip(&int8)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
-            assert!(
-                top(&fp32) == top(&int8) || lead <= 2.0 * worst,
-                "{arch}: top-1 {} at fp32, {} at int8, lead {lead}, error {worst}",
-                top(&fp32),
-                top(&int8)
-            );
+            assert_top1_kept(&arch.to_string(), &fp32, &int8);
         }
     }
 }

@@ -337,17 +337,8 @@ pub fn frame<T: Serialize>(record: &T) -> Result<Vec<u8>, ProfilerError> {
 /// original beside it (`<name>.damaged-<unix time>`). A torn tail is dropped too.
 pub fn repair(path: &Path, header: FileHeader) -> Result<Repaired, ProfilerError> {
     let io = |e| io_err(path, e);
-    let file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .open(path)
-        .map_err(io)?;
-    let _lock = Lock::new(&file, true, path)?;
-    let len = file.metadata().map_err(io)?.len();
-    let mut head = vec![0u8; HEADER_LEN.min(len as usize)];
-    file.read_exact_at(&mut head, 0).map_err(io)?;
-    header.check(&head, path)?;
-    let found = scan(&file, HEADER_LEN as u64, len).map_err(io)?;
+    let x = Exclusive::open(path, header)?;
+    let found = &x.found;
     let dropped: u64 = found.damaged.iter().map(|d| d.bytes).sum::<u64>() + found.tail;
     if dropped == 0 {
         return Ok(Repaired {
@@ -362,11 +353,58 @@ pub fn repair(path: &Path, header: FileHeader) -> Result<Repaired, ProfilerError
         out.write_all(&header.encode()).map_err(io)?;
         for e in &found.entries {
             let mut rec = vec![0u8; RECORD_HEADER as usize + e.len as usize];
-            file.read_exact_at(&mut rec, e.offset).map_err(io)?;
+            x.file.read_exact_at(&mut rec, e.offset).map_err(io)?;
             out.write_all(&rec).map_err(io)?;
         }
         out.sync_all().map_err(io)?;
     }
+    let original = replace_keeping_original(path, &fresh, "damaged")?;
+    Ok(Repaired {
+        kept: found.entries.len(),
+        dropped_bytes: dropped,
+        original: Some(original),
+    })
+}
+
+/// A journal file scanned under the exclusive lock, held until this is dropped: nothing lands
+/// in it between the scan and a rewrite.
+struct Exclusive {
+    // Declared first, so dropped (unlocked) before the file closes.
+    _lock: Lock,
+    file: File,
+    found: Scan,
+}
+
+impl Exclusive {
+    fn open(path: &Path, header: FileHeader) -> Result<Exclusive, ProfilerError> {
+        let io = |e| io_err(path, e);
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(io)?;
+        let lock = Lock::new(&file, true, path)?;
+        let len = file.metadata().map_err(io)?.len();
+        let mut head = vec![0u8; HEADER_LEN.min(len as usize)];
+        file.read_exact_at(&mut head, 0).map_err(io)?;
+        header.check(&head, path)?;
+        let found = scan(&file, HEADER_LEN as u64, len).map_err(io)?;
+        Ok(Exclusive {
+            _lock: lock,
+            file,
+            found,
+        })
+    }
+}
+
+/// Renames `fresh` over `path` and keeps the original as `<name>.<tag>-<unix time>`; returns
+/// where. The original stays reachable under its new name; the journal's name is never missing.
+fn replace_keeping_original(
+    path: &Path,
+    fresh: &Path,
+    tag: &str,
+) -> Result<PathBuf, ProfilerError> {
+    let io = |e| io_err(path, e);
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -375,16 +413,11 @@ pub fn repair(path: &Path, header: FileHeader) -> Result<Repaired, ProfilerError
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "journal".into());
-    let original = path.with_file_name(format!("{name}.damaged-{stamp}"));
-    // The original stays reachable under its new name; the journal's name is never missing.
+    let original = path.with_file_name(format!("{name}.{tag}-{stamp}"));
     std::fs::hard_link(path, &original).map_err(io)?;
-    std::fs::rename(&fresh, path).map_err(io)?;
+    std::fs::rename(fresh, path).map_err(io)?;
     let _ = sync_dir(path);
-    Ok(Repaired {
-        kept: found.entries.len(),
-        dropped_bytes: dropped,
-        original: Some(original),
-    })
+    Ok(original)
 }
 
 /// The format version in the header of the file at `path`, when it is an edgenas file of
@@ -410,23 +443,14 @@ pub fn upgrade<T: Serialize + DeserializeOwned>(
     decode: Decode<T>,
 ) -> Result<PathBuf, ProfilerError> {
     let io = |e| io_err(path, e);
-    let file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .open(path)
-        .map_err(io)?;
     // Under the exclusive lock from the read to the rename: nothing lands in the old file
     // after it was read.
-    let _lock = Lock::new(&file, true, path)?;
-    let len = file.metadata().map_err(io)?.len();
-    let mut head = vec![0u8; HEADER_LEN.min(len as usize)];
-    file.read_exact_at(&mut head, 0).map_err(io)?;
-    old.check(&head, path)?;
-    let found = scan(&file, HEADER_LEN as u64, len).map_err(io)?;
-    let mut records = Vec::with_capacity(found.entries.len());
-    for e in &found.entries {
+    let x = Exclusive::open(path, old)?;
+    let mut records = Vec::with_capacity(x.found.entries.len());
+    for e in &x.found.entries {
         let mut payload = vec![0u8; e.len as usize];
-        file.read_exact_at(&mut payload, e.offset + RECORD_HEADER)
+        x.file
+            .read_exact_at(&mut payload, e.offset + RECORD_HEADER)
             .map_err(io)?;
         records.push(decode(&payload).map_err(|err| ProfilerError::Corrupt {
             path: path.display().to_string(),
@@ -443,19 +467,7 @@ pub fn upgrade<T: Serialize + DeserializeOwned>(
         }
         out.sync_all().map_err(io)?;
     }
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "journal".into());
-    let original = path.with_file_name(format!("{name}.format{}-{stamp}", old.version));
-    std::fs::hard_link(path, &original).map_err(io)?;
-    std::fs::rename(&fresh, path).map_err(io)?;
-    let _ = sync_dir(path);
-    Ok(original)
+    replace_keeping_original(path, &fresh, &format!("format{}", old.version))
 }
 
 struct Scan {

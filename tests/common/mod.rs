@@ -159,3 +159,48 @@ pub fn profile_result(s: &str) -> serde_json::Value {
 pub fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
+
+/// Relative L2 distance of `got` from `want`.
+pub fn rel_err(want: &[f32], got: &[f32]) -> f32 {
+    let err: f32 = want.iter().zip(got).map(|(a, b)| (a - b).powi(2)).sum();
+    let norm: f32 = want.iter().map(|a| a * a).sum();
+    (err / norm).sqrt()
+}
+
+/// The top-1 class of `int8` is `fp32`'s, unless fp32's lead over its second class is within
+/// twice the largest int8 error (then rounding may swap them).
+pub fn assert_top1_kept(what: &str, fp32: &[f32], int8: &[f32]) {
+    let top = |v: &[f32]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
+    let mut sorted = fp32.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let lead = sorted[0] - sorted[1];
+    let worst = fp32
+        .iter()
+        .zip(int8)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        top(fp32) == top(int8) || lead <= 2.0 * worst,
+        "{what}: top-1 {} at fp32, {} at int8, with a lead of {lead} over an error of {worst}",
+        top(fp32),
+        top(int8)
+    );
+}
+
+/// The output of `net` built at `precision` and run once by `runtime` (1 thread, weights and
+/// input of seed 2).
+pub fn output_of(
+    net: &edgenas_runtime::Network,
+    runtime: edgenas_runtime::Runtime,
+    precision: edgenas_runtime::Precision,
+) -> Vec<f32> {
+    let opts = edgenas_runtime::ModelOptions {
+        runtime,
+        threads: 1,
+        seed: 2,
+        precision,
+    };
+    let mut model = edgenas_runtime::Model::from_network(net, opts)
+        .unwrap_or_else(|e| panic!("{runtime} at {precision}: {e}"));
+    model.run().unwrap().1
+}

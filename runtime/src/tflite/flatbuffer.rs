@@ -105,6 +105,15 @@ impl Writer {
         self.buf[at..at + 4].copy_from_slice(&off.to_le_bytes());
     }
 
+    /// A vector of `count` scalars given as little-endian bytes, its elements `align`-aligned.
+    fn scalars(&mut self, align: usize, count: usize, bytes: impl Iterator<Item = u8>) -> usize {
+        self.pad(align, 4);
+        let pos = self.buf.len();
+        self.put_u32(count as u32);
+        self.buf.extend(bytes);
+        pos
+    }
+
     fn obj(&mut self, obj: &Obj) -> usize {
         match obj {
             Obj::Table(t) => self.table(t),
@@ -116,33 +125,9 @@ impl Writer {
                 self.buf.push(0);
                 pos
             }
-            Obj::Ints(v) => {
-                self.pad(4, 0);
-                let pos = self.buf.len();
-                self.put_u32(v.len() as u32);
-                for x in v {
-                    self.buf.extend_from_slice(&x.to_le_bytes());
-                }
-                pos
-            }
-            Obj::Floats(v) => {
-                self.pad(4, 0);
-                let pos = self.buf.len();
-                self.put_u32(v.len() as u32);
-                for x in v {
-                    self.buf.extend_from_slice(&x.to_le_bytes());
-                }
-                pos
-            }
-            Obj::Longs(v) => {
-                self.pad(8, 4);
-                let pos = self.buf.len();
-                self.put_u32(v.len() as u32);
-                for x in v {
-                    self.buf.extend_from_slice(&x.to_le_bytes());
-                }
-                pos
-            }
+            Obj::Ints(v) => self.scalars(4, v.len(), v.iter().flat_map(|x| x.to_le_bytes())),
+            Obj::Floats(v) => self.scalars(4, v.len(), v.iter().flat_map(|x| x.to_le_bytes())),
+            Obj::Longs(v) => self.scalars(8, v.len(), v.iter().flat_map(|x| x.to_le_bytes())),
             Obj::Bytes { data, align } => {
                 // The length is 4-aligned and the data right after it `align`-aligned.
                 self.pad((*align).max(4), 4);
@@ -242,7 +227,9 @@ mod tests {
                     data: vec![9; 5],
                     align: 16,
                 },
-            );
+            )
+            .obj(6, Obj::Floats(vec![0.5, -2.0]))
+            .obj(7, Obj::Longs(vec![-128, 7]));
         let b = finish(&root, b"TEST");
         assert_eq!(&b[4..8], b"TEST");
         let table = u32_at(&b, 0) as usize;
@@ -270,6 +257,15 @@ mod tests {
         );
         let bytes = deref(5);
         assert_eq!((bytes + 4) % 16, 0, "the data is 16-aligned");
+        let floats = deref(6);
+        assert_eq!(u32_at(&b, floats), 2);
+        let f = |at: usize| f32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+        assert_eq!((f(floats + 4), f(floats + 8)), (0.5, -2.0));
+        let longs = deref(7);
+        assert_eq!(u32_at(&b, longs), 2);
+        assert_eq!((longs + 4) % 8, 0, "64-bit elements are 8-aligned");
+        let l = |at: usize| i64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+        assert_eq!((l(longs + 4), l(longs + 12)), (-128, 7));
         assert_eq!(&b[bytes + 4..bytes + 9], &[9; 5]);
     }
 }
