@@ -248,30 +248,7 @@ fn bench_runtimes_compares_the_same_archs_on_each_runtime() {
 /// file. The bounds are the measured worst cases with room (README, "Precision").
 #[test]
 fn int8_outputs_are_close_to_fp32_and_agree_between_runtimes() {
-    use edgenas_runtime::Precision;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(41);
-    for (space, archs, bound) in [
-        (Space::Nb201, 6, 0.15),
-        (Space::Fbnet, 2, 0.03),
-        (Space::Ofa, 1, 0.03),
-    ] {
-        for _ in 0..archs {
-            let arch = space.sample(&mut rng);
-            let net = arch.build();
-            let fp32 = output_of(&net, Runtime::ORT, Precision::Fp32);
-            let int8 = output_of(&net, Runtime::ORT, Precision::Int8);
-            let tract8 = output_of(&net, Runtime::Tract, Precision::Int8);
-            let e = rel_err(&fp32, &int8);
-            let between = rel_err(&tract8, &int8);
-            eprintln!("{space:?} {arch}: int8 vs fp32 {e:.4}, ort vs tract int8 {between:.4}");
-            assert!(e <= bound, "{arch}: int8 is {e} from fp32 (bound {bound})");
-            assert!(
-                between <= 0.03,
-                "{arch}: ONNX Runtime's int8 is {between} from tract's"
-            );
-            assert_top1_kept(&arch.to_string(), &fp32, &int8);
-        }
-    }
+    check_int8_outputs(Runtime::ORT, Runtime::Tract, 0.03, 41);
 }
 
 /// `export --precision int8` (the aarch64 build's too, in the emulated tier) writes a QDQ .onnx

@@ -271,28 +271,6 @@ fn a_missing_library_is_one_clear_line() {
 /// weights and ranges. The bounds are the measured worst cases with room (README, "Precision").
 #[test]
 fn int8_tflite_is_close_to_fp32_and_agrees_with_onnxruntime_int8() {
-    use edgenas_runtime::{Precision, Runtime};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(43);
-    for (space, archs, bound) in [
-        (Space::Nb201, 6, 0.15),
-        (Space::Fbnet, 2, 0.03),
-        (Space::Ofa, 1, 0.03),
-    ] {
-        for _ in 0..archs {
-            let arch = space.sample(&mut rng);
-            let net = arch.build();
-            let fp32 = output_of(&net, Runtime::TFLITE, Precision::Fp32);
-            let int8 = output_of(&net, Runtime::TFLITE, Precision::Int8);
-            let ort8 = output_of(&net, Runtime::ORT, Precision::Int8);
-            let e = rel_err(&fp32, &int8);
-            let between = rel_err(&ort8, &int8);
-            eprintln!("{space:?} {arch}: int8 vs fp32 {e:.4}, tflite vs ort int8 {between:.4}");
-            assert!(e <= bound, "{arch}: int8 is {e} from fp32 (bound {bound})");
-            assert!(
-                between <= 0.05,
-                "{arch}: TensorFlow Lite's int8 is {between} from ONNX Runtime's"
-            );
-            assert_top1_kept(&arch.to_string(), &fp32, &int8);
-        }
-    }
+    use edgenas_runtime::Runtime;
+    check_int8_outputs(Runtime::TFLITE, Runtime::ORT, 0.05, 43);
 }

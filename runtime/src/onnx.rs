@@ -125,25 +125,12 @@ struct GraphBuilder {
 
 impl GraphBuilder {
     fn push(&mut self, op_type: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) {
-        self.graph.node.push(NodeProto {
-            input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: vec![output.to_string()],
-            name: output.to_string(),
-            op_type: op_type.to_string(),
-            attribute: attrs,
-            ..Default::default()
-        });
+        self.graph.node.push(node(op_type, inputs, output, attrs));
     }
 
     fn init(&mut self, name: String, dims: &[usize], data: Vec<f32>) -> String {
         debug_assert_eq!(dims.iter().product::<usize>(), data.len());
-        self.graph.initializer.push(TensorProto {
-            dims: dims.iter().map(|&d| d as i64).collect(),
-            data_type: DataType::Float as i32,
-            name: name.clone(),
-            float_data: data,
-            ..Default::default()
-        });
+        self.graph.initializer.push(f32_tensor(&name, dims, data));
         name
     }
 
@@ -317,7 +304,35 @@ fn pool_attrs(kernel: usize, stride: usize, padding: usize) -> Vec<AttributeProt
     ]
 }
 
-fn int(name: &str, i: i64) -> AttributeProto {
+/// A node named after its one output (the quantizer writes its nodes with it too).
+pub(crate) fn node(
+    op_type: &str,
+    inputs: &[&str],
+    output: &str,
+    attribute: Vec<AttributeProto>,
+) -> NodeProto {
+    NodeProto {
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.to_string()],
+        name: output.to_string(),
+        op_type: op_type.to_string(),
+        attribute,
+        ..Default::default()
+    }
+}
+
+/// A float tensor (initializer) of `dims`.
+pub(crate) fn f32_tensor(name: &str, dims: &[usize], data: Vec<f32>) -> TensorProto {
+    TensorProto {
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: DataType::Float as i32,
+        name: name.into(),
+        float_data: data,
+        ..Default::default()
+    }
+}
+
+pub(crate) fn int(name: &str, i: i64) -> AttributeProto {
     AttributeProto {
         name: name.into(),
         r#type: AttributeType::Int as i32,

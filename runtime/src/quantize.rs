@@ -24,12 +24,12 @@
 use std::collections::HashMap;
 
 use tract_onnx::pb::{
-    attribute_proto::AttributeType, tensor_proto::DataType, AttributeProto, ModelProto, NodeProto,
-    StringStringEntryProto, TensorProto, TypeProto, ValueInfoProto,
+    tensor_proto::DataType, ModelProto, NodeProto, StringStringEntryProto, TensorProto, TypeProto,
+    ValueInfoProto,
 };
 
 use crate::ir::Network;
-use crate::onnx::{self, INPUT_NAME, OUTPUT_NAME};
+use crate::onnx::{self, f32_tensor, int, node, INPUT_NAME, OUTPUT_NAME};
 use crate::tract_backend::{TractModel, TractOptions};
 use crate::RuntimeError;
 
@@ -329,32 +329,15 @@ fn quantise_weights(
     };
     let outs = w.dims[0] as usize;
     let per = w.float_data.len() / outs;
-    let channel_scales: Vec<f32> = w
-        .float_data
-        .chunks(per)
-        .map(|c| c.iter().fold(0.0f32, |m, v| m.max(v.abs())))
-        .collect();
-    let scales: Vec<f32> = if per_channel {
-        channel_scales.iter().map(|&m| scale_of(m)).collect()
+    let (q, scales) = if per_channel {
+        symmetric_int8(&w.float_data, outs, |i| i / per)
     } else {
-        let m = channel_scales.iter().copied().fold(0.0f32, f32::max);
-        vec![scale_of(m)]
+        symmetric_int8(&w.float_data, 1, |_| 0)
     };
-    let scale_of_row = |o: usize| scales[if per_channel { o } else { 0 }];
-    let q: Vec<i8> = w
-        .float_data
-        .chunks(per)
-        .enumerate()
-        .flat_map(|(o, c)| {
-            let s = scale_of_row(o);
-            c.iter()
-                .map(move |v| (v / s).round().clamp(-127.0, 127.0) as i8)
-        })
-        .collect();
     let dims: Vec<usize> = w.dims.iter().map(|&d| d as usize).collect();
     let sdims: &[usize] = if per_channel { &[outs] } else { &[] };
     let axis = if per_channel {
-        vec![int_attr("axis", 0)]
+        vec![int("axis", 0)]
     } else {
         vec![]
     };
@@ -434,43 +417,29 @@ fn quantise_weights(
     dq_nodes
 }
 
-/// Symmetric int8 scale for values up to `max_abs` in magnitude.
-fn scale_of(max_abs: f32) -> f32 {
-    if max_abs > 0.0 {
-        max_abs / 127.0
-    } else {
-        1.0
+/// Symmetric int8 values of `values` (zero point 0, ±127), one scale per channel: element `i`
+/// belongs to channel `channel(i)` of `channels`. Returns the values and the scales. Both the
+/// QDQ ONNX and the int8 `.tflite` quantise their weights with it.
+pub(crate) fn symmetric_int8(
+    values: &[f32],
+    channels: usize,
+    channel: impl Fn(usize) -> usize,
+) -> (Vec<i8>, Vec<f32>) {
+    let mut max = vec![0f32; channels];
+    for (i, v) in values.iter().enumerate() {
+        let c = channel(i);
+        max[c] = max[c].max(v.abs());
     }
-}
-
-fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
-    NodeProto {
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.to_string()],
-        name: output.to_string(),
-        op_type: op.to_string(),
-        attribute,
-        ..Default::default()
-    }
-}
-
-fn int_attr(name: &str, i: i64) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Int as i32,
-        i,
-        ..Default::default()
-    }
-}
-
-fn f32_tensor(name: &str, dims: &[usize], data: Vec<f32>) -> TensorProto {
-    TensorProto {
-        dims: dims.iter().map(|&d| d as i64).collect(),
-        data_type: DataType::Float as i32,
-        name: name.into(),
-        float_data: data,
-        ..Default::default()
-    }
+    let scales: Vec<f32> = max
+        .iter()
+        .map(|&m| if m > 0.0 { m / 127.0 } else { 1.0 })
+        .collect();
+    let q = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v / scales[channel(i)]).round().clamp(-127.0, 127.0) as i8)
+        .collect();
+    (q, scales)
 }
 
 /// int8 values as raw bytes: a byte a weight on disk, where `int32_data` would take four.

@@ -204,3 +204,44 @@ pub fn output_of(
         .unwrap_or_else(|e| panic!("{runtime} at {precision}: {e}"));
     model.run().unwrap().1
 }
+
+/// Seeded archs of every space built at int8 and run by `runtime`: each output stays within
+/// the int8 error bound of the fp32 one (15 % NB201, whose unnormalised residual sums grow
+/// large; 3 % FBNet and OFA), within `peer_bound` of `peer`'s int8 run of the same weights and
+/// ranges, and keeps its top-1 class (see [`assert_top1_kept`]). The bounds are the measured
+/// worst cases with room (README, "Precision").
+pub fn check_int8_outputs(
+    runtime: edgenas_runtime::Runtime,
+    peer: edgenas_runtime::Runtime,
+    peer_bound: f32,
+    seed: u64,
+) {
+    use edgenas_nas::Space;
+    use edgenas_runtime::Precision;
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    for (space, archs, bound) in [
+        (Space::Nb201, 6, 0.15),
+        (Space::Fbnet, 2, 0.03),
+        (Space::Ofa, 1, 0.03),
+    ] {
+        for _ in 0..archs {
+            let arch = space.sample(&mut rng);
+            let net = arch.build();
+            let fp32 = output_of(&net, runtime, Precision::Fp32);
+            let int8 = output_of(&net, runtime, Precision::Int8);
+            let peer8 = output_of(&net, peer, Precision::Int8);
+            let e = rel_err(&fp32, &int8);
+            let between = rel_err(&peer8, &int8);
+            eprintln!(
+                "{space:?} {arch}: int8 vs fp32 {e:.4}, {runtime} vs {peer} int8 {between:.4}"
+            );
+            assert!(e <= bound, "{arch}: int8 is {e} from fp32 (bound {bound})");
+            assert!(
+                between <= peer_bound,
+                "{arch}: {runtime}'s int8 is {between} from {peer}'s (bound {peer_bound})"
+            );
+            assert_top1_kept(&arch.to_string(), &fp32, &int8);
+        }
+    }
+}

@@ -193,30 +193,6 @@ impl Quant {
     }
 }
 
-/// Symmetric int8 values of `values`, one scale per channel (`channel(i)` of element `i`,
-/// `channels` of them); the scales.
-fn symmetric(
-    values: &[f32],
-    channels: usize,
-    channel: impl Fn(usize) -> usize,
-) -> (Vec<u8>, Vec<f32>) {
-    let mut max = vec![0f32; channels];
-    for (i, v) in values.iter().enumerate() {
-        let c = channel(i);
-        max[c] = max[c].max(v.abs());
-    }
-    let scales: Vec<f32> = max
-        .iter()
-        .map(|&m| if m > 0.0 { m / 127.0 } else { 1.0 })
-        .collect();
-    let q = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (v / scales[channel(i)]).round().clamp(-127.0, 127.0) as i8 as u8)
-        .collect();
-    (q, scales)
-}
-
 /// A convolution's geometry: kernel, input and output channels per group, stride, TFLite
 /// padding and the fused activation.
 struct ConvSpec {
@@ -519,7 +495,8 @@ impl<'a> Builder<'a> {
             }
             None => (1, Box::new(|_| 0)),
         };
-        let (q, scales) = symmetric(w, channels, channel);
+        let (q, scales) = crate::quantize::symmetric_int8(w, channels, channel);
+        let q: Vec<u8> = q.into_iter().map(|v| v as u8).collect();
         let wq = Quant {
             zero_points: vec![0; scales.len()],
             scales: scales.clone(),
