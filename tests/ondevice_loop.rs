@@ -220,6 +220,12 @@ fn the_loop_measures_here_and_reuses_what_it_measured() {
         assert!(v[k].as_f64().is_some(), "{k}: {v}");
     }
     assert!((0.0..=1.0).contains(&v["coverage"].as_f64().unwrap()));
+    // Six archs: a calibrated 90 % interval covers 4 to 6 of them (binomial, 95 %).
+    assert_eq!(
+        v["coverage_range"],
+        serde_json::json!([4.0 / 6.0, 1.0]),
+        "{v}"
+    );
     assert!(v["retest"].is_null(), "{v}");
     // The validation batch carried the anchor: counted as such, not as a validation figure;
     // every prediction was set at its batch's level; the drift comes from the anchor's figures

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use edgenas_nas::{Arch, Space};
-use edgenas_predictor::metrics::{kendall_tau_b, spearman};
+use edgenas_predictor::metrics::{calibrated_coverage_range, kendall_tau_b, spearman};
 use edgenas_profiler::embedding::HardwareEmbedding;
 use rand::SeedableRng;
 
@@ -92,6 +92,9 @@ pub struct Validation {
     pub within_10pct: f64,
     /// Share of measured figures inside the predicted interval.
     pub coverage: f64,
+    /// Where a calibrated interval's coverage of this many archs falls 95 % of the time
+    /// (binomial; figures of one batch share its level, so the true range is wider still).
+    pub coverage_range: (f64, f64),
     /// Archs whose output does not depend on their input (left out of MAPE and ±10 %).
     pub constant_archs: usize,
     /// The same archs measured again (`validate --retest`): the first figures scored as if
@@ -438,6 +441,7 @@ impl Session {
             mape: score.mape,
             within_10pct: score.within_10pct,
             coverage,
+            coverage_range: calibrated_coverage_range(archs.len(), crate::adapted::INTERVAL, 0.95),
             constant_archs,
             retest,
             drift,

@@ -80,6 +80,37 @@ pub fn within(pred: &[f32], truth: &[f32], tolerance: f32) -> f64 {
     hits as f64 / pred.len() as f64
 }
 
+/// The central `level` range of the share of `n` independent figures that fall inside
+/// calibrated `nominal` intervals: binomial quantiles, as shares. A coverage measured on `n`
+/// archs outside it is evidence that the interval is not calibrated; inside it, a coverage of
+/// 84 % is no evidence against a 90 % interval.
+pub fn calibrated_coverage_range(n: usize, nominal: f64, level: f64) -> (f64, f64) {
+    if n == 0 || !(0.0..=1.0).contains(&nominal) || !(0.0..1.0).contains(&level) {
+        return (0.0, 1.0);
+    }
+    let tail = (1.0 - level) / 2.0;
+    // The pmf in log space: exact for the few hundred archs a validation measures.
+    let (ln_p, ln_q) = (nominal.ln(), (1.0 - nominal).ln());
+    let mut ln_choose = 0.0; // ln C(n, k)
+    let mut cdf = 0.0;
+    let (mut lo, mut hi) = (None, None);
+    for k in 0..=n {
+        if k > 0 {
+            ln_choose += ((n - k + 1) as f64).ln() - (k as f64).ln();
+        }
+        let term = |ln: f64, count: usize| if count == 0 { 0.0 } else { count as f64 * ln };
+        cdf += (ln_choose + term(ln_p, k) + term(ln_q, n - k)).exp();
+        if lo.is_none() && cdf >= tail - 1e-12 {
+            lo = Some(k);
+        }
+        if hi.is_none() && cdf >= 1.0 - tail - 1e-12 {
+            hi = Some(k);
+        }
+    }
+    let share = |k: Option<usize>| k.unwrap_or(n) as f64 / n as f64;
+    (share(lo), share(hi))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +141,19 @@ mod tests {
     #[test]
     fn within_tolerance() {
         assert_eq!(within(&[1.05, 2.5, 3.0], &[1.0, 2.0, 3.0], 0.1), 2.0 / 3.0);
+    }
+
+    #[test]
+    fn the_coverage_a_calibrated_interval_gives_is_the_binomial_range() {
+        // scipy.stats.binom.ppf([0.025, 0.975], n, 0.9): 84 and 95 for 100, 49 and 58 for 60.
+        assert_eq!(calibrated_coverage_range(100, 0.9, 0.95), (0.84, 0.95));
+        assert_eq!(
+            calibrated_coverage_range(60, 0.9, 0.95),
+            (49.0 / 60.0, 58.0 / 60.0)
+        );
+        assert_eq!(calibrated_coverage_range(6, 0.9, 0.95), (4.0 / 6.0, 1.0));
+        // A certain interval covers everything; no archs say nothing.
+        assert_eq!(calibrated_coverage_range(10, 1.0, 0.95), (1.0, 1.0));
+        assert_eq!(calibrated_coverage_range(0, 0.9, 0.95), (0.0, 1.0));
     }
 }
