@@ -40,18 +40,30 @@ pub const LEVELLED_REL_SD: f64 = 0.01;
 /// every journal record read is asked whether it is one.
 pub fn anchor(space: Space) -> Arch {
     static ANCHORS: [OnceLock<Arch>; 3] = [const { OnceLock::new() }; 3];
-    let slot = match space {
-        Space::Nb201 => 0,
-        Space::Fbnet => 1,
-        Space::Ofa => 2,
-    };
-    ANCHORS[slot]
+    ANCHORS[slot(space)]
         .get_or_init(|| {
             let mut refs = space.references();
             refs.sort_by(|a, b| macs(a).total_cmp(&macs(b)));
             refs.swap_remove(refs.len() / 2)
         })
         .clone()
+}
+
+/// Whether `subject` (an arch's string) is one of `space`'s reference archs.
+pub fn is_reference(space: Space, subject: &str) -> bool {
+    static REFERENCES: [OnceLock<Vec<String>>; 3] = [const { OnceLock::new() }; 3];
+    REFERENCES[slot(space)]
+        .get_or_init(|| space.references().iter().map(|a| a.to_string()).collect())
+        .iter()
+        .any(|r| r == subject)
+}
+
+fn slot(space: Space) -> usize {
+    match space {
+        Space::Nb201 => 0,
+        Space::Fbnet => 1,
+        Space::Ofa => 2,
+    }
 }
 
 /// The anchor's figure among `references` (arch, ms): the level they were measured at.

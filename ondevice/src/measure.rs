@@ -170,15 +170,20 @@ struct Recorded {
 }
 
 impl Recorded {
-    /// `figure`, from the record `m`, in journal order.
-    fn add(&mut self, m: &Measurement, figure: Measured) {
+    /// `figure`, from the record `m`, in journal order. An anchor figure `appended` to a batch
+    /// of other archs gives the drift but is not reused as the reference's figure: the
+    /// embedding's ten figures must come from one batch, and support scaled by the anchor's
+    /// figure in its own batch would not be levelled at all.
+    fn add(&mut self, m: &Measurement, figure: Measured, appended: bool) {
         if is_anchor(m) {
             self.anchors
                 .entry(m.subject.clone())
                 .or_default()
                 .push(figure.median_ms);
         }
-        self.newest.insert(m.subject.clone(), figure);
+        if !appended {
+            self.newest.insert(m.subject.clone(), figure);
+        }
     }
 }
 
@@ -331,10 +336,13 @@ impl Measurer {
                         records.push(m);
                     }
                 }
-                for (m, anchor_ms) in records.iter().zip(batch_anchors(&records)) {
+                let appended = appended_anchors(&records);
+                for ((m, anchor_ms), appended) in
+                    records.iter().zip(batch_anchors(&records)).zip(appended)
+                {
                     let mut figure = from_record(m, Origin::Journal);
                     figure.anchor_ms = anchor_ms;
-                    found.add(m, figure);
+                    found.add(m, figure, appended);
                 }
             }
             self.recorded = Some(found);
@@ -591,6 +599,12 @@ impl Measurer {
             .zip(&samples)
             .find(|(a, _)| ***a == anchor)
             .map(|(_, s)| s.stats.median_ms);
+        // As `appended_anchors` reads the batch back from the journal.
+        let others: Vec<&&Arch> = archs.iter().filter(|a| ***a != anchor).collect();
+        let appended = !others.is_empty()
+            && !others
+                .iter()
+                .any(|a| anchor::is_reference(a.space(), &a.to_string()));
         let mut out = Vec::with_capacity(archs.len());
         for ((s, sample), model) in subjects.iter().zip(samples).zip(&models) {
             let m = record(
@@ -609,7 +623,7 @@ impl Measurer {
                         anchor_ms,
                         ..from_record(&m, Origin::Journal)
                     };
-                    recorded.add(&m, figure);
+                    recorded.add(&m, figure, appended);
                 }
             }
             out.push(Measured {
@@ -740,6 +754,46 @@ fn from_record(m: &Measurement, origin: Origin) -> Measured {
 /// time, are one batch. A run of records that does not split so (another process appended
 /// between them) gets no anchor rather than a wrong one.
 fn batch_anchors(records: &[Measurement]) -> Vec<Option<f64>> {
+    let mut out = vec![None; records.len()];
+    for batch in batches(records) {
+        let anchor_ms = batch
+            .clone()
+            .map(|i| &records[i])
+            .find(|m| is_anchor(m))
+            .map(|m| m.stats().median_ms);
+        for i in batch {
+            out[i] = anchor_ms;
+        }
+    }
+    out
+}
+
+/// Which records are an anchor figure taken beside archs none of which is a reference: the
+/// anchor appended to a support or validation batch, not timed among the references.
+fn appended_anchors(records: &[Measurement]) -> Vec<bool> {
+    let mut out = vec![false; records.len()];
+    for batch in batches(records) {
+        let others: Vec<&Measurement> = batch
+            .clone()
+            .map(|i| &records[i])
+            .filter(|m| !is_anchor(m))
+            .collect();
+        let among_references = others
+            .iter()
+            .any(|m| Space::from_name(&m.space).is_ok_and(|s| anchor::is_reference(s, &m.subject)));
+        if !others.is_empty() && !among_references {
+            for i in batch.filter(|&i| is_anchor(&records[i])) {
+                out[i] = true;
+            }
+        }
+    }
+    out
+}
+
+/// The journal's interleaved batches, as index ranges: records alike in Fingerprint,
+/// conditions, protocol and batch size, cut into runs of that size. A run cut short (another
+/// process appended in between) is no batch.
+fn batches(records: &[Measurement]) -> Vec<std::ops::Range<usize>> {
     let same_batch = |a: &Measurement, b: &Measurement| {
         a.fingerprint == b.fingerprint
             && a.before == b.before
@@ -748,7 +802,7 @@ fn batch_anchors(records: &[Measurement]) -> Vec<Option<f64>> {
             && a.sample.rounds.as_ref().map(|r| (r.subjects, r.rounds))
                 == b.sample.rounds.as_ref().map(|r| (r.subjects, r.rounds))
     };
-    let mut out = vec![None; records.len()];
+    let mut out = Vec::new();
     let mut start = 0;
     while start < records.len() {
         let mut end = start + 1;
@@ -761,16 +815,7 @@ fn batch_anchors(records: &[Measurement]) -> Vec<Option<f64>> {
             .as_ref()
             .map_or(0, |r| r.subjects);
         if subjects > 0 && (end - start) % subjects == 0 {
-            for batch in (start..end).collect::<Vec<_>>().chunks(subjects) {
-                let anchor_ms = batch
-                    .iter()
-                    .map(|&i| &records[i])
-                    .find(|m| is_anchor(m))
-                    .map(|m| m.stats().median_ms);
-                for &i in batch {
-                    out[i] = anchor_ms;
-                }
-            }
+            out.extend((start..end).step_by(subjects).map(|b| b..b + subjects));
         }
         start = end;
     }
@@ -899,5 +944,58 @@ mod tests {
                 None
             ]
         );
+    }
+
+    #[test]
+    fn the_anchor_timed_beside_other_archs_is_not_taken_for_the_references_figure() {
+        use rand::SeedableRng;
+        let anchor = anchor::anchor(Space::Nb201).to_string();
+        let refs: Vec<String> = Space::Nb201
+            .references()
+            .iter()
+            .map(|a| a.to_string())
+            .filter(|a| *a != anchor)
+            .collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut support = Vec::new();
+        while support.len() < 2 {
+            let a = Space::Nb201.sample(&mut rng).to_string();
+            if !anchor::is_reference(Space::Nb201, &a) && !support.contains(&a) {
+                support.push(a);
+            }
+        }
+        let records = vec![
+            // The references' batch, the anchor among them.
+            rec(&refs[0], 1.0, 3, 0.5),
+            rec(&anchor, 2.0, 3, 0.5),
+            rec(&refs[1], 1.1, 3, 0.5),
+            // A support batch with the anchor appended, in a slow phase.
+            rec(&support[0], 3.0, 3, 0.7),
+            rec(&support[1], 3.3, 3, 0.7),
+            rec(&anchor, 2.4, 3, 0.7),
+            // The anchor alone is its own batch, not appended to one.
+            rec(&anchor, 2.3, 1, 0.9),
+        ];
+        let appended = appended_anchors(&records);
+        assert_eq!(
+            appended,
+            vec![false, false, false, false, false, true, false]
+        );
+        let mut found = Recorded::default();
+        let anchors = batch_anchors(&records);
+        for (i, m) in records.iter().enumerate() {
+            let mut figure = from_record(m, Origin::Journal);
+            figure.anchor_ms = anchors[i];
+            found.add(m, figure, appended[i]);
+            if i == 5 {
+                // The reference keeps its figure among the references; the support keeps its
+                // batch's anchor (2.4), so it is levelled by 2.0 / 2.4.
+                assert_eq!(found.newest[&anchor].median_ms, 2.0);
+                assert_eq!(found.newest[&support[1]].anchor_ms, Some(2.4));
+            }
+        }
+        assert_eq!(found.newest[&anchor].median_ms, 2.3);
+        // Every anchor figure, one per batch, gives the drift.
+        assert_eq!(found.anchors[&anchor], vec![2.0, 2.4, 2.3]);
     }
 }
