@@ -284,7 +284,7 @@ pub struct Sample {
 /// How an interleaved sample was taken.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoundsInfo {
-    /// Subjects measured together, in rotation.
+    /// Subjects measured together, in interleaved rounds.
     pub subjects: usize,
     /// Rounds (= entries of `samples_ms`).
     pub rounds: usize,
@@ -294,8 +294,9 @@ pub struct RoundsInfo {
     pub burst_runs: usize,
 }
 
-/// Interleaved rounds (DESIGN step 8): several subjects are timed in rotation, A B C … A B C …,
-/// each round a short burst per subject. On a machine whose slow phases last seconds a whole
+/// Interleaved rounds (DESIGN step 8): several subjects are timed in turn, every subject once a
+/// round (A B C … C A B … B … A …: each round's order starts elsewhere and steps by another
+/// stride, so no subject always follows the same one), each round a short burst per subject. On a machine whose slow phases last seconds a whole
 /// classic sample can land inside one; rounds spread every subject over the same phases, and
 /// the figure of a subject is the median over rounds of its burst minima: the minimum of a
 /// burst discards the runs a slow phase hit within the round, the median over rounds discards
@@ -492,10 +493,15 @@ impl Protocol {
         let mut timed = vec![0usize; n];
         let mut round = 0usize;
         let mut worst_ci = f64::INFINITY;
+        // Strides coprime with n: each round's order is a permutation.
+        let strides: Vec<usize> = (1..n.max(2)).filter(|&s| gcd(s, n) == 1).collect();
         loop {
-            // Rotate the order so that no subject always follows the same one.
+            // Start at another subject and step by another stride each round, so that no
+            // subject always follows the same one. A plain rotation kept every subject behind
+            // the same neighbour, whose cache and clock state it then inherited every round.
+            let stride = strides[round % strides.len()];
             for k in 0..n {
-                let i = (k + round) % n;
+                let i = (round + k * stride) % n;
                 let mut fastest = f64::INFINITY;
                 for _ in 0..burst[i] {
                     fastest = fastest.min(fastest_of(&mut *runs[i])?);
@@ -770,6 +776,14 @@ pub fn drift_flags(
     flags
 }
 
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -944,6 +958,50 @@ mod tests {
         let seq: String = order.borrow().iter().collect();
         let after_warmup = &seq[seq.len() / 2..];
         assert!(after_warmup.contains("ab") && after_warmup.contains("ba"));
+    }
+
+    #[test]
+    fn no_subject_always_follows_the_same_one() {
+        let p = Protocol {
+            warmup_runs: 1,
+            warmup_time: Duration::ZERO,
+            min_time: Duration::ZERO,
+            max_time: Duration::from_secs(5),
+            ..Protocol::default()
+        };
+        let rounds = Rounds {
+            min_rounds: 8,
+            max_rounds: 8,
+            burst_ms: 0.0,
+        };
+        let order = std::cell::RefCell::new(Vec::new());
+        let mut subjects: Vec<Box<dyn FnMut() -> Result<(), ()>>> = (0..5)
+            .map(|i| {
+                let order = &order;
+                Box::new(move || {
+                    order.borrow_mut().push(i);
+                    Ok(())
+                }) as Box<dyn FnMut() -> Result<(), ()>>
+            })
+            .collect();
+        let mut runs: Vec<&mut dyn FnMut() -> Result<(), ()>> =
+            subjects.iter_mut().map(|s| s.as_mut() as _).collect();
+        p.sample_interleaved(&rounds, &mut runs, &mut |_| {})
+            .unwrap();
+        // The timed rounds, one entry per burst, after warm-up's runs.
+        let mut seq = order.borrow().clone();
+        seq.dedup();
+        let timed = &seq[seq.len() - 8 * 5..];
+        for s in 0..5 {
+            let before: std::collections::BTreeSet<usize> = timed
+                .windows(2)
+                .filter(|w| w[1] == s)
+                .map(|w| w[0])
+                .collect();
+            // A rotation gives each subject two (its neighbour, and another at a round's
+            // start); strides 1-4 give four.
+            assert!(before.len() >= 3, "subject {s} follows only {before:?}");
+        }
     }
 
     #[test]
