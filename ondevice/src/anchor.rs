@@ -58,6 +58,15 @@ pub fn is_reference(space: Space, subject: &str) -> bool {
         .any(|r| r == subject)
 }
 
+/// Whether the anchor's figure in a batch of `subjects` (arch strings, the anchor's among
+/// them) was appended to it: the batch holds other archs and none of them is a reference. Such
+/// a figure gives the batch's level and the drift, never the reference's own figure.
+pub fn appended_to<'a>(space: Space, subjects: impl IntoIterator<Item = &'a str>) -> bool {
+    let anchor = anchor(space).to_string();
+    let mut others = subjects.into_iter().filter(|s| *s != anchor).peekable();
+    others.peek().is_some() && !others.any(|s| is_reference(space, s))
+}
+
 fn slot(space: Space) -> usize {
     match space {
         Space::Nb201 => 0,

@@ -599,12 +599,8 @@ impl Measurer {
             .zip(&samples)
             .find(|(a, _)| ***a == anchor)
             .map(|(_, s)| s.stats.median_ms);
-        // As `appended_anchors` reads the batch back from the journal.
-        let others: Vec<&&Arch> = archs.iter().filter(|a| ***a != anchor).collect();
-        let appended = !others.is_empty()
-            && !others
-                .iter()
-                .any(|a| anchor::is_reference(a.space(), &a.to_string()));
+        let names: Vec<String> = archs.iter().map(|a| a.to_string()).collect();
+        let appended = anchor::appended_to(archs[0].space(), names.iter().map(String::as_str));
         let mut out = Vec::with_capacity(archs.len());
         for ((s, sample), model) in subjects.iter().zip(samples).zip(&models) {
             let m = record(
@@ -773,17 +769,10 @@ fn batch_anchors(records: &[Measurement]) -> Vec<Option<f64>> {
 fn appended_anchors(records: &[Measurement]) -> Vec<bool> {
     let mut out = vec![false; records.len()];
     for batch in batches(records) {
-        let others: Vec<&Measurement> = batch
-            .clone()
-            .map(|i| &records[i])
-            .filter(|m| !is_anchor(m))
-            .collect();
-        let among_references = others
-            .iter()
-            .any(|m| Space::from_name(&m.space).is_ok_and(|s| anchor::is_reference(s, &m.subject)));
-        if !others.is_empty() && !among_references {
-            for i in batch.filter(|&i| is_anchor(&records[i])) {
-                out[i] = true;
+        for i in batch.clone().filter(|&i| is_anchor(&records[i])) {
+            if let Ok(space) = Space::from_name(&records[i].space) {
+                let subjects = batch.clone().map(|j| records[j].subject.as_str());
+                out[i] = anchor::appended_to(space, subjects);
             }
         }
     }
@@ -902,15 +891,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_batch_is_found_in_the_journal_with_its_anchor() {
+    /// NB201's anchor and its other nine references, as strings.
+    fn anchor_and_other_references() -> (String, Vec<String>) {
         let anchor = anchor::anchor(Space::Nb201).to_string();
-        let others: Vec<String> = Space::Nb201
+        let others = Space::Nb201
             .references()
             .iter()
             .map(|a| a.to_string())
             .filter(|a| *a != anchor)
             .collect();
+        (anchor, others)
+    }
+
+    #[test]
+    fn a_batch_is_found_in_the_journal_with_its_anchor() {
+        let (anchor, others) = anchor_and_other_references();
         let records = vec![
             // A batch of three with the anchor, last.
             rec(&others[0], 1.0, 3, 0.5),
@@ -949,13 +944,7 @@ mod tests {
     #[test]
     fn the_anchor_timed_beside_other_archs_is_not_taken_for_the_references_figure() {
         use rand::SeedableRng;
-        let anchor = anchor::anchor(Space::Nb201).to_string();
-        let refs: Vec<String> = Space::Nb201
-            .references()
-            .iter()
-            .map(|a| a.to_string())
-            .filter(|a| *a != anchor)
-            .collect();
+        let (anchor, refs) = anchor_and_other_references();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let mut support = Vec::new();
         while support.len() < 2 {

@@ -296,12 +296,12 @@ pub struct RoundsInfo {
 
 /// Interleaved rounds (DESIGN step 8): several subjects are timed in turn, every subject once a
 /// round (A B C … C A B … B … A …: each round's order starts elsewhere and steps by another
-/// stride, so no subject always follows the same one), each round a short burst per subject. On a machine whose slow phases last seconds a whole
-/// classic sample can land inside one; rounds spread every subject over the same phases, and
-/// the figure of a subject is the median over rounds of its burst minima: the minimum of a
-/// burst discards the runs a slow phase hit within the round, the median over rounds discards
-/// rounds that were slow throughout. The CI is the median's over rounds, so it widens when
-/// rounds disagree.
+/// stride, so no subject always follows the same one), each round a short burst per subject.
+/// On a machine whose slow phases last seconds a whole classic sample can land inside one;
+/// rounds spread every subject over the same phases, and the figure of a subject is the median
+/// over rounds of its burst minima: the minimum of a burst discards the runs a slow phase hit
+/// within the round, the median over rounds discards rounds that were slow throughout. The CI
+/// is the median's over rounds, so it widens when rounds disagree.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rounds {
     pub min_rounds: usize,
