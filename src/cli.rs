@@ -299,8 +299,9 @@ pub struct RunArgs {
     /// Picks to verify by measurement.
     #[arg(long, default_value_t = 3)]
     pub verify: usize,
-    /// Take at most N figures anew (references, support and verification together; reused
-    /// ones are free): verification stops when they are spent, and says so.
+    /// Take at most N figures of networks anew (references, support and verification
+    /// together; reused ones are free, kernels counted apart): verification stops when they are
+    /// spent, and says so.
     #[arg(long, value_name = "N")]
     pub max_measurements: Option<usize>,
     /// Where to write the winner, as .onnx, or .tflite under --runtime tflite (default: runs/ in

@@ -432,3 +432,48 @@ fn bad_input_is_refused_in_one_line() {
     let e = fails(home.path(), &with(&["search", "--budget-ms", "0.001"], &o));
     assert!(e.contains("fastest"), "{e}");
 }
+
+/// FBNet's kernels are timed alone once per device state, journaled, and read back by the next
+/// adapt; the adapted model predicts from their sum, here and after a reload.
+#[test]
+fn fbnet_kernels_are_timed_once_and_reused() {
+    let home = TempDir::new("kernels");
+    let fb = with(&["--space", "fbnet"], SHORT);
+    ok(home.path(), &with(&["embed"], &fb));
+    let a = json(&ok(
+        home.path(),
+        &with(&["adapt", "--samples", "4", "--json"], &fb),
+    ));
+    assert_eq!(a["kernels"], 102, "{a}");
+    assert!(a["kernel_seconds"].as_f64().unwrap() > 0.0, "{a}");
+    assert!(a["hyper"]["kernel_var"].as_f64().is_some(), "{a}");
+    // Every kernel is a journal record of its own kind, under the device's Fingerprint.
+    let csv = ok(home.path(), &["journal", "export", "--format", "csv"]);
+    let kernel_rows = csv.lines().filter(|l| l.contains("fbnet-kernel:")).count();
+    assert_eq!(kernel_rows, 102, "{csv}");
+    // The next adapt takes them from the journal; the text says so.
+    let again = ok(home.path(), &with(&["adapt", "--samples", "4"], &fb));
+    assert!(
+        again.contains("102 kernels") && again.contains("from the journal"),
+        "{again}"
+    );
+    let csv = ok(home.path(), &["journal", "export", "--format", "csv"]);
+    assert_eq!(
+        csv.lines().filter(|l| l.contains("fbnet-kernel:")).count(),
+        102
+    );
+    // The stored predictor (reloaded) predicts FBNet archs, a heavier one slower.
+    let light = "k3_e1-skip-skip-skip-skip-k3_e1-skip-skip-skip-k3_e1-skip-skip-skip-k3_e1-skip-skip-skip-k3_e1-skip-skip-skip-k3_e1";
+    let heavy = "k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6";
+    let p = json(&ok(
+        home.path(),
+        &with(&["predict", light, heavy, "--json"], SHORT),
+    ));
+    let ms: Vec<f64> = p
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["predicted_ms"].as_f64().unwrap())
+        .collect();
+    assert!(ms[1] > 3.0 * ms[0], "{p}");
+}

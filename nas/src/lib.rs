@@ -5,12 +5,14 @@
 
 pub mod blocks;
 pub mod fbnet;
+pub mod kernels;
 pub mod nb201;
 pub mod ofa;
 pub mod search;
 mod short_id;
 
 pub use fbnet::{FbnetArch, FbnetBlock};
+pub use kernels::{Kernel, KERNEL_PREFIX};
 pub use nb201::{Nb201Arch, Nb201Op};
 pub use ofa::OfaArch;
 pub use short_id::short_id;

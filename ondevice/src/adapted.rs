@@ -13,14 +13,14 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use crate::features::{features_of, ArchFeatures};
+use crate::features::{features_with, ArchFeatures, KernelTable};
 use crate::LoopError;
 
 /// 2: noise relative to latency ([`AdaptedPredictor::noise_unit`]) and the cost figures of the
 /// executed network without repeated weight-free operators. 3: fitted at the anchor's level
 /// ([`AdaptedPredictor::level_ms`]), with the drift measured by it, not fixed. 4: the
-/// Fingerprint says the precision.
-pub const ADAPTED_FORMAT: u16 = 4;
+/// Fingerprint says the precision. 5: the device's kernel figures, the last cost figure their sum.
+pub const ADAPTED_FORMAT: u16 = 5;
 
 /// The interval given with every prediction: central 90 %.
 pub const INTERVAL: f64 = 0.90;
@@ -41,6 +41,8 @@ pub struct AdaptedPredictor {
     pub references: Vec<(String, f64)>,
     /// Support archs and their figures (ms).
     pub support: Vec<(String, f64)>,
+    /// The device's kernel figures (empty: the model has no kernel figure).
+    pub kernels: KernelTable,
     /// The model's unit of latency: the references' spread / 0.9, in ms.
     pub unit_ms: f64,
     /// No prediction goes below this: half the fastest figure the device produced. A linear
@@ -83,12 +85,24 @@ pub struct Prediction {
     pub high_ms: f64,
 }
 
+/// The prior over rows with the kernel figure where the device has kernel figures.
+fn prior_with(prior: &CostAwarePrior, kernels: &KernelTable) -> CostAwarePrior {
+    if kernels.is_empty() {
+        prior.clone()
+    } else {
+        prior.with_kernel_figure()
+    }
+}
+
 /// Chooses `count` support archs that most reduce the predictor's uncertainty over the space,
-/// given the references. `pool` is what to choose from (oracle mode: the table's archs);
-/// otherwise a seeded sample of the space. The choice needs no measurement.
+/// given the references (and the device's kernel figures). `pool` is what to choose from
+/// (oracle mode: the table's archs); otherwise a seeded sample of the space. The choice needs
+/// no measurement of the archs.
+#[allow(clippy::too_many_arguments)]
 pub fn choose_support(
     space: Space,
     prior: &CostAwarePrior,
+    kernels: &KernelTable,
     count: usize,
     seed: u64,
     pool: Option<&[Arch]>,
@@ -112,22 +126,25 @@ pub fn choose_support(
     let mut seen = std::collections::HashSet::new();
     candidates.retain(|a| !refs.contains(a) && !exclude.contains(a) && seen.insert(a.clone()));
     candidates.truncate(SUPPORT_POOL);
-    let ref_feats = features_of(&refs);
+    let prior = &prior_with(prior, kernels);
+    let ref_feats = features_with(&refs, kernels)?;
     let scale =
-        CostScale::from_references(&ref_feats.iter().map(|f| f.cost.clone()).collect::<Vec<_>>())?;
+        CostScale::from_references(&ref_feats.iter().map(|f| f.costs()).collect::<Vec<_>>())?;
     let rows = |fs: &[ArchFeatures]| -> Vec<Vec<f64>> {
         fs.iter()
-            .map(|f| prior.row(&scale, &f.cost, &f.onehot))
+            .map(|f| prior.row(&scale, &f.costs(), &f.onehot))
             .collect()
     };
     let known = rows(&ref_feats);
-    let cand = rows(&features_of(&candidates));
+    let cand = rows(&features_with(&candidates, kernels)?);
     let pick = prior.select(&known, &cand, count, &Hyper::SELECTION)?;
     Ok(pick.into_iter().map(|i| candidates[i].clone()).collect())
 }
 
 impl AdaptedPredictor {
-    /// Fits the device from its references' and support archs' figures (ms).
+    /// Fits the device from its references' and support archs' figures (ms), and its kernel
+    /// figures where it has them.
+    #[allow(clippy::too_many_arguments)]
     pub fn adapt(
         space: Space,
         prior: &CostAwarePrior,
@@ -135,8 +152,10 @@ impl AdaptedPredictor {
         fingerprint: Fingerprint,
         references: &[(Arch, f64)],
         support: &[(Arch, f64)],
+        kernels: &KernelTable,
         drift_rel_sd: f64,
     ) -> Result<AdaptedPredictor, LoopError> {
+        let prior = &prior_with(prior, kernels);
         if !(drift_rel_sd.is_finite() && drift_rel_sd >= 0.0) {
             return Err(LoopError::Invalid(format!(
                 "the drift must be a relative standard deviation, not {drift_rel_sd}"
@@ -166,17 +185,20 @@ impl AdaptedPredictor {
         })?;
         let unit_ms = latency_unit(&ref_ms);
         let all: Vec<&(Arch, f64)> = references.iter().chain(support).collect();
-        let feats = features_of(&all.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>());
+        let feats = features_with(
+            &all.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>(),
+            kernels,
+        )?;
         // The references come first: their figures set the cost scale.
         let scale = CostScale::from_references(
             &feats[..references.len()]
                 .iter()
-                .map(|f| f.cost.clone())
+                .map(|f| f.costs())
                 .collect::<Vec<_>>(),
         )?;
         let rows: Vec<Vec<f64>> = feats
             .iter()
-            .map(|f| prior.row(&scale, &f.cost, &f.onehot))
+            .map(|f| prior.row(&scale, &f.costs(), &f.onehot))
             .collect();
         let ys: Vec<f64> = all.iter().map(|(_, ms)| ms / unit_ms).collect();
         let shift = shift_for(&ref_ms, unit_ms);
@@ -205,6 +227,7 @@ impl AdaptedPredictor {
                 .map(|(a, ms)| (a.to_string(), *ms))
                 .collect(),
             support: support.iter().map(|(a, ms)| (a.to_string(), *ms)).collect(),
+            kernels: kernels.clone(),
             unit_ms,
             floor_ms: 0.5 * all.iter().map(|(_, ms)| *ms).fold(f64::INFINITY, f64::min),
             scale,
@@ -222,7 +245,7 @@ impl AdaptedPredictor {
     }
 
     fn row(&self, f: &ArchFeatures) -> Vec<f64> {
-        let mut r = self.scale.apply(&f.cost);
+        let mut r = self.scale.apply(&f.costs());
         r.extend(f.onehot.iter().map(|&v| v as f64));
         r.push(1.0);
         r
@@ -295,6 +318,7 @@ impl AdaptedPredictor {
             self.fingerprint.clone(),
             &references,
             &support,
+            &self.kernels,
             self.drift_rel_sd,
         )
     }
@@ -315,7 +339,12 @@ impl AdaptedPredictor {
                 self.space
             )));
         }
-        Ok(self.predict_features(&features_of(archs)))
+        Ok(self.predict_features(&self.features(archs)?))
+    }
+
+    /// The archs' inputs as this predictor reads them (with the device's kernel figures).
+    pub fn features(&self, archs: &[Arch]) -> Result<Vec<ArchFeatures>, LoopError> {
+        features_with(archs, &self.kernels)
     }
 
     pub fn save(&self, path: &Path) -> Result<(), LoopError> {
@@ -339,7 +368,21 @@ impl AdaptedPredictor {
         let d = p.model.dim;
         let space = Space::from_name(&p.space)?;
         let expected = p.scale.span.len() + space.references()[0].encode().len() + 1;
+        let costs = edgenas_nas::COST_FEATURES + usize::from(!p.kernels.is_empty());
+        // Every kernel of the space, or none: predictions need a figure of each one an arch runs.
+        let complete = p.kernels.is_empty()
+            || space
+                .kernels()
+                .iter()
+                .all(|k| p.kernels.figures.iter().any(|(id, _)| *id == k.id));
         if p.model.mean.len() != d
+            || p.scale.span.len() != costs
+            || !complete
+            || !p
+                .kernels
+                .figures
+                .iter()
+                .all(|(_, ms)| ms.is_finite() && *ms > 0.0)
             || p.model.cov.len() != d * d
             || d != expected
             || !(p.unit_ms.is_finite() && p.unit_ms > 0.0)
@@ -472,6 +515,7 @@ mod tests {
             crate::measure::oracle_fingerprint_of("test", "t"),
             references,
             &support,
+            &KernelTable::default(),
             0.03,
         )
     }
@@ -491,7 +535,7 @@ mod tests {
         assert_eq!(p.level_ms, figure(&anchor));
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
         let archs: Vec<Arch> = (0..3).map(|_| Space::Nb201.sample(&mut rng)).collect();
-        let feats = features_of(&archs);
+        let feats = p.features(&archs).unwrap();
         let at_level = p.predict_features(&feats);
         // The machine ran 10 % slow in the first arch's batch, at the level in the second's;
         // the third's batch is unknown.

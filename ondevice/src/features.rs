@@ -9,8 +9,11 @@ use crate::LoopError;
 /// One arch's inputs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArchFeatures {
+    /// The executed network's cost figures, the input-dependence flag last.
     pub cost: Vec<f64>,
     pub onehot: Vec<f32>,
+    /// The sum of the device's kernel figures over the arch's layers, where they were timed.
+    pub kernel_ms: Option<f64>,
 }
 
 impl ArchFeatures {
@@ -18,8 +21,61 @@ impl ArchFeatures {
         ArchFeatures {
             cost: arch.cost_features(),
             onehot: arch.encode(),
+            kernel_ms: None,
         }
     }
+
+    /// Whether the network's output depends on its input (a runtime folds the others).
+    pub fn input_dependent(&self) -> bool {
+        self.cost.last() == Some(&1.0)
+    }
+
+    /// The cost figures the model's rows start from: the executed network's, then the kernel
+    /// figure where there is one.
+    pub fn costs(&self) -> Vec<f64> {
+        let mut c = self.cost.clone();
+        c.extend(self.kernel_ms);
+        c
+    }
+}
+
+/// A device's kernel figures ([`edgenas_nas::kernels`]): median milliseconds by kernel id, in
+/// the space's kernel order. Empty: the device has none (a space without kernels, an oracle).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct KernelTable {
+    pub figures: Vec<(String, f64)>,
+}
+
+impl KernelTable {
+    pub fn is_empty(&self) -> bool {
+        self.figures.is_empty()
+    }
+}
+
+/// Features of many archs with the device's kernel figures (none where the table is empty).
+pub fn features_with(
+    archs: &[Arch],
+    kernels: &KernelTable,
+) -> Result<Vec<ArchFeatures>, LoopError> {
+    let mut feats = features_of(archs);
+    if kernels.is_empty() {
+        return Ok(feats);
+    }
+    let by_id: std::collections::HashMap<&str, f64> = kernels
+        .figures
+        .iter()
+        .map(|(k, ms)| (k.as_str(), *ms))
+        .collect();
+    for (f, a) in feats.iter_mut().zip(archs) {
+        let mut sum = 0.0;
+        for id in a.kernel_ids() {
+            sum += by_id.get(id.as_str()).ok_or_else(|| {
+                LoopError::Invalid(format!("the device has no figure of the kernel {id} ({a})"))
+            })?;
+        }
+        f.kernel_ms = Some(sum);
+    }
+    Ok(feats)
 }
 
 /// Features of many archs. One thread on purpose: threads hang the emulated ARM build
@@ -61,7 +117,11 @@ pub fn nb201_all(cache_dir: Option<&std::path::Path>) -> Vec<ArchFeatures> {
                             .cost
                             .into_iter()
                             .zip(c.onehot)
-                            .map(|(cost, onehot)| ArchFeatures { cost, onehot })
+                            .map(|(cost, onehot)| ArchFeatures {
+                                cost,
+                                onehot,
+                                kernel_ms: None,
+                            })
                             .collect();
                     }
                 }

@@ -220,6 +220,7 @@ pub fn table_predictor(
         fp,
         &references,
         &support,
+        &crate::features::KernelTable::default(),
         crate::anchor::PRIOR_REL_SD,
     )
 }

@@ -365,6 +365,10 @@ pub struct AdaptSummary<'a> {
     /// random or informative.
     pub selection: &'static str,
     pub quality: &'a crate::adapted::Quality,
+    /// The device's kernel figures the model reads (0: none), and the seconds taking them
+    /// took (0 when the journal had them).
+    pub kernels: usize,
+    pub kernel_seconds: f64,
     pub hyper: &'a edgenas_predictor::Hyper,
     pub prior: &'a str,
     pub seconds: f64,
@@ -393,6 +397,8 @@ impl Adapted {
                 "informative"
             },
             quality: &p.quality,
+            kernels: p.kernels.figures.len(),
+            kernel_seconds: self.kernel_seconds,
             hyper: &p.model.hyper,
             prior: &p.prior,
             seconds: self.seconds,

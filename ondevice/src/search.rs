@@ -15,7 +15,7 @@ use rand::SeedableRng;
 
 use crate::accuracy::{nb201_accuracy, Dataset};
 use crate::adapted::{AdaptedPredictor, Prediction};
-use crate::features::{features_of, ArchFeatures};
+use crate::features::ArchFeatures;
 use crate::measure::{Measured, Measurer};
 use crate::report::Reporter;
 use crate::tally::Purpose;
@@ -165,11 +165,16 @@ pub fn evolutionary(
         budget_ms,
         opts,
         &mut |archs| {
-            predictor
-                .predict_features(&features_of(archs))
-                .iter()
-                .map(|p| p.predicted_ms)
-                .collect()
+            // A loaded or adapted predictor has a figure of every kernel of its space, so this
+            // fails for no arch of it; were one missing, no arch would fit.
+            match predictor.features(archs) {
+                Ok(f) => predictor
+                    .predict_features(&f)
+                    .iter()
+                    .map(|p| p.predicted_ms)
+                    .collect(),
+                Err(_) => vec![f64::INFINITY; archs.len()],
+            }
         },
         &mut |a| {
             evaluated += 1;
@@ -183,7 +188,7 @@ pub fn evolutionary(
         .filter(|c| c.objective.is_finite())
         .collect();
     let archs: Vec<Arch> = kept.iter().map(|c| c.arch.clone()).collect();
-    let feats = features_of(&archs);
+    let feats = predictor.features(&archs)?;
     let preds = predictor.predict_features(&feats);
     let cands = kept
         .into_iter()
@@ -209,7 +214,7 @@ pub fn sampled_from_pool(
     opts: &EvolutionOptions,
     progress: &mut dyn FnMut(usize),
 ) -> Result<(Vec<Candidate>, Vec<ArchFeatures>), LoopError> {
-    let feats = features_of(pool);
+    let feats = predictor.features(pool)?;
     let preds = predictor.predict_features(&feats);
     let mut order: Vec<usize> = (0..pool.len())
         .filter(|&i| preds[i].predicted_ms - PLAUSIBLE_Z * preds[i].std_ms <= budget_ms)

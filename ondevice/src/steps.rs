@@ -56,6 +56,8 @@ pub struct Adapted {
     pub predictor: AdaptedPredictor,
     pub path: PathBuf,
     pub support: Vec<Measured>,
+    /// Seconds the kernel figures took (0 when the journal had them).
+    pub kernel_seconds: f64,
     pub seconds: f64,
 }
 
@@ -253,6 +255,18 @@ impl Session {
             )));
         }
         let prior = prior_for(space, prior_file)?;
+        // The device's kernel figures: timed once per Fingerprint, before the support is
+        // chosen (the choice reads them).
+        let (kernel_start, timed_before) = (
+            Instant::now(),
+            measurer.tally().get(Purpose::Kernels).measured,
+        );
+        let kernels = measurer.measure_kernels(&space.kernels(), reporter)?;
+        let kernel_seconds = if measurer.tally().get(Purpose::Kernels).measured > timed_before {
+            kernel_start.elapsed().as_secs_f64()
+        } else {
+            0.0
+        };
         let support_archs = if random_support {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let mut v = Vec::new();
@@ -267,7 +281,7 @@ impl Session {
             }
             v
         } else {
-            choose_support(space, &prior, samples, seed, pool, &[])?
+            choose_support(space, &prior, &kernels, samples, seed, pool, &[])?
         };
         let support = measurer.measure(&support_archs, Purpose::Support, reporter)?;
         let references: Vec<(Arch, f64)> = refs
@@ -298,6 +312,7 @@ impl Session {
             measurer.fingerprint().clone(),
             &references,
             &support_pairs,
+            &kernels,
             drift.rel_sd,
         )?;
         let path = state.predictor(space, measurer.fingerprint());
@@ -306,6 +321,7 @@ impl Session {
             predictor,
             path,
             support,
+            kernel_seconds,
             seconds: start.elapsed().as_secs_f64(),
         })
     }
@@ -381,7 +397,7 @@ impl Session {
                 archs.push(a);
             }
         }
-        let feats = crate::features::features_of(&archs);
+        let feats = predictor.features(&archs)?;
         let measured = measurer.measure(&archs, Purpose::Validation, reporter)?;
         // Each prediction at the level of the batch its figure was taken in, which the anchor
         // timed beside it says; the drift with the anchor figures this validation took. The
@@ -394,7 +410,7 @@ impl Session {
         let n = archs.len() as f64;
         // Relative errors only over archs whose output depends on their input: the runtime folds
         // the others to a constant (microseconds), where a relative error says nothing.
-        let live: Vec<bool> = feats.iter().map(|f| f.cost.last() == Some(&1.0)).collect();
+        let live: Vec<bool> = feats.iter().map(|f| f.input_dependent()).collect();
         let first: Vec<f64> = measured.iter().map(|m| m.median_ms).collect();
         let predicted_ms: Vec<f64> = predicted.iter().map(|p| p.predicted_ms).collect();
         let score = scores(&predicted_ms, &first, &live);

@@ -14,6 +14,8 @@ use crate::measure::{Measured, Origin};
 pub enum Purpose {
     /// The space's reference archs: the hardware embedding.
     References,
+    /// The space's kernels, timed alone ([`edgenas_nas::kernels`]): one cost figure.
+    Kernels,
     /// The archs that adapt the predictor.
     Support,
     /// The anchor arch timed in every support and validation batch: the machine's speed at
@@ -31,6 +33,7 @@ impl Purpose {
     pub fn name(self) -> &'static str {
         match self {
             Purpose::References => "references",
+            Purpose::Kernels => "kernels",
             Purpose::Support => "support",
             Purpose::Anchors => "anchors",
             Purpose::Verification => "verification",
@@ -119,9 +122,14 @@ impl Tally {
             .fold(Count::default(), |t, c| t.plus(*c))
     }
 
-    /// Figures taken anew, over every purpose.
+    /// Networks' figures taken anew, over every purpose but the kernels: what
+    /// `--max-measurements` caps. A kernel runs for microseconds and a space's kernels are
+    /// timed once per device state, so they are counted (and timed) apart, never capped.
     pub fn taken(&self) -> usize {
-        self.total().taken()
+        self.iter()
+            .filter(|(p, _)| *p != Purpose::Kernels)
+            .map(|(_, c)| c.taken())
+            .sum()
     }
 
     /// Figures of any origin, over every purpose.
@@ -203,5 +211,13 @@ mod tests {
         assert!(t
             .describe()
             .starts_with("4 in all: references 2 (1 measured, 1 from the journal)"));
+        // Kernel figures are counted, not capped.
+        t.add(Purpose::Kernels, &[fig(Origin::Measured, 40)], 0.1);
+        assert_eq!((t.taken(), t.figures()), (3, 5));
+        assert!(
+            t.describe().contains("kernels 1 (1 measured)"),
+            "{}",
+            t.describe()
+        );
     }
 }

@@ -7,6 +7,9 @@
 //!   whether the output depends on the input), scaled by their range over the device's
 //!   reference archs. A handful of weights with a broad prior `w ~ N(0, cost_var·I)`: they
 //!   transfer to a runtime unlike any training device, and 10-20 measurements pin them down.
+//!   Where the device's kernels were timed ([`CostAwarePrior::with_kernel_figure`]), the last
+//!   cost figure is their sum over the arch's layers, with a prior of its own,
+//!   `N(0, kernel_var)`: evidence says whether this device's kernels explain its networks.
 //! - e: the space's one-hot encoding. `β ~ N(0, help_var·M Mᵀ + τ² I)` where the columns of M
 //!   are the mean and the spread of the meta-training devices' additive coefficients
 //!   ([`crate::additive`]): the meta-learned part, which corrects what costs miss in the way
@@ -27,6 +30,10 @@ use crate::PredictorError;
 
 /// Prior variance of the intercept (normalised latencies live in about [0, 1]).
 const INTERCEPT_VAR: f64 = 1.0;
+
+/// Prior variance of the kernel figure's weight where it is on: scaled by the references'
+/// range, a weight of about 1 means "the kernels' sum is the latency".
+const KERNEL_VAR: f64 = 1.0;
 
 /// Scales raw cost figures by their range over a device's reference archs, so that a weight
 /// of about 1 means "this figure explains the references' spread". No offset: a network that
@@ -69,6 +76,8 @@ impl CostScale {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Hyper {
     pub cost_var: f64,
+    /// Prior variance of the kernel figure's weight (0 where there is none).
+    pub kernel_var: f64,
     pub help_var: f64,
     pub tau2: f64,
     pub noise: f64,
@@ -85,6 +94,7 @@ impl Hyper {
     /// What informative selection assumes before any support archs are measured.
     pub const SELECTION: Hyper = Hyper {
         cost_var: 0.3,
+        kernel_var: KERNEL_VAR,
         help_var: 1.0,
         tau2: 1e-4,
         noise: 1e-4,
@@ -128,6 +138,7 @@ impl Hyper {
                             for &noise in &noises {
                                 g.push(Hyper {
                                     cost_var,
+                                    kernel_var: 0.0,
                                     help_var,
                                     tau2,
                                     noise,
@@ -150,6 +161,8 @@ pub struct CostAwarePrior {
     pub cost_dim: usize,
     /// Which cost figure says whether the output depends on the input (1) or not (0).
     pub flag_index: Option<usize>,
+    /// Which cost figure is the sum of the device's kernel figures, if any.
+    pub kernel_index: Option<usize>,
     pub onehot_dim: usize,
     /// Directions of the one-hot block (each `onehot_dim + 1` long, intercept last): the mean of
     /// the training devices' coefficients, then their spread.
@@ -200,6 +213,7 @@ impl CostAwarePrior {
         Ok(CostAwarePrior {
             cost_dim,
             flag_index,
+            kernel_index: None,
             onehot_dim,
             directions,
             mean,
@@ -212,11 +226,35 @@ impl CostAwarePrior {
         self.cost_dim + self.onehot_dim + 1
     }
 
-    /// The grid [`CostAwarePrior::fit`] searches by default.
+    /// The same prior over rows with one more cost figure, last: the sum of the device's
+    /// kernel figures over the arch's layers.
+    pub fn with_kernel_figure(&self) -> CostAwarePrior {
+        if self.kernel_index.is_some() {
+            return self.clone();
+        }
+        CostAwarePrior {
+            cost_dim: self.cost_dim + 1,
+            kernel_index: Some(self.cost_dim),
+            ..self.clone()
+        }
+    }
+
+    /// The grid [`CostAwarePrior::fit`] searches by default: with a kernel figure, every
+    /// setting with its weight off (first: it wins ties) and on.
     pub fn grid(&self) -> Vec<Hyper> {
         let mut g = Hyper::grid_with(self.tau2, self.noise);
         if self.mean.is_none() {
             g.retain(|h| h.mean_weight == 0.0);
+        }
+        if self.kernel_index.is_some() {
+            let on: Vec<Hyper> = g
+                .iter()
+                .map(|h| Hyper {
+                    kernel_var: KERNEL_VAR,
+                    ..*h
+                })
+                .collect();
+            g.extend(on);
         }
         g
     }
@@ -260,7 +298,11 @@ impl CostAwarePrior {
         let k = self.cost_dim;
         let mut s = vec![0.0; d * d];
         for i in 0..k {
-            s[i * d + i] = h.cost_var;
+            s[i * d + i] = if Some(i) == self.kernel_index {
+                h.kernel_var
+            } else {
+                h.cost_var
+            };
         }
         for i in k..d {
             s[i * d + i] += h.tau2;
@@ -279,8 +321,9 @@ impl CostAwarePrior {
         s
     }
 
-    /// Gram matrices of the support rows for each prior block: cost, directions, τ², intercept.
-    fn grams(&self, rows: &[Vec<f64>]) -> [Vec<f64>; 4] {
+    /// Gram matrices of the support rows for each prior block: cost, directions, τ², intercept,
+    /// kernel figure.
+    fn grams(&self, rows: &[Vec<f64>]) -> [Vec<f64>; 5] {
         let n = rows.len();
         let k = self.cost_dim;
         let proj: Vec<Vec<f64>> = rows
@@ -293,26 +336,22 @@ impl CostAwarePrior {
             })
             .collect();
         let last = self.dim() - 1;
-        let mut g = [
-            vec![0.0; n * n],
-            vec![0.0; n * n],
-            vec![0.0; n * n],
-            vec![0.0; n * n],
-        ];
+        let kernel = |r: &[f64]| self.kernel_index.map_or(0.0, |i| r[i]);
+        let mut g: [Vec<f64>; 5] = std::array::from_fn(|_| vec![0.0; n * n]);
         for i in 0..n {
             for j in 0..=i {
+                let (ki, kj) = (kernel(&rows[i]), kernel(&rows[j]));
                 let vals = [
-                    dot(&rows[i][..k], &rows[j][..k]),
+                    dot(&rows[i][..k], &rows[j][..k]) - ki * kj,
                     dot(&proj[i], &proj[j]),
                     dot(&rows[i][k..], &rows[j][k..]),
+                    rows[i][last] * rows[j][last],
+                    ki * kj,
                 ];
                 for (b, v) in vals.into_iter().enumerate() {
                     g[b][i * n + j] = v;
                     g[b][j * n + i] = v;
                 }
-                let v = rows[i][last] * rows[j][last];
-                g[3][i * n + j] = v;
-                g[3][j * n + i] = v;
             }
         }
         g
@@ -349,6 +388,7 @@ impl CostAwarePrior {
                             + h.help_var * g[1][i]
                             + h.tau2 * g[2][i]
                             + INTERCEPT_VAR * g[3][i]
+                            + h.kernel_var * g[4][i]
                     })
                     .collect();
                 for i in 0..n {
@@ -687,6 +727,74 @@ mod tests {
             worst = worst.max((m - t.2).abs());
             assert!(sd > 0.0);
         }
+        assert!(worst < 0.02, "worst error {worst}");
+    }
+
+    /// Rows of `n` archs: two cost figures, a kernel figure, four one-hot bits, and a latency
+    /// that `latency` makes of them.
+    fn device(
+        n: usize,
+        seed: u64,
+        latency: impl Fn(&[f64], &[f32]) -> f64,
+    ) -> Vec<(Vec<f64>, Vec<f32>, f64)> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..n)
+            .map(|_| {
+                let cost: Vec<f64> = (0..3).map(|_| rng.random_range(0.0..10.0)).collect();
+                let onehot: Vec<f32> = (0..4).map(|_| rng.random_range(0..2) as f32).collect();
+                let y = latency(&cost, &onehot);
+                (cost, onehot, y)
+            })
+            .collect()
+    }
+
+    /// Fitted on 14 archs of a device, the model sees the first `prior.cost_dim` cost figures:
+    /// the worst absolute error on 200 held-out archs, and the model.
+    fn fitted_on(
+        prior: &CostAwarePrior,
+        latency: impl Fn(&[f64], &[f32]) -> f64 + Copy,
+    ) -> (f64, DeviceModel) {
+        let k = prior.cost_dim;
+        let refs = device(14, 3, latency);
+        let scale =
+            CostScale::from_references(&refs.iter().map(|r| r.0[..k].to_vec()).collect::<Vec<_>>())
+                .unwrap();
+        let row = |r: &(Vec<f64>, Vec<f32>, f64)| prior.row(&scale, &r.0[..k], &r.1);
+        let rows: Vec<Vec<f64>> = refs.iter().map(row).collect();
+        let ys: Vec<f64> = refs.iter().map(|r| r.2).collect();
+        let model = prior.fit(&rows, &ys, &prior.grid(), 0.0).unwrap();
+        let worst = device(200, 4, latency)
+            .iter()
+            .map(|t| (model.predict(&row(t)).0 - t.2).abs())
+            .fold(0.0, f64::max);
+        (worst, model)
+    }
+
+    /// Where the device's latency is its kernels' sum, evidence switches the kernel figure's
+    /// weight on and the model predicts from it; where the kernel figure says nothing, evidence
+    /// leaves it off. Without it, the first device is not learned.
+    #[test]
+    fn the_kernel_figure_carries_where_it_explains_the_device() {
+        let base = CostAwarePrior::new(None, 4, 2, None).unwrap();
+        let prior = base.with_kernel_figure();
+        assert_eq!((prior.cost_dim, prior.kernel_index), (3, Some(2)));
+        assert_eq!(prior.grid().len(), 2 * base.grid().len());
+        assert!(
+            prior.grid()[0].kernel_var == 0.0 && base.grid().iter().all(|h| h.kernel_var == 0.0)
+        );
+        // What the two other cost figures do not say: the kernels' sum measured it.
+        let by_kernels = |c: &[f64], o: &[f32]| 0.05 * c[2] + 0.004 * o[1] as f64 + 0.02;
+        let (worst, model) = fitted_on(&prior, by_kernels);
+        assert!(model.hyper.kernel_var > 0.0, "{:?}", model.hyper);
+        assert!(worst < 0.01, "worst error {worst}");
+        let (worst_without, _) = fitted_on(&base, by_kernels);
+        assert!(
+            worst_without > 5.0 * worst,
+            "{worst_without} against {worst}"
+        );
+        let by_costs = |c: &[f64], o: &[f32]| 0.08 * c[0] + 0.01 * o[0] as f64 + 0.05;
+        let (worst, model) = fitted_on(&prior, by_costs);
+        assert_eq!(model.hyper.kernel_var, 0.0, "{:?}", model.hyper);
         assert!(worst < 0.02, "worst error {worst}");
     }
 

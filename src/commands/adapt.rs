@@ -40,6 +40,16 @@ pub fn run(a: AdaptArgs, home: Option<&Path>) -> Result<()> {
     for ((arch, v), m) in p.support.iter().zip(&r.support) {
         println!("    {:>12}  ({})  {arch}", ms(*v), m.origin.name());
     }
+    if !p.kernels.is_empty() {
+        let total: f64 = p.kernels.figures.iter().map(|(_, v)| v).sum();
+        println!(
+            "  and the space's {} kernels timed alone ({}, {:.1} s; {} in all): their sum over an arch's layers is a cost figure",
+            p.kernels.figures.len(),
+            if r.kernel_seconds > 0.0 { "measured now" } else { "from the journal" },
+            r.kernel_seconds,
+            ms(total)
+        );
+    }
     println!(
         "  Quality on its own measurements (leave-one-out): Spearman {:.3}, MAPE {:.1}%, {:.0}% inside the 90% interval",
         p.quality.loo_spearman,
@@ -53,8 +63,12 @@ pub fn run(a: AdaptArgs, home: Option<&Path>) -> Result<()> {
         edgenas_ondevice::anchor::PRIOR_REL_SD * 100.0
     );
     println!(
-        "  Prior weights chosen by marginal likelihood: cost {}, meta-learned {}, free {}, noise {}",
-        p.model.hyper.cost_var, p.model.hyper.help_var, p.model.hyper.tau2, p.model.hyper.noise
+        "  Prior weights chosen by marginal likelihood: cost {}, kernels {}, meta-learned {}, free {}, noise {}",
+        p.model.hyper.cost_var,
+        p.model.hyper.kernel_var,
+        p.model.hyper.help_var,
+        p.model.hyper.tau2,
+        p.model.hyper.noise
     );
     println!("Saved {} in {:.1} s", r.path.display(), r.seconds);
     Ok(())

@@ -11,7 +11,7 @@ use rand::SeedableRng;
 
 use super::timed_ms;
 use crate::adapted::{choose_support, AdaptedPredictor};
-use crate::features::{features_of, prior_for};
+use crate::features::{features_of, prior_for, KernelTable};
 use crate::help::{encode_archs, TableLearner};
 use crate::oracle::OracleTable;
 use crate::search::{best_predicted, exact_nb201, pareto, Objective};
@@ -48,10 +48,18 @@ pub fn loop_speed(data: &Path, device: &str, repeats: usize) -> Result<LoopSpeed
         .into_iter()
         .map(figure)
         .collect::<Result<_, _>>()?;
-    let support: Vec<(Arch, f64)> = choose_support(space, &prior, 10, 0, Some(&table.archs), &[])?
-        .into_iter()
-        .map(figure)
-        .collect::<Result<_, _>>()?;
+    let support: Vec<(Arch, f64)> = choose_support(
+        space,
+        &prior,
+        &KernelTable::default(),
+        10,
+        0,
+        Some(&table.archs),
+        &[],
+    )?
+    .into_iter()
+    .map(figure)
+    .collect::<Result<_, _>>()?;
     let fp = crate::measure::oracle_fingerprint(&table);
     let mut predictor = None;
     let adapt_ms = timed_ms(repeats, &mut || {
@@ -62,6 +70,7 @@ pub fn loop_speed(data: &Path, device: &str, repeats: usize) -> Result<LoopSpeed
             fp.clone(),
             &refs,
             &support,
+            &KernelTable::default(),
             crate::anchor::PRIOR_REL_SD,
         ));
     });
