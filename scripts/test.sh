@@ -246,6 +246,7 @@ PY
     "the_commands_run_on_onnxruntime_and_record_it|ONNX Runtime's aarch64 library crashes while loading under qemu-user: the emulated tier has none"
     "bench_runtimes_compares_the_same_archs_on_each_runtime|times ONNX Runtime, which the emulated tier has not"
     "profile_and_embed_journal_the_same_record|embeds the 10 references, slow emulated"
+    "fbnet_kernels_are_timed_once_and_reused|times 102 kernels and FBNet archs with tract, minutes emulated (the oracle loop test covers the ARM build)"
   )
   skip_args=()
   for entry in "${emulated_skips[@]}"; do
