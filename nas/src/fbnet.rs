@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-use edgenas_runtime::{Network, Op, RuntimeError, Shape};
+use edgenas_runtime::{Network, Op, RuntimeError, Shape, ValueId};
 use rand::{Rng, RngExt};
 
 use crate::blocks::{conv_bn, inverted_residual, Act};
@@ -185,26 +185,29 @@ impl FbnetArch {
     }
 }
 
+/// One searchable layer: `block` on `x` (of `cin` channels) to `cout` channels with `stride`.
+/// The whole network and each kernel ([`crate::kernels`]) are built by it, so a kernel is its
+/// layer.
+pub(crate) fn add_layer(
+    net: &mut Network,
+    x: ValueId,
+    block: FbnetBlock,
+    (cin, cout, stride): (usize, usize, usize),
+) -> Result<ValueId, RuntimeError> {
+    match block.conv() {
+        Some((k, e, g)) => {
+            inverted_residual(net, x, cout, cin * e, k, stride, g, Act::Relu, None, true)
+        }
+        None if cin == cout && stride == 1 => Ok(x),
+        None => conv_bn(net, x, cout, 1, stride, 1, Some(Act::Relu)),
+    }
+}
+
 fn build_network(arch: &FbnetArch) -> Result<Network, RuntimeError> {
     let mut net = Network::new(format!("fbnet:{arch}"), INPUT);
     let mut x = conv_bn(&mut net, 0, STEM_CHANNELS, 3, 1, 1, Some(Act::Relu))?;
-    for (block, (cin, cout, stride)) in arch.blocks.iter().zip(layer_plan()) {
-        x = match block.conv() {
-            Some((k, e, g)) => inverted_residual(
-                &mut net,
-                x,
-                cout,
-                cin * e,
-                k,
-                stride,
-                g,
-                Act::Relu,
-                None,
-                true,
-            )?,
-            None if cin == cout && stride == 1 => x,
-            None => conv_bn(&mut net, x, cout, 1, stride, 1, Some(Act::Relu))?,
-        };
+    for (block, layer) in arch.blocks.iter().zip(layer_plan()) {
+        x = add_layer(&mut net, x, *block, layer)?;
     }
     x = conv_bn(&mut net, x, HEAD_CHANNELS, 1, 1, 1, Some(Act::Relu))?;
     let pooled = net.add(Op::GlobalAvgPool, &[x])?;

@@ -10,8 +10,7 @@
 
 use edgenas_runtime::{Network, Shape};
 
-use crate::blocks::{conv_bn, inverted_residual, Act};
-use crate::fbnet::{layer_plan, FbnetArch, FbnetBlock, INPUT};
+use crate::fbnet::{add_layer, layer_plan, FbnetArch, FbnetBlock, INPUT};
 use crate::{Arch, Space};
 
 /// One kernel: a block at the input shape, width and stride of a layer position.
@@ -59,30 +58,9 @@ impl Kernel {
     /// The kernel as a network of its own (input the layer's input shape).
     pub fn build(&self) -> Network {
         let mut net = Network::new(self.id.clone(), self.input);
-        let built = match self.block.conv() {
-            Some((k, e, g)) => inverted_residual(
-                &mut net,
-                0,
-                self.out_channels,
-                self.input.c * e,
-                k,
-                self.stride,
-                g,
-                Act::Relu,
-                None,
-                true,
-            ),
-            None => conv_bn(
-                &mut net,
-                0,
-                self.out_channels,
-                1,
-                self.stride,
-                1,
-                Some(Act::Relu),
-            ),
-        };
-        built.expect("a kernel is one block of the FBNet skeleton, shape-consistent");
+        let layer = (self.input.c, self.out_channels, self.stride);
+        add_layer(&mut net, 0, self.block, layer)
+            .expect("a kernel is one layer of the FBNet skeleton, shape-consistent");
         net
     }
 }

@@ -592,49 +592,22 @@ impl Measurer {
         kernels: &[Kernel],
         reporter: &mut dyn Reporter,
     ) -> Result<KernelTable, LoopError> {
-        if self.is_oracle() || kernels.is_empty() {
-            return Ok(KernelTable::default());
-        }
+        let timing = match self.setup() {
+            Some(setup) if !kernels.is_empty() => kernel_timing(&setup.protocol),
+            _ => return Ok(KernelTable::default()),
+        };
         let start = std::time::Instant::now();
         let recorded = self.recorded_figures()?;
         let mut figures: Vec<Option<Measured>> = kernels
             .iter()
             .map(|k| recorded.newest.get(&k.id).cloned())
             .collect();
-        let todo: Vec<usize> = (0..kernels.len())
-            .filter(|&i| figures[i].is_none())
-            .collect();
-        let total = kernels.len();
-        let mut done = total - todo.len();
-        if !todo.is_empty() {
-            let Source::Device { setup, .. } = &mut self.source else {
-                unreachable!("an oracle returned above");
-            };
-            let saved = (setup.protocol.clone(), setup.rounds.clone());
-            (setup.protocol, setup.rounds) = kernel_timing(&setup.protocol);
-            let mut result = Ok(());
-            for batch in todo.chunks(KERNEL_BATCH) {
-                let subjects: Vec<Subject> = batch
-                    .iter()
-                    .map(|&i| Subject::Kernel(kernels[i].clone()))
-                    .collect();
-                match self.measure_batch(&subjects, done, total, reporter) {
-                    Ok(records) => {
-                        for (&i, m) in batch.iter().zip(records) {
-                            figures[i] = Some(m);
-                        }
-                        done += batch.len();
-                    }
-                    Err(e) => {
-                        result = Err(e);
-                        break;
-                    }
-                }
-            }
-            if let Source::Device { setup, .. } = &mut self.source {
-                (setup.protocol, setup.rounds) = saved;
-            }
-            result?;
+        if figures.iter().any(Option::is_none) {
+            // The setup's own timing comes back whether the batches succeed or not.
+            let saved = self.swap_timing(timing);
+            let measured = self.measure_missing_kernels(kernels, &mut figures, reporter);
+            self.swap_timing(saved);
+            measured?;
         }
         let figures: Vec<Measured> = figures
             .into_iter()
@@ -649,6 +622,42 @@ impl Measurer {
                 .map(|(k, m)| (k.id.clone(), m.median_ms))
                 .collect(),
         })
+    }
+
+    /// Times the kernels whose figure is None, in batches of [`KERNEL_BATCH`].
+    fn measure_missing_kernels(
+        &mut self,
+        kernels: &[Kernel],
+        figures: &mut [Option<Measured>],
+        reporter: &mut dyn Reporter,
+    ) -> Result<(), LoopError> {
+        let todo: Vec<usize> = (0..kernels.len())
+            .filter(|&i| figures[i].is_none())
+            .collect();
+        let mut done = kernels.len() - todo.len();
+        for batch in todo.chunks(KERNEL_BATCH) {
+            let subjects: Vec<Subject> = batch
+                .iter()
+                .map(|&i| Subject::Kernel(kernels[i].clone()))
+                .collect();
+            let records = self.measure_batch(&subjects, done, kernels.len(), reporter)?;
+            for (&i, m) in batch.iter().zip(records) {
+                figures[i] = Some(m);
+            }
+            done += batch.len();
+        }
+        Ok(())
+    }
+
+    /// Puts `timing` (protocol, rounds) in place of the setup's and returns what was there.
+    fn swap_timing(&mut self, timing: (Protocol, Rounds)) -> (Protocol, Rounds) {
+        match &mut self.source {
+            Source::Device { setup, .. } => (
+                std::mem::replace(&mut setup.protocol, timing.0),
+                std::mem::replace(&mut setup.rounds, timing.1),
+            ),
+            Source::Oracle(_) => timing,
+        }
     }
 
     fn measure_batch(
