@@ -898,6 +898,27 @@ pub enum BenchKind {
         #[arg(long)]
         json: bool,
     },
+    /// How often a 90 % interval whose width is estimated from the budget's 20 figures can cover
+    /// 85-95 % of a validation, run by run: an adapted predictor's own model taken as the truth,
+    /// its figures drawn anew and refitted as `adapt` does, against intervals of the very
+    /// spread the draws are made with (no measurement).
+    Coverage {
+        /// The adapted predictor (the file `adapt` writes; `adapt --json` says its path).
+        #[arg(long, value_name = "FILE")]
+        predictor: PathBuf,
+        /// Validation archs per replicate (as `validate --archs`).
+        #[arg(long, default_value_t = 60)]
+        archs: usize,
+        /// Replicates drawn and refitted.
+        #[arg(long, default_value_t = 200)]
+        replicates: usize,
+        /// Seed of the archs and the draws.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print the result as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Speed of the on-device loop's computations: adapt, predicting the whole NB201 space
     /// with uncertainty, exact search (oracle figures, no measurement).
     Loop {

@@ -194,3 +194,57 @@ fn fbnet_oracle_runs_pick_from_the_table_and_the_cap_stops_verification() {
         "{why}"
     );
 }
+
+/// `bench coverage` bootstraps the adapted predictor a loop wrote (an oracle device's here) and
+/// says which file it could not read.
+#[test]
+fn bench_coverage_bootstraps_an_adapted_predictor() {
+    let home = TempDir::new("oracle-coverage");
+    let data = shared_data("nb201_latency_help.csv");
+    let oracle = [
+        "--space",
+        "nb201",
+        "--oracle",
+        data.as_str(),
+        "--oracle-device",
+        "raspi4",
+    ];
+    ok(home.path(), &[&["embed"][..], &oracle].concat());
+    let a = json(&ok(
+        home.path(),
+        &[&["adapt"][..], &oracle, &["--json"]].concat(),
+    ));
+    let path = a["path"].as_str().unwrap();
+    let r = json(&ok(
+        home.path(),
+        &[
+            "bench",
+            "coverage",
+            "--predictor",
+            path,
+            "--archs",
+            "30",
+            "--replicates",
+            "4",
+            "--json",
+        ],
+    ));
+    assert_eq!(r["space"], "nb201", "{r}");
+    assert_eq!(
+        (r["archs"].as_u64(), r["figures"].as_u64()),
+        (Some(30), Some(20))
+    );
+    for way in ["refitted", "known"] {
+        let s = &r[way];
+        let (lo, mid, hi) = (s["q05"].as_f64(), s["q50"].as_f64(), s["q95"].as_f64());
+        assert!(lo <= mid && mid <= hi && hi <= Some(1.0), "{r}");
+    }
+    let e = fails(
+        home.path(),
+        &["bench", "coverage", "--predictor", "/nonexistent.adapted"],
+    );
+    assert!(
+        e.contains("reading the adapted predictor") && e.contains("/nonexistent.adapted"),
+        "{e}"
+    );
+}

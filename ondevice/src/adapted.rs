@@ -24,7 +24,7 @@ pub const ADAPTED_FORMAT: u16 = 5;
 
 /// The interval given with every prediction: central 90 %.
 pub const INTERVAL: f64 = 0.90;
-const INTERVAL_Z: f64 = 1.6449;
+pub const INTERVAL_Z: f64 = 1.6449;
 
 /// Candidates informative selection chooses support archs from.
 pub const SUPPORT_POOL: usize = 400;
@@ -321,6 +321,13 @@ impl AdaptedPredictor {
             &self.kernels,
             self.drift_rel_sd,
         )
+    }
+
+    /// The standard deviation (ms) the model gives a figure's own noise at `ms`, beside the
+    /// weights' uncertainty: what figures of archs the model predicts alike scatter by.
+    pub fn noise_sd_ms(&self, ms: f64) -> f64 {
+        let y = ms / self.unit_ms;
+        self.model.hyper.noise.sqrt() * noise_scale(y, self.noise_unit) * self.unit_ms
     }
 
     /// The same predictor with the drift estimated anew (more anchor figures).

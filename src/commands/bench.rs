@@ -4,10 +4,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use edgenas_nas::{Arch, Space};
+use edgenas_ondevice::adapted::AdaptedPredictor;
 use edgenas_ondevice::bench::reproducibility::{Retest, TimeBounds};
 use edgenas_ondevice::bench::{self, computations};
+use edgenas_ondevice::features::prior_for;
 use edgenas_ondevice::measure::MeasureProgress;
 use edgenas_ondevice::{shipped, Reporter};
 use edgenas_predictor::metrics::{kendall_tau_b, spearman};
@@ -33,6 +35,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
             repeats,
         } => loop_speed(data, device, repeats),
         BenchKind::Journal { records, samples } => journal(records, samples),
+        BenchKind::Coverage {
+            predictor,
+            archs,
+            replicates,
+            seed,
+            json,
+        } => coverage(&predictor, archs, replicates, seed, json),
         BenchKind::Protocol {
             arch,
             threads,
@@ -164,6 +173,51 @@ fn loop_speed(data: PathBuf, device: String, repeats: usize) -> Result<()> {
     if let Some(mb) = peak_rss_mb() {
         println!("  peak RSS of this process: {mb:.1} MB");
     }
+    Ok(())
+}
+
+fn coverage(
+    path: &std::path::Path,
+    archs: usize,
+    replicates: usize,
+    seed: u64,
+    json: bool,
+) -> Result<()> {
+    let predictor = AdaptedPredictor::load(path).context("reading the adapted predictor")?;
+    let space = Space::from_name(&predictor.space)?;
+    let prior = prior_for(space, &shipped::load(space, None)?)?;
+    let r = bench::coverage::coverage_floor(&predictor, &prior, archs, replicates, seed)?;
+    if json {
+        return crate::output::print_json(&r);
+    }
+    let (lo, hi) = bench::coverage::BAND;
+    println!(
+        "Coverage of the 90 % interval, {} replicates of the predictor's own model ({}, {} {}, noise {:.1} % of a figure), {} validation archs each:",
+        r.replicates,
+        r.space,
+        predictor.fingerprint.runtime,
+        predictor.fingerprint.runtime_version,
+        r.noise_rel_sd * 100.0,
+        r.archs
+    );
+    let line = |what: &str, s: &bench::coverage::CoverageSpread| {
+        println!(
+            "  {what}: mean {:.1} %, 5-50-95 % {:.0}-{:.0}-{:.0} %, inside {:.0}-{:.0} % in {:.0} % of runs",
+            s.mean * 100.0,
+            s.q05 * 100.0,
+            s.q50 * 100.0,
+            s.q95 * 100.0,
+            lo * 100.0,
+            hi * 100.0,
+            s.in_band * 100.0
+        );
+    };
+    line(
+        &format!("width refitted from {} figures (as adapt)", r.figures),
+        &r.refitted,
+    );
+    line("width known (the spread drawn with)", &r.known);
+    println!("  ({:.1} s)", r.seconds);
     Ok(())
 }
 

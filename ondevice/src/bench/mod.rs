@@ -6,9 +6,12 @@
 //! - [`computations`]: adapting, predicting and searching (no measurement);
 //! - [`runtimes`]: the same archs on several runtimes against a latency table's column;
 //! - [`protocol`]: the protocol's median against a bare loop over the same runnable;
-//! - [`journal`]: what opening a large journal costs in time and memory.
+//! - [`journal`]: what opening a large journal costs in time and memory;
+//! - [`coverage`]: how often an interval whose width is estimated from a budget's figures can
+//!   land in a coverage band (a bootstrap of an adapted predictor).
 
 pub mod computations;
+pub mod coverage;
 pub mod journal;
 pub mod protocol;
 pub mod reproducibility;
