@@ -6,9 +6,10 @@
 //! support figures from the model's predictions with the model's noise, adapts again from those
 //! 20 figures exactly as `adapt` does (the hyper-parameters, the noise among them, chosen anew by
 //! evidence), and scores the refitted intervals on fresh archs drawn the same way, with the
-//! levelled term `validate` adds. Beside it, the generating model's own intervals on the same
-//! draws: the width known, so only the binomial spread of a finite validation is left. The gap
-//! between the two is what estimating the width from the budget's figures costs.
+//! levelled term `validate` adds. Beside it, intervals of the very spread the draws are made
+//! with: the width known, so only the binomial spread of a finite validation is left. The gap
+//! between the two is what estimating the width from the budget's figures costs. The support
+//! batch's own level error is left out, so if anything the refit is flattered.
 
 use std::time::Instant;
 
@@ -49,7 +50,7 @@ pub struct CoverageFloor {
     pub noise_rel_sd: f64,
     /// Intervals refitted from each replicate's figures, as `adapt` and `validate` make them.
     pub refitted: CoverageSpread,
-    /// The generating model's own intervals on the same draws.
+    /// Intervals of the spread the draws are made with, on the same draws.
     pub known: CoverageSpread,
     pub seconds: f64,
 }
