@@ -236,8 +236,13 @@ fn bench_coverage_bootstraps_an_adapted_predictor() {
     );
     for way in ["refitted", "known"] {
         let s = &r[way];
-        let (lo, mid, hi) = (s["q05"].as_f64(), s["q50"].as_f64(), s["q95"].as_f64());
-        assert!(lo <= mid && mid <= hi && hi <= Some(1.0), "{r}");
+        let q = |k: &str| s[k].as_f64().unwrap_or_else(|| panic!("{way}.{k} in {r}"));
+        let (lo, mid, hi, mean) = (q("q05"), q("q50"), q("q95"), q("mean"));
+        assert!(0.0 <= lo && lo <= mid && mid <= hi && hi <= 1.0, "{r}");
+        assert!(
+            (lo..=hi).contains(&mean) && (0.0..=1.0).contains(&q("in_band")),
+            "{r}"
+        );
     }
     let e = fails(
         home.path(),
