@@ -326,8 +326,7 @@ impl AdaptedPredictor {
     /// The standard deviation (ms) the model gives a figure's own noise at `ms`, beside the
     /// weights' uncertainty: what figures of archs the model predicts alike scatter by.
     pub fn noise_sd_ms(&self, ms: f64) -> f64 {
-        let y = ms / self.unit_ms;
-        self.model.hyper.noise.sqrt() * noise_scale(y, self.noise_unit) * self.unit_ms
+        noise_var(&self.model, ms / self.unit_ms, self.noise_unit).sqrt() * self.unit_ms
     }
 
     /// The same predictor with the drift estimated anew (more anchor figures).
@@ -474,10 +473,17 @@ const NOISE_SCALE_FLOOR: f64 = 0.2;
 /// The model's prediction for `row` with the noise at that latency's scale.
 fn relative_predict(model: &DeviceModel, row: &[f64], noise_unit: f64) -> (f64, f64) {
     let (mean, sd) = model.predict(row);
-    let noise = model.hyper.noise;
-    let weights_var = (sd * sd - noise).max(0.0);
-    let s = noise_scale(mean, noise_unit);
-    (mean, (weights_var + noise * s * s).sqrt())
+    let weights_var = (sd * sd - model.hyper.noise).max(0.0);
+    (
+        mean,
+        (weights_var + noise_var(model, mean, noise_unit)).sqrt(),
+    )
+}
+
+/// The model's noise variance of a figure at latency `y` (model units).
+fn noise_var(model: &DeviceModel, y: f64, noise_unit: f64) -> f64 {
+    let s = noise_scale(y, noise_unit);
+    model.hyper.noise * s * s
 }
 
 /// A standard deviation `sd` of a prediction `mean` with the noise a new figure has beyond the

@@ -128,6 +128,37 @@ pub struct Ceiling {
     pub within_10pct: f64,
 }
 
+/// `count` distinct archs `predictor` was not adapted on, drawn with `rng` from `pool` (an
+/// oracle table's archs) or else the space: what `validate` measures, and what `bench
+/// coverage` scores. Gives up after `count` × 1000 draws (a small pool).
+pub(crate) fn unseen_archs(
+    space: Space,
+    pool: Option<&[Arch]>,
+    predictor: &AdaptedPredictor,
+    count: usize,
+    rng: &mut rand_chacha::ChaCha8Rng,
+) -> Vec<Arch> {
+    let used: Vec<&str> = predictor
+        .references
+        .iter()
+        .chain(&predictor.support)
+        .map(|(s, _)| s.as_str())
+        .collect();
+    let mut archs: Vec<Arch> = Vec::new();
+    let mut attempts = 0;
+    while archs.len() < count && attempts < count * 1000 {
+        attempts += 1;
+        let a = match pool {
+            Some(p) => p[rand::RngExt::random_range(rng, 0..p.len())].clone(),
+            None => space.sample(rng),
+        };
+        if !used.contains(&a.to_string().as_str()) && !archs.contains(&a) {
+            archs.push(a);
+        }
+    }
+    archs
+}
+
 /// Spearman over all archs; MAPE and the share within ±10 % over the `live` ones.
 fn scores(predicted: &[f64], measured: &[f64], live: &[bool]) -> Ceiling {
     let p: Vec<f32> = predicted.iter().map(|&v| v as f32).collect();
@@ -378,25 +409,8 @@ impl Session {
                 "--archs must be at least 2 (a rank correlation needs two archs)".into(),
             ));
         }
-        let used: Vec<&str> = predictor
-            .references
-            .iter()
-            .chain(&predictor.support)
-            .map(|(s, _)| s.as_str())
-            .collect();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x7a11_da7e);
-        let mut archs: Vec<Arch> = Vec::new();
-        let mut attempts = 0;
-        while archs.len() < count && attempts < count * 1000 {
-            attempts += 1;
-            let a = match pool {
-                Some(p) => p[rand::RngExt::random_range(&mut rng, 0..p.len())].clone(),
-                None => space.sample(&mut rng),
-            };
-            if !used.contains(&a.to_string().as_str()) && !archs.contains(&a) {
-                archs.push(a);
-            }
-        }
+        let archs = unseen_archs(space, pool, predictor, count, &mut rng);
         let feats = predictor.features(&archs)?;
         let measured = measurer.measure(&archs, Purpose::Validation, reporter)?;
         // Each prediction at the level of the batch its figure was taken in, which the anchor

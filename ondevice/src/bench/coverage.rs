@@ -77,15 +77,7 @@ pub fn coverage_floor(
     let references = parse(&predictor.references)?;
     let support = parse(&predictor.support)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut validation: Vec<Arch> = Vec::new();
-    let mut attempts = 0;
-    while validation.len() < archs && attempts < archs * 1000 {
-        attempts += 1;
-        let a = space.sample(&mut rng);
-        if !references.contains(&a) && !support.contains(&a) && !validation.contains(&a) {
-            validation.push(a);
-        }
-    }
+    let validation = crate::steps::unseen_archs(space, None, predictor, archs, &mut rng);
     let at_level = |p: &AdaptedPredictor, feats| -> Vec<Prediction> {
         let level = vec![Some(p.level_ms); validation.len()];
         p.predict_levelled(feats, &level)
