@@ -433,8 +433,9 @@ fn bad_input_is_refused_in_one_line() {
     assert!(e.contains("fastest"), "{e}");
 }
 
-/// FBNet's kernels are timed alone once per device state, journaled, and read back by the next
-/// adapt; the adapted model predicts from their sum, here and after a reload.
+/// FBNet's kernels are timed once per device state (each after its lead, and the six leads
+/// alone), journaled, and read back by the next adapt; the adapted model predicts from the sum
+/// of their in-graph figures, here and after a reload.
 #[test]
 fn fbnet_kernels_are_timed_once_and_reused() {
     let home = TempDir::new("kernels");
@@ -447,10 +448,26 @@ fn fbnet_kernels_are_timed_once_and_reused() {
     assert_eq!(a["kernels"], 102, "{a}");
     assert!(a["kernel_seconds"].as_f64().unwrap() > 0.0, "{a}");
     assert!(a["hyper"]["kernel_var"].as_f64().is_some(), "{a}");
-    // Every kernel is a journal record of its own kind, under the device's Fingerprint.
+    // Every kernel after its lead, and each lead alone, is a journal record of its own, under
+    // the device's Fingerprint; the leads keep their input's shape with a k3_e1 layer.
     let csv = ok(home.path(), &["journal", "export", "--format", "csv"]);
-    let kernel_rows = csv.lines().filter(|l| l.contains("fbnet-kernel:")).count();
-    assert_eq!(kernel_rows, 102, "{csv}");
+    let kernel_rows: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.contains("fbnet-kernel:"))
+        .collect();
+    assert_eq!(kernel_rows.len(), 102 + 6, "{csv}");
+    let after_lead = kernel_rows.iter().filter(|l| l.contains("@k3_e1,")).count();
+    assert_eq!(after_lead, 102, "{csv}");
+    for shape in [
+        "16x32x32", "24x32x32", "32x16x16", "64x8x8", "112x8x8", "184x4x4",
+    ] {
+        let c = shape.split('x').next().unwrap();
+        let lead = format!("fbnet-kernel:{shape}>{c}/s1:k3_e1,");
+        assert!(
+            kernel_rows.iter().any(|l| l.contains(&lead)),
+            "{lead}: {csv}"
+        );
+    }
     // The next adapt takes them from the journal; the text says so.
     let again = ok(home.path(), &with(&["adapt", "--samples", "4"], &fb));
     assert!(
@@ -460,7 +477,7 @@ fn fbnet_kernels_are_timed_once_and_reused() {
     let csv = ok(home.path(), &["journal", "export", "--format", "csv"]);
     assert_eq!(
         csv.lines().filter(|l| l.contains("fbnet-kernel:")).count(),
-        102
+        102 + 6
     );
     // The stored predictor (reloaded) predicts FBNet archs, a heavier one slower.
     let light = "k3_e1-skip-skip-skip-skip-k3_e1-skip-skip-skip-k3_e1-skip-skip-skip-k3_e1-skip-skip-skip-k3_e1-skip-skip-skip-k3_e1";

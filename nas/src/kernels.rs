@@ -7,22 +7,37 @@
 //! and layers of the same shape share a kernel, so 102 kernels cover the space. NB201's cells
 //! are already fitted within their test-retest by the executed network's costs, and OFA's
 //! kernels depend on the input resolution as well (hundreds of them): neither has any here.
+//!
+//! A kernel alone is not what it costs inside a network: alone, its input arrives from outside
+//! the runtime (ONNX Runtime reorders it into its blocked layout, and the output back) and its
+//! input is not the output of a layer just run. So a kernel is timed after a lead: a `k3_e1`
+//! layer that keeps the kernel's input shape ([`Kernel::lead`]), and the lead is timed alone in
+//! the same batch; the difference is the kernel's cost in a graph ([`Kernel::after_lead`]).
+//! Summed over an arch's layers, the differences rank ONNX Runtime's FBNet archs higher than the
+//! lone kernels' sum in every session compared, and tract's the same (README, "Kernels in
+//! context").
 
 use edgenas_runtime::{Network, Shape};
 
 use crate::fbnet::{add_layer, layer_plan, FbnetArch, FbnetBlock, INPUT};
 use crate::{Arch, Space};
 
-/// One kernel: a block at the input shape, width and stride of a layer position.
+/// One kernel: a block at the input shape, width and stride of a layer position, alone or
+/// after its lead.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Kernel {
-    /// Its identity, as the journal records it: `fbnet-kernel:CxHxW>C'/sS:block`.
+    /// Its identity, as the journal records it: `fbnet-kernel:CxHxW>C'/sS:block`, with
+    /// `@k3_e1` after it when it runs after its lead.
     pub id: String,
     input: Shape,
     out_channels: usize,
     stride: usize,
     block: FbnetBlock,
+    after_lead: bool,
 }
+
+/// The lead's block: the cheapest block that can keep any layer input's shape.
+const LEAD: FbnetBlock = FbnetBlock::K3E1;
 
 /// The prefix of every kernel's id: no arch string starts with it.
 pub const KERNEL_PREFIX: &str = "fbnet-kernel:";
@@ -52,15 +67,39 @@ impl Kernel {
             out_channels,
             stride,
             block,
+            after_lead: false,
         })
     }
 
-    /// The kernel as a network of its own (input the layer's input shape).
+    /// The layer that leads this kernel when it is timed in context: `k3_e1` from the
+    /// kernel's input shape to itself, a kernel of the space in its own right (alone).
+    pub fn lead(&self) -> Kernel {
+        Kernel::fbnet(self.input, self.input.c, 1, LEAD)
+            .expect("a k3_e1 layer is never an identity")
+    }
+
+    /// This kernel run after its lead: the network whose time, less the lead's, is the
+    /// kernel's cost inside a graph.
+    pub fn after_lead(&self) -> Kernel {
+        Kernel {
+            id: format!("{}@{}", self.id, LEAD.name()),
+            after_lead: true,
+            ..self.clone()
+        }
+    }
+
+    /// The kernel as a network of its own (input the layer's input shape), after its lead
+    /// where it is [`Kernel::after_lead`].
     pub fn build(&self) -> Network {
         let mut net = Network::new(self.id.clone(), self.input);
+        let mut x = 0;
+        let consistent = "a kernel is one layer of the FBNet skeleton, shape-consistent";
+        if self.after_lead {
+            let c = self.input.c;
+            x = add_layer(&mut net, x, LEAD, (c, c, 1)).expect(consistent);
+        }
         let layer = (self.input.c, self.out_channels, self.stride);
-        add_layer(&mut net, 0, self.block, layer)
-            .expect("a kernel is one layer of the FBNet skeleton, shape-consistent");
+        add_layer(&mut net, x, self.block, layer).expect(consistent);
         net
     }
 }
@@ -157,6 +196,16 @@ mod tests {
             .find(|k| k.id == "fbnet-kernel:24x32x32>32/s2:k5_e6")
             .expect("layer 5's k5_e6");
         assert_eq!(k.build().output_shape(), Shape::nchw(1, 32, 16, 16));
+        // After its lead: one more layer in front, the same output, and the lead keeps the
+        // input's shape and is itself a kernel of the space, alone.
+        let paired = k.after_lead();
+        assert_eq!(paired.id, "fbnet-kernel:24x32x32>32/s2:k5_e6@k3_e1");
+        assert_eq!(paired.build().output_shape(), k.build().output_shape());
+        let lead = k.lead();
+        let macs = |k: &Kernel| k.build().cost().macs;
+        assert_eq!(macs(&paired), macs(&lead) + macs(&k));
+        assert_eq!(lead.id, "fbnet-kernel:24x32x32>24/s1:k3_e1");
+        assert!(ids.contains(&lead.id) && lead.after_lead().lead() == lead);
         assert!(
             Arch::parse("|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
                 .unwrap()

@@ -14,7 +14,8 @@ use crate::measure::{Measured, Origin};
 pub enum Purpose {
     /// The space's reference archs: the hardware embedding.
     References,
-    /// The space's kernels, timed alone ([`edgenas_nas::kernels`]): one cost figure.
+    /// The space's kernels, each timed after its lead, and the leads alone
+    /// ([`edgenas_nas::kernels`]): one cost figure.
     Kernels,
     /// The archs that adapt the predictor.
     Support,
