@@ -247,6 +247,7 @@ PY
     "bench_runtimes_compares_the_same_archs_on_each_runtime|times ONNX Runtime, which the emulated tier has not"
     "profile_and_embed_journal_the_same_record|embeds the 10 references, slow emulated"
     "fbnet_kernels_are_timed_once_and_reused|times 102 kernels and FBNet archs with tract, minutes emulated (the oracle loop test covers the ARM build)"
+    "ofa_kernels_are_timed_at_three_resolutions_and_interpolated|times 276 kernels and OFA archs with tract, minutes emulated"
   )
   skip_args=()
   for entry in "${emulated_skips[@]}"; do

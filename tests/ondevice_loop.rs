@@ -440,11 +440,7 @@ fn bad_input_is_refused_in_one_line() {
 fn fbnet_kernels_are_timed_once_and_reused() {
     let home = TempDir::new("kernels");
     let fb = with(&["--space", "fbnet"], SHORT);
-    ok(home.path(), &with(&["embed"], &fb));
-    let a = json(&ok(
-        home.path(),
-        &with(&["adapt", "--samples", "4", "--json"], &fb),
-    ));
+    let a = embed_and_adapt(home.path(), &fb);
     assert_eq!(a["kernels"], 102, "{a}");
     assert!(a["kernel_seconds"].as_f64().unwrap() > 0.0, "{a}");
     assert!(a["hyper"]["kernel_var"].as_f64().is_some(), "{a}");
@@ -482,15 +478,77 @@ fn fbnet_kernels_are_timed_once_and_reused() {
     // The stored predictor (reloaded) predicts FBNet archs, a heavier one slower.
     let light = "k3_e1-skip-skip-skip-skip-k3_e1-skip-skip-skip-k3_e1-skip-skip-skip-k3_e1-skip-skip-skip-k3_e1-skip-skip-skip-k3_e1";
     let heavy = "k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6";
+    let ms = predicted_ms(home.path(), &[light, heavy]);
+    assert!(ms[1] > 3.0 * ms[0], "{ms:?}");
+}
+
+/// Embeds and adapts (4 support archs) under the short protocol `args` (with the space):
+/// `adapt --json`'s document.
+fn embed_and_adapt(home: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    ok(home, &with(&["embed"], args));
+    json(&ok(
+        home,
+        &with(&["adapt", "--samples", "4", "--json"], args),
+    ))
+}
+
+/// The adapted predictor's figures (ms) for `archs`.
+fn predicted_ms(home: &std::path::Path, archs: &[&str]) -> Vec<f64> {
     let p = json(&ok(
-        home.path(),
-        &with(&["predict", light, heavy, "--json"], SHORT),
+        home,
+        &with(&with(&["predict", "--json"], archs), SHORT),
     ));
-    let ms: Vec<f64> = p
-        .as_array()
+    p.as_array()
         .unwrap()
         .iter()
         .map(|x| x["predicted_ms"].as_f64().unwrap())
+        .collect()
+}
+
+/// OFA's kernels are timed at three resolutions (each after its lead; the stem, which runs
+/// first, alone as the lead of the first stage), and an arch at any other resolution is
+/// predicted from them interpolated: the predictions grow with the resolution.
+#[test]
+fn ofa_kernels_are_timed_at_three_resolutions_and_interpolated() {
+    let home = TempDir::new("ofa-kernels");
+    let ofa = with(&["--space", "ofa"], SHORT);
+    let a = embed_and_adapt(home.path(), &ofa);
+    // 5 stages × (first, later) × 9 blocks, a stem and a head, at 128, 176 and 224.
+    assert_eq!(a["kernels"], 276, "{a}");
+    let csv = ok(home.path(), &["journal", "export", "--format", "csv"]);
+    let rows: Vec<&str> = csv.lines().filter(|l| l.contains("ofa-kernel:")).collect();
+    // Every kernel but the three stems after its lead, and six leads alone per resolution
+    // (the stem and each stage's k3_e3 later block).
+    assert_eq!(rows.len(), 273 + 18, "{csv}");
+    for r in [128, 176, 224] {
+        let stem = format!("ofa-kernel:3x{r}x{r}:stem,");
+        assert_eq!(
+            rows.iter().filter(|l| l.contains(&stem)).count(),
+            1,
+            "{stem}"
+        );
+        let after_stem = format!("ofa-kernel:16x{h}x{h}>24/s2:k7_e6@stem,", h = r / 2);
+        assert!(rows.iter().any(|l| l.contains(&after_stem)), "{after_stem}");
+    }
+    // The same network at rising resolutions, two of them between the timed ones: each
+    // predicted slower than the last.
+    let archs: Vec<String> = [128, 152, 176, 200, 224]
+        .iter()
+        .map(|r| {
+            format!(
+                "ks={};e={};d=3,3,3,3,3;r={r}",
+                ["5"; 20].join(","),
+                ["4"; 20].join(",")
+            )
+        })
         .collect();
-    assert!(ms[1] > 3.0 * ms[0], "{p}");
+    let archs: Vec<&str> = archs.iter().map(String::as_str).collect();
+    let ms = predicted_ms(home.path(), &archs);
+    assert!(ms.windows(2).all(|w| w[1] > w[0]), "{ms:?}");
+    // The next adapt takes all of them from the journal.
+    let again = ok(home.path(), &with(&["adapt", "--samples", "4"], &ofa));
+    assert!(
+        again.contains("276 kernels") && again.contains("from the journal"),
+        "{again}"
+    );
 }

@@ -18,7 +18,7 @@
 
 use std::fmt;
 
-use edgenas_runtime::{Network, Op, RuntimeError, Shape};
+use edgenas_runtime::{Network, Op, RuntimeError, Shape, ValueId};
 use rand::{Rng, RngExt};
 
 use crate::blocks::{conv_bn, inverted_residual, make_divisible, Act};
@@ -214,32 +214,56 @@ impl OfaArch {
 
 fn build_network(a: &OfaArch) -> Result<Network, RuntimeError> {
     let mut net = Network::new(format!("ofa:{a}"), a.input());
-    let mut x = conv_bn(&mut net, 0, 16, 3, 2, 1, Some(Act::HardSwish))?;
-    x = inverted_residual(&mut net, x, 16, 16, 3, 1, 1, Act::Relu, None, false)?;
-    let mut cin = 16;
+    let mut x = add_stem(&mut net, 0)?;
     for s in 0..STAGES {
         for slot in 0..a.d[s] as usize {
             let i = s * SLOTS + slot;
-            let stride = if slot == 0 { STAGE_STRIDES[s] } else { 1 };
-            let expanded = make_divisible(cin as f64 * a.e[i] as f64, 8);
-            let se = STAGE_SE[s].then(|| make_divisible((expanded / 4) as f64, 8));
-            let cout = STAGE_CHANNELS[s];
-            x = inverted_residual(
-                &mut net,
-                x,
-                cout,
-                expanded,
-                a.ks[i] as usize,
-                stride,
-                1,
-                STAGE_ACTS[s],
-                se,
-                true,
-            )?;
-            cin = cout;
+            x = add_block(&mut net, x, s, slot == 0, a.ks[i], a.e[i])?;
         }
     }
-    x = conv_bn(&mut net, x, 960, 1, 1, 1, Some(Act::HardSwish))?;
+    add_head(&mut net, x)?;
+    Ok(net)
+}
+
+/// The stem: 3×3 conv stride 2 to 16 + h-swish, then the fixed depthwise block. The whole
+/// network and each kernel ([`crate::kernels`]) are built from this, [`add_block`] and
+/// [`add_head`], so a kernel is its layer.
+pub(crate) fn add_stem(net: &mut Network, x: ValueId) -> Result<ValueId, RuntimeError> {
+    let x = conv_bn(net, x, 16, 3, 2, 1, Some(Act::HardSwish))?;
+    inverted_residual(net, x, 16, 16, 3, 1, 1, Act::Relu, None, false)
+}
+
+/// One block of stage `s` on `x`: its first slot (`first`, with the stage's stride and width
+/// change) or a later one, kernel `ks`, expansion `e`.
+pub(crate) fn add_block(
+    net: &mut Network,
+    x: ValueId,
+    s: usize,
+    first: bool,
+    ks: u8,
+    e: u8,
+) -> Result<ValueId, RuntimeError> {
+    let cin = net.shape(x).c;
+    let stride = if first { STAGE_STRIDES[s] } else { 1 };
+    let expanded = make_divisible(cin as f64 * e as f64, 8);
+    let se = STAGE_SE[s].then(|| make_divisible((expanded / 4) as f64, 8));
+    inverted_residual(
+        net,
+        x,
+        STAGE_CHANNELS[s],
+        expanded,
+        ks as usize,
+        stride,
+        1,
+        STAGE_ACTS[s],
+        se,
+        true,
+    )
+}
+
+/// The head: 1×1 conv to 960 + h-swish, global pool, 1×1 conv to 1280 + h-swish, linear.
+pub(crate) fn add_head(net: &mut Network, x: ValueId) -> Result<ValueId, RuntimeError> {
+    let mut x = conv_bn(net, x, 960, 1, 1, 1, Some(Act::HardSwish))?;
     x = net.add(Op::GlobalAvgPool, &[x])?;
     x = net.add(
         Op::Conv2d {
@@ -258,8 +282,26 @@ fn build_network(a: &OfaArch) -> Result<Network, RuntimeError> {
             out_features: NUM_CLASSES,
         },
         &[x],
-    )?;
-    Ok(net)
+    )
+}
+
+/// Channels into stage `s`'s first block.
+pub(crate) fn stage_input_channels(s: usize) -> usize {
+    if s == 0 {
+        16
+    } else {
+        STAGE_CHANNELS[s - 1]
+    }
+}
+
+/// The side of stage `s`'s input and of its later blocks' input at resolution `r`: every
+/// stride-2 layer (3×3 stem, k×k depthwise, padding k/2) rounds up.
+pub(crate) fn stage_sides(r: usize, s: usize) -> (usize, usize) {
+    let mut h = r.div_ceil(2);
+    for stride in &STAGE_STRIDES[..s] {
+        h = h.div_ceil(*stride);
+    }
+    (h, h.div_ceil(STAGE_STRIDES[s]))
 }
 
 fn pick(rng: &mut impl Rng, set: &[u8]) -> u8 {

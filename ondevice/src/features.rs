@@ -12,7 +12,8 @@ pub struct ArchFeatures {
     /// The executed network's cost figures, the input-dependence flag last.
     pub cost: Vec<f64>,
     pub onehot: Vec<f32>,
-    /// The sum of the device's kernel figures over the arch's layers, where they were timed.
+    /// The sum of the device's kernel figures over the arch's layers (OFA's interpolated to the
+    /// arch's resolution), where they were timed.
     pub kernel_ms: Option<f64>,
 }
 
@@ -68,10 +69,11 @@ pub fn features_with(
         .collect();
     for (f, a) in feats.iter_mut().zip(archs) {
         let mut sum = 0.0;
-        for id in a.kernel_ids() {
-            sum += by_id.get(id.as_str()).ok_or_else(|| {
+        for (id, weight) in a.kernel_terms() {
+            let ms = by_id.get(id.as_str()).ok_or_else(|| {
                 LoopError::Invalid(format!("the device has no figure of the kernel {id} ({a})"))
             })?;
+            sum += weight * ms;
         }
         f.kernel_ms = Some(sum);
     }

@@ -38,24 +38,34 @@ const KERNEL_BATCH: usize = 20;
 
 /// The networks that give `kernels` their in-graph figures, in interleaved batches: each lead
 /// alone first, then the kernels that follow it, at most [`KERNEL_BATCH`] networks a batch
-/// (a lead with more kernels leads more batches, timed again in each).
+/// (a lead with more kernels leads more batches, timed again in each). A kernel without a lead
+/// (OFA's stem, which runs first) is its figure alone: where it leads others it is already in
+/// their batch, else it is a batch of its own.
 fn lead_batches(kernels: &[Kernel]) -> Vec<Vec<Kernel>> {
     let mut leads: Vec<(Kernel, Vec<Kernel>)> = Vec::new();
+    let mut alone = Vec::new();
     for k in kernels {
-        let lead = k.lead();
-        match leads.iter_mut().find(|(l, _)| *l == lead) {
-            Some((_, after)) => after.push(k.after_lead()),
-            None => leads.push((lead, vec![k.after_lead()])),
+        match (k.lead(), k.after_lead()) {
+            (Some(lead), Some(after)) => match leads.iter_mut().find(|(l, _)| *l == lead) {
+                Some((_, following)) => following.push(after),
+                None => leads.push((lead, vec![after])),
+            },
+            _ => alone.push(k.clone()),
         }
     }
     let mut batches = Vec::new();
-    for (lead, after) in leads {
+    for (lead, after) in &leads {
         for chunk in after.chunks(KERNEL_BATCH - 1) {
             batches.push(
                 std::iter::once(lead.clone())
                     .chain(chunk.iter().cloned())
                     .collect(),
             );
+        }
+    }
+    for k in alone {
+        if !leads.iter().any(|(l, _)| *l == k) {
+            batches.push(vec![k]);
         }
     }
     batches
@@ -68,10 +78,11 @@ fn in_graph_ms(paired_ms: f64, lead_ms: f64) -> f64 {
     (paired_ms - lead_ms).max(0.01 * paired_ms)
 }
 
-/// How kernels are timed: each takes 0.03-0.5 ms with tract here, so seven rounds of 2 ms
-/// bursts fix its median, and FBNet's 102 kernels after their leads and the 6 leads alone take
-/// about 2 s in all. The kernels' sum alone ranks 60 FBNet archs timed on tract at 0.95-0.99,
-/// where the model without it gave 0.962-0.967 (test-retest 0.984-0.993; README, "Kernels").
+/// How kernels are timed: each takes 0.03-0.5 ms with tract here (OFA's up to a few ms), so
+/// seven rounds of 2 ms bursts fix its median. FBNet's 102 kernels after their leads and the 6
+/// leads alone take about 2 s in all; OFA's 276 at three resolutions (291 networks) 6-11 s.
+/// The kernels' sum alone ranks 60 FBNet archs timed on tract at 0.95-0.99, where the model
+/// without it gave 0.962-0.967 (test-retest 0.984-0.993; README, "Kernels").
 fn kernel_timing(protocol: &Protocol) -> (Protocol, Rounds) {
     (
         Protocol {
@@ -662,20 +673,30 @@ impl Measurer {
             &figures.concat(),
             start.elapsed().as_secs_f64(),
         );
-        // Each kernel's difference is taken against the lead of its own batch.
-        let in_graph: HashMap<&str, f64> = figures
-            .iter()
-            .flat_map(|batch| {
-                let (lead, after) = batch.split_first().expect("a batch holds its lead");
-                after
-                    .iter()
-                    .map(|m| (m.subject.as_str(), in_graph_ms(m.median_ms, lead.median_ms)))
-            })
-            .collect();
+        // Each kernel's difference is taken against the lead of its own batch; a kernel
+        // without a lead is its figure alone (a lead of some batch).
+        let mut alone: HashMap<&str, f64> = HashMap::new();
+        let mut in_graph: HashMap<&str, f64> = HashMap::new();
+        for (batch, figures) in batches.iter().zip(&figures) {
+            let lead_ms = figures[0].median_ms;
+            for (k, m) in batch.iter().zip(figures) {
+                if k.is_after_lead() {
+                    in_graph.insert(&m.subject, in_graph_ms(m.median_ms, lead_ms));
+                } else {
+                    alone.insert(&m.subject, m.median_ms);
+                }
+            }
+        }
         Ok(KernelTable {
             figures: kernels
                 .iter()
-                .map(|k| (k.id.clone(), in_graph[k.after_lead().id.as_str()]))
+                .map(|k| {
+                    let ms = match k.after_lead() {
+                        Some(after) => in_graph[after.id.as_str()],
+                        None => alone[k.id.as_str()],
+                    };
+                    (k.id.clone(), ms)
+                })
                 .collect(),
         })
     }
@@ -1176,14 +1197,29 @@ mod tests {
             );
             assert_eq!(rest.len(), 17);
             for k in rest {
-                assert!(k.id.ends_with("@k3_e1") && k.lead() == *lead, "{}", k.id);
+                assert!(k.id.ends_with("@k3_e1") && k.lead().as_ref() == Some(lead));
                 after.push(k.id.clone());
             }
         }
-        let mut wanted: Vec<String> = kernels.iter().map(|k| k.after_lead().id).collect();
+        let mut wanted: Vec<String> = kernels.iter().map(|k| k.after_lead().unwrap().id).collect();
         after.sort();
         wanted.sort();
         assert_eq!(after, wanted, "every kernel once");
+        // OFA at each of its three resolutions: the stem leads the first stage's first slot
+        // and is its own figure there; each stage's k3_e3 later block leads the stage's later
+        // slots and the next stage's first (the last stage's: the head).
+        let kernels = Space::Ofa.kernels();
+        let batches = lead_batches(&kernels);
+        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [10, 19, 19, 19, 19, 11].repeat(3));
+        let timed: usize = sizes.iter().sum();
+        // Every kernel after its lead, and the stem alone (the lead of the first batch).
+        assert_eq!(timed - batches.len(), kernels.len() - 3);
+        for b in &batches {
+            assert!(b[1..]
+                .iter()
+                .all(|k| k.is_after_lead() && k.lead().as_ref() == Some(&b[0])));
+        }
         // The in-graph figure is the difference, kept positive when noise crosses zero.
         assert!((in_graph_ms(0.30, 0.12) - 0.18).abs() < 1e-12);
         assert_eq!(in_graph_ms(0.20, 0.21), 0.002);

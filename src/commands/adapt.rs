@@ -43,8 +43,13 @@ pub fn run(a: AdaptArgs, home: Option<&Path>) -> Result<()> {
     if !p.kernels.is_empty() {
         let total: f64 = p.kernels.figures.iter().map(|(_, v)| v).sum();
         println!(
-            "  and the space's {} kernels, each timed after a lead layer less the lead ({}, {:.1} s; {} in all): their sum over an arch's layers is a cost figure",
+            "  and the space's {} kernels{}, each timed after a lead layer less the lead ({}, {:.1} s; {} in all): their sum over an arch's layers is a cost figure",
             p.kernels.figures.len(),
+            if p.space == "ofa" {
+                " at 128, 176 and 224 px (interpolated between them; the stem, which runs first, alone)"
+            } else {
+                ""
+            },
             if r.kernel_seconds > 0.0 { "measured now" } else { "from the journal" },
             r.kernel_seconds,
             ms(total)
