@@ -468,8 +468,9 @@ mod tests {
             let Arch::Ofa(mut a) = Space::Ofa.sample(&mut rng) else {
                 unreachable!()
             };
-            if i < 3 {
-                a.r = OFA_KERNEL_RESOLUTIONS[i];
+            // The first archs at each timed resolution, the rest anywhere.
+            if let Some(&r) = OFA_KERNEL_RESOLUTIONS.get(i) {
+                a.r = r;
             }
             let arch = Arch::Ofa(a);
             let terms = arch.kernel_terms();
