@@ -27,6 +27,8 @@ use crate::NasError;
 pub const STAGES: usize = 5;
 pub const SLOTS: usize = 4;
 pub const BLOCKS: usize = STAGES * SLOTS;
+/// The stem's width, and so the first stage's input.
+pub const STEM_CHANNELS: usize = 16;
 pub const STAGE_CHANNELS: [usize; STAGES] = [24, 40, 80, 112, 160];
 pub const STAGE_STRIDES: [usize; STAGES] = [2, 2, 2, 1, 2];
 pub const STAGE_ACTS: [Act; STAGES] = [
@@ -229,8 +231,9 @@ fn build_network(a: &OfaArch) -> Result<Network, RuntimeError> {
 /// network and each kernel ([`crate::kernels`]) are built from this, [`add_block`] and
 /// [`add_head`], so a kernel is its layer.
 pub(crate) fn add_stem(net: &mut Network, x: ValueId) -> Result<ValueId, RuntimeError> {
-    let x = conv_bn(net, x, 16, 3, 2, 1, Some(Act::HardSwish))?;
-    inverted_residual(net, x, 16, 16, 3, 1, 1, Act::Relu, None, false)
+    let c = STEM_CHANNELS;
+    let x = conv_bn(net, x, c, 3, 2, 1, Some(Act::HardSwish))?;
+    inverted_residual(net, x, c, c, 3, 1, 1, Act::Relu, None, false)
 }
 
 /// One block of stage `s` on `x`: its first slot (`first`, with the stage's stride and width
@@ -288,7 +291,7 @@ pub(crate) fn add_head(net: &mut Network, x: ValueId) -> Result<ValueId, Runtime
 /// Channels into stage `s`'s first block.
 pub(crate) fn stage_input_channels(s: usize) -> usize {
     if s == 0 {
-        16
+        STEM_CHANNELS
     } else {
         STAGE_CHANNELS[s - 1]
     }

@@ -673,29 +673,26 @@ impl Measurer {
             &figures.concat(),
             start.elapsed().as_secs_f64(),
         );
-        // Each kernel's difference is taken against the lead of its own batch; a kernel
-        // without a lead is its figure alone (a lead of some batch).
-        let mut alone: HashMap<&str, f64> = HashMap::new();
-        let mut in_graph: HashMap<&str, f64> = HashMap::new();
+        // A network after its lead gives the difference against its own batch's lead; one
+        // alone (a lead, or a kernel without one) its own figure.
+        let mut figure: HashMap<&str, f64> = HashMap::new();
         for (batch, figures) in batches.iter().zip(&figures) {
             let lead_ms = figures[0].median_ms;
             for (k, m) in batch.iter().zip(figures) {
-                if k.is_after_lead() {
-                    in_graph.insert(&m.subject, in_graph_ms(m.median_ms, lead_ms));
+                let ms = if k.is_after_lead() {
+                    in_graph_ms(m.median_ms, lead_ms)
                 } else {
-                    alone.insert(&m.subject, m.median_ms);
-                }
+                    m.median_ms
+                };
+                figure.insert(&m.subject, ms);
             }
         }
         Ok(KernelTable {
             figures: kernels
                 .iter()
                 .map(|k| {
-                    let ms = match k.after_lead() {
-                        Some(after) => in_graph[after.id.as_str()],
-                        None => alone[k.id.as_str()],
-                    };
-                    (k.id.clone(), ms)
+                    let timed = k.after_lead().map_or_else(|| k.id.clone(), |a| a.id);
+                    (k.id.clone(), figure[timed.as_str()])
                 })
                 .collect(),
         })

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anyhow::Result;
+use edgenas_nas::kernels::OFA_KERNEL_RESOLUTIONS;
 use edgenas_nas::Space;
 use edgenas_ondevice::steps::AdaptPlan;
 
@@ -45,10 +46,14 @@ pub fn run(a: AdaptArgs, home: Option<&Path>) -> Result<()> {
         println!(
             "  and the space's {} kernels{}, each timed after a lead layer less the lead ({}, {:.1} s; {} in all): their sum over an arch's layers is a cost figure",
             p.kernels.figures.len(),
-            if p.space == "ofa" {
-                " at 128, 176 and 224 px (interpolated between them; the stem, which runs first, alone)"
+            if p.space == Space::Ofa.name() {
+                let px: Vec<String> = OFA_KERNEL_RESOLUTIONS.iter().map(u16::to_string).collect();
+                format!(
+                    " at {} px (interpolated between them; the stem, which runs first, alone)",
+                    px.join(", ")
+                )
             } else {
-                ""
+                String::new()
             },
             if r.kernel_seconds > 0.0 { "measured now" } else { "from the journal" },
             r.kernel_seconds,
