@@ -248,6 +248,7 @@ PY
     "profile_and_embed_journal_the_same_record|embeds the 10 references, slow emulated"
     "fbnet_kernels_are_timed_once_and_reused|times 102 kernels and FBNet archs with tract, minutes emulated (the oracle loop test covers the ARM build)"
     "ofa_kernels_are_timed_at_three_resolutions_and_interpolated|times 276 kernels and OFA archs with tract, minutes emulated"
+    "a_timing_program_times_the_kernels_only_when_asked|writes 108 FBNet kernel networks for 864 program starts, minutes emulated"
   )
   skip_args=()
   for entry in "${emulated_skips[@]}"; do

@@ -233,6 +233,12 @@ pub struct AdaptArgs {
     /// Seed of the support choice.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Time the space's kernels (FBNet's layers, OFA's blocks), one cost figure of the
+    /// predictor: auto times them with tract, TensorFlow Lite and ONNX Runtime; through a
+    /// timing program (--exec), which starts once per network and round, only where the
+    /// journal holds them all
+    #[arg(long, default_value = "auto", value_parser = parse_kernels, value_name = "auto|on|off")]
+    pub kernels: edgenas_ondevice::measure::KernelMode,
     /// Meta-trained predictor file (default: the one shipped in the binary).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<PathBuf>,
@@ -299,6 +305,12 @@ pub struct RunArgs {
     /// Picks to verify by measurement.
     #[arg(long, default_value_t = 3)]
     pub verify: usize,
+    /// Time the space's kernels (FBNet's layers, OFA's blocks), one cost figure of the
+    /// predictor: auto times them with tract, TensorFlow Lite and ONNX Runtime; through a
+    /// timing program (--exec), which starts once per network and round, only where the
+    /// journal holds them all
+    #[arg(long, default_value = "auto", value_parser = parse_kernels, value_name = "auto|on|off")]
+    pub kernels: edgenas_ondevice::measure::KernelMode,
     /// Take at most N figures of networks anew (references, support and verification
     /// together; reused ones are free, kernels counted apart): verification stops when they are
     /// spent, and says so.
@@ -978,6 +990,10 @@ fn parse_qdq(s: &str) -> Result<edgenas_runtime::QdqStyle, String> {
 }
 
 /// `--precision`: fp32, fp16 or int8.
+fn parse_kernels(s: &str) -> Result<edgenas_ondevice::measure::KernelMode, String> {
+    edgenas_ondevice::measure::KernelMode::parse(s).map_err(|e| e.to_string())
+}
+
 fn parse_precision(s: &str) -> Result<edgenas_runtime::Precision, String> {
     s.parse()
         .map_err(|e: edgenas_runtime::RuntimeError| e.to_string())

@@ -66,6 +66,16 @@ impl Progress {
         }
     }
 
+    /// Items in all.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// Items done.
+    pub fn done(&self) -> usize {
+        self.done
+    }
+
     /// The item now being worked on.
     pub fn start_item(&mut self, id: &str) {
         self.current = id.to_string();

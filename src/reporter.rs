@@ -3,6 +3,7 @@
 //! command says so) silences all of it.
 
 use edgenas_ondevice::measure::MeasureProgress;
+use edgenas_ondevice::tally::Purpose;
 use edgenas_ondevice::{Reporter, Step};
 
 use crate::output::short_id;
@@ -13,7 +14,8 @@ pub struct Terminal {
     quiet: bool,
     /// Whether `run`'s step lines are printed.
     steps: bool,
-    measuring: Option<Progress>,
+    /// The bar of the measurement under way, with what it measures for.
+    measuring: Option<(Option<Purpose>, Progress)>,
     searching: Option<Progress>,
 }
 
@@ -39,7 +41,7 @@ impl Terminal {
     /// Ends the bars on screen.
     pub fn finish(&mut self) {
         self.end_search();
-        if let Some(p) = &mut self.measuring {
+        if let Some((_, p)) = &mut self.measuring {
             p.finish();
         }
         self.measuring = None;
@@ -130,10 +132,21 @@ impl Reporter for Terminal {
         if self.quiet || p.total == 0 {
             return;
         }
-        let (label, quiet) = (&self.label, self.quiet);
-        let bar = self
+        // Kernels, then the support, or a second pass over the same archs: each its own bar,
+        // the kernels' labelled as such.
+        if self.measuring.as_ref().is_some_and(|(purpose, bar)| {
+            *purpose != p.purpose || bar.total() != p.total || p.done < bar.done()
+        }) {
+            self.finish();
+        }
+        let label = match p.purpose {
+            Some(Purpose::Kernels) => "kernels",
+            _ => &self.label,
+        };
+        let quiet = self.quiet;
+        let (_, bar) = self
             .measuring
-            .get_or_insert_with(|| Progress::new(label, p.total, quiet));
+            .get_or_insert_with(|| (p.purpose, Progress::new(label, p.total, quiet)));
         match &p.batch {
             Some((first, r)) => {
                 let ci = if r.worst_ci.is_finite() {

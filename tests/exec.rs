@@ -150,3 +150,90 @@ fn a_program_gets_the_file_of_its_precision() {
         assert_eq!(r["fingerprint"]["precision"], p, "{r}");
     }
 }
+
+/// Through a timing program each network costs starts of it (a process, a model parse,
+/// trtexec's engine build), so FBNet's 108 kernel networks (864 starts) are timed only when
+/// asked: `--kernels auto` goes without them and says why, `on` times them (a progress line
+/// per batch in a log), and `auto` then takes them from the journal; `off` never reads them.
+#[test]
+fn a_timing_program_times_the_kernels_only_when_asked() {
+    let home = TempDir::new("exec-kernels");
+    // A fast program: the file's size in units of 10 kB, one start a few milliseconds.
+    let script = home.path().join("size.sh");
+    std::fs::write(
+        &script,
+        "bytes=$(wc -c < \"$1\")\necho \"edgenas-latency-ms: $(awk \"BEGIN { print $bytes / 10000 }\")\"\n",
+    )
+    .unwrap();
+    let template = format!("sh {} {{model}}", script.display());
+    let args = |extra: &[&str]| {
+        let mut v = vec!["--space", "fbnet", "--exec", &template, "--samples", "4"];
+        v.extend_from_slice(extra);
+        v.extend_from_slice(QUICK);
+        v.iter().map(|s| s.to_string()).collect::<Vec<String>>()
+    };
+    let adapt = |extra: &[&str]| {
+        let a = args(extra);
+        let mut v = vec!["adapt"];
+        v.extend(a.iter().map(String::as_str));
+        run(home.path(), &v)
+    };
+    let mut embed = vec!["embed", "--space", "fbnet", "--exec", &template];
+    embed.extend_from_slice(QUICK);
+    ok(home.path(), &embed);
+    let kernel_rows = || {
+        let csv = ok(home.path(), &["journal", "export", "--format", "csv"]);
+        csv.lines().filter(|l| l.contains("fbnet-kernel:")).count()
+    };
+
+    let o = adapt(&["--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = json(&stdout(&o));
+    assert_eq!(a["kernels"], 0, "{a}");
+    let skipped = &a["kernels_skipped"];
+    assert_eq!(skipped["why"], "program", "{a}");
+    assert_eq!(skipped["networks"], 108, "{a}");
+    assert_eq!(skipped["starts"], 108 * 8, "{a}");
+    assert_eq!(skipped["recorded"], 0, "{a}");
+    assert_eq!(kernel_rows(), 0);
+
+    // Asked for: timed, a line per batch of the kernels' own, then the support's count.
+    let o = adapt(&["--kernels", "on"]);
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("102 kernels") && out.contains("measured now"),
+        "{out}"
+    );
+    assert!(!out.contains("without the space's kernel figures"), "{out}");
+    let kernel_lines: Vec<&str> = err.lines().filter(|l| l.starts_with("kernels [")).collect();
+    assert_eq!(kernel_lines.len(), 6, "a line per batch: {err}");
+    assert!(kernel_lines[5].starts_with("kernels [108/108]"), "{err}");
+    assert!(err.lines().any(|l| l.starts_with("adapt [4/4]")), "{err}");
+    assert!(
+        !err.lines()
+            .any(|l| l.starts_with("adapt [") && l.contains("/108]")),
+        "{err}"
+    );
+    assert_eq!(kernel_rows(), 108);
+
+    // auto again: the journal holds them all, so they cost nothing and are used.
+    let a = json(&stdout(&adapt(&["--json"])));
+    assert_eq!(a["kernels"], 102, "{a}");
+    assert_eq!(a["kernel_seconds"], 0.0, "{a}");
+    assert!(a.get("kernels_skipped").is_none(), "{a}");
+
+    // off: none, whatever the journal holds; the text says why.
+    let o = adapt(&["--kernels", "off"]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("without the space's kernel figures: --kernels off"),
+        "{out}"
+    );
+    let a = json(&stdout(&adapt(&["--kernels", "off", "--json"])));
+    assert_eq!(a["kernels"], 0, "{a}");
+    assert_eq!(a["kernels_skipped"]["why"], "asked", "{a}");
+    let e = stderr(&adapt(&["--kernels", "sometimes"]));
+    assert!(e.contains("auto, on or off"), "{e}");
+    assert_eq!(kernel_rows(), 108);
+}

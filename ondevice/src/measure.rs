@@ -71,6 +71,69 @@ fn lead_batches(kernels: &[Kernel]) -> Vec<Vec<Kernel>> {
     batches
 }
 
+/// Whether `adapt` times the space's kernels (`--kernels`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KernelMode {
+    /// In-process runtimes time them; through a timing program they are used only where the
+    /// journal holds them all: a program starts once per network and round, and each start
+    /// pays its start-up (a process, a model parse, trtexec's engine build).
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+impl KernelMode {
+    pub fn parse(s: &str) -> Result<KernelMode, LoopError> {
+        match s {
+            "auto" => Ok(KernelMode::Auto),
+            "on" => Ok(KernelMode::On),
+            "off" => Ok(KernelMode::Off),
+            _ => Err(LoopError::Invalid(format!(
+                "expected auto, on or off, not {s:?}"
+            ))),
+        }
+    }
+}
+
+/// Why a space with kernels went without their figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "why")]
+pub enum KernelsSkipped {
+    /// `--kernels off`.
+    Asked,
+    /// `--kernels auto` through a timing program: `networks` kernel networks, `starts`
+    /// program starts in all, `recorded` of the networks already in the journal.
+    Program {
+        networks: usize,
+        starts: usize,
+        recorded: usize,
+    },
+}
+
+impl KernelsSkipped {
+    /// One clause for the user: why, and how to have them.
+    pub fn reason(&self) -> String {
+        match self {
+            KernelsSkipped::Asked => "--kernels off".into(),
+            KernelsSkipped::Program {
+                networks,
+                starts,
+                recorded,
+            } => format!(
+                "through a timing program the {networks} kernel networks would take {starts} starts of it, each paying its start-up ({recorded} of them are in the journal); `--kernels on` times them"
+            ),
+        }
+    }
+}
+
+/// The device's kernel figures, or why it went without them.
+#[derive(Debug, Clone, Default)]
+pub struct KernelFigures {
+    pub table: KernelTable,
+    pub skipped: Option<KernelsSkipped>,
+}
+
 /// A kernel's cost inside a graph: its time after its lead less the lead's alone. A
 /// difference under 1 % of the pair's time is noise around a kernel that costs nearly
 /// nothing there; it is kept at that 1 %, so that every figure is a positive time.
@@ -460,7 +523,7 @@ impl Measurer {
         // The batches that fit and judge the predictor carry the anchor (the interval's
         // level); a search's picks and the benches' rounds do not need it.
         let anchored = matches!(purpose, Purpose::Support | Purpose::Validation);
-        let (figures, anchors) = self.measure_with(archs, reuse, anchored, reporter)?;
+        let (figures, anchors) = self.measure_with(archs, reuse, purpose, anchored, reporter)?;
         // The same arch twice in one call is one figure.
         let mut distinct: Vec<Measured> = Vec::with_capacity(figures.len());
         for m in &figures {
@@ -482,6 +545,7 @@ impl Measurer {
         &mut self,
         archs: &[Arch],
         reuse: bool,
+        purpose: Purpose,
         anchored: bool,
         reporter: &mut dyn Reporter,
     ) -> Result<(Vec<Measured>, AnchorFigures), LoopError> {
@@ -500,7 +564,7 @@ impl Measurer {
         }
         let todo: Vec<usize> = (0..total).filter(|&i| out[i].is_none()).collect();
         let mut done = total - todo.len();
-        reporter.measuring(&MeasureProgress::counted(done, total));
+        reporter.measuring(&MeasureProgress::counted(purpose, done, total));
         // The same arch twice is measured once.
         let mut unique: Vec<usize> = Vec::new();
         for &i in &todo {
@@ -518,7 +582,7 @@ impl Measurer {
             }
             let batch_start = std::time::Instant::now();
             let subjects: Vec<Subject> = subjects.into_iter().cloned().map(Subject::Arch).collect();
-            let mut records = self.measure_batch(&subjects, done, total, reporter)?;
+            let mut records = self.measure_batch(&subjects, purpose, (done, total), reporter)?;
             if extra.is_some() {
                 let a = records.pop().expect("the anchor was measured last");
                 // Its share of the batch's time.
@@ -533,7 +597,7 @@ impl Measurer {
                     }
                 }
             }
-            reporter.measuring(&MeasureProgress::counted(done, total));
+            reporter.measuring(&MeasureProgress::counted(purpose, done, total));
         }
         let figures = out
             .into_iter()
@@ -603,7 +667,7 @@ impl Measurer {
             .sample(|| model.run_timed(), &mut |p| {
                 reporter.measuring(&MeasureProgress {
                     run: Some(p),
-                    ..MeasureProgress::counted(0, 1)
+                    ..MeasureProgress::default()
                 })
             })
             .map_err(|source| LoopError::Runtime {
@@ -635,12 +699,22 @@ impl Measurer {
     pub fn measure_kernels(
         &mut self,
         kernels: &[Kernel],
+        mode: KernelMode,
         reporter: &mut dyn Reporter,
-    ) -> Result<KernelTable, LoopError> {
-        let timing = match self.setup() {
-            Some(setup) if !kernels.is_empty() => kernel_timing(&setup.protocol),
-            _ => return Ok(KernelTable::default()),
+    ) -> Result<KernelFigures, LoopError> {
+        let (timing, program) = match self.setup() {
+            Some(setup) if !kernels.is_empty() => (
+                kernel_timing(&setup.protocol),
+                matches!(setup.runtime, Runtime::Exec(_)),
+            ),
+            _ => return Ok(KernelFigures::default()),
         };
+        if mode == KernelMode::Off {
+            return Ok(KernelFigures {
+                skipped: Some(KernelsSkipped::Asked),
+                ..KernelFigures::default()
+            });
+        }
         let start = std::time::Instant::now();
         let batches = lead_batches(kernels);
         let total = batches.iter().map(Vec::len).sum();
@@ -653,7 +727,20 @@ impl Measurer {
                     .collect()
             })
             .collect();
-        if figures.iter().flatten().any(Option::is_none) {
+        let missing = figures.iter().flatten().filter(|f| f.is_none()).count();
+        if missing > 0 && program && mode == KernelMode::Auto {
+            // One warm-up start and a start per round, for every network.
+            let starts = total * (1 + timing.1.max_rounds);
+            return Ok(KernelFigures {
+                skipped: Some(KernelsSkipped::Program {
+                    networks: total,
+                    starts,
+                    recorded: total - missing,
+                }),
+                ..KernelFigures::default()
+            });
+        }
+        if missing > 0 {
             // The setup's own timing comes back whether the batches succeed or not.
             let saved = self.swap_timing(timing);
             let measured = self.measure_missing_kernels(&batches, &mut figures, total, reporter);
@@ -687,14 +774,17 @@ impl Measurer {
                 figure.insert(&m.subject, ms);
             }
         }
-        Ok(KernelTable {
-            figures: kernels
-                .iter()
-                .map(|k| {
-                    let timed = k.after_lead().map_or_else(|| k.id.clone(), |a| a.id);
-                    (k.id.clone(), figure[timed.as_str()])
-                })
-                .collect(),
+        Ok(KernelFigures {
+            table: KernelTable {
+                figures: kernels
+                    .iter()
+                    .map(|k| {
+                        let timed = k.after_lead().map_or_else(|| k.id.clone(), |a| a.id);
+                        (k.id.clone(), figure[timed.as_str()])
+                    })
+                    .collect(),
+            },
+            skipped: None,
         })
     }
 
@@ -708,15 +798,18 @@ impl Measurer {
         reporter: &mut dyn Reporter,
     ) -> Result<(), LoopError> {
         let mut done = 0;
+        reporter.measuring(&MeasureProgress::counted(Purpose::Kernels, done, total));
         for (batch, figures) in batches.iter().zip(figures) {
             if figures.iter().any(Option::is_none) {
                 let subjects: Vec<Subject> = batch.iter().cloned().map(Subject::Kernel).collect();
-                let records = self.measure_batch(&subjects, done, total, reporter)?;
+                let records =
+                    self.measure_batch(&subjects, Purpose::Kernels, (done, total), reporter)?;
                 for (f, m) in figures.iter_mut().zip(records) {
                     *f = Some(m);
                 }
             }
             done += batch.len();
+            reporter.measuring(&MeasureProgress::counted(Purpose::Kernels, done, total));
         }
         Ok(())
     }
@@ -732,11 +825,12 @@ impl Measurer {
         }
     }
 
+    /// One interleaved batch; `(done, total)` of the `purpose`'s subjects before it.
     fn measure_batch(
         &mut self,
         subjects: &[Subject],
-        done: usize,
-        total: usize,
+        purpose: Purpose,
+        (done, total): (usize, usize),
         reporter: &mut dyn Reporter,
     ) -> Result<Vec<Measured>, LoopError> {
         let Source::Device { setup, journal } = &mut self.source else {
@@ -767,7 +861,7 @@ impl Measurer {
                 .sample_interleaved(&setup.rounds, &mut refs, &mut |p| {
                     reporter.measuring(&MeasureProgress {
                         batch: Some((first.clone(), p)),
-                        ..MeasureProgress::counted(done, total)
+                        ..MeasureProgress::counted(purpose, done, total)
                     })
                 })
                 .map_err(|source| LoopError::Runtime {

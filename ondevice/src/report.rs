@@ -32,8 +32,10 @@ pub enum Step<'a> {
 }
 
 /// Progress of a measurement.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct MeasureProgress {
+    /// What the subjects are measured for (None: one subject profiled alone).
+    pub purpose: Option<crate::tally::Purpose>,
     /// Subjects finished (measured or reused) and in all.
     pub done: usize,
     pub total: usize,
@@ -44,8 +46,13 @@ pub struct MeasureProgress {
 }
 
 impl MeasureProgress {
-    pub(crate) fn counted(done: usize, total: usize) -> MeasureProgress {
+    pub(crate) fn counted(
+        purpose: crate::tally::Purpose,
+        done: usize,
+        total: usize,
+    ) -> MeasureProgress {
         MeasureProgress {
+            purpose: Some(purpose),
             done,
             total,
             batch: None,

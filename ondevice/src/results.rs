@@ -69,6 +69,9 @@ pub struct RunSummary {
     pub measurements: Tally,
     /// Why verification stopped early (`--max-measurements` spent), if it did.
     pub verification_stopped: Option<String>,
+    /// Why a space with kernels went without them (`--kernels`); absent when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernels_skipped: Option<crate::measure::KernelsSkipped>,
     pub exported: PathBuf,
 }
 
@@ -104,6 +107,7 @@ impl RunOutcome {
             },
             measurements: self.measurements.clone(),
             verification_stopped: report.stopped.clone(),
+            kernels_skipped: self.adapted.kernels_skipped,
             exported: exported.clone(),
         })
     }
@@ -369,6 +373,9 @@ pub struct AdaptSummary<'a> {
     /// took (0 when the journal had them).
     pub kernels: usize,
     pub kernel_seconds: f64,
+    /// Why a space with kernels went without them (`--kernels`); absent when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernels_skipped: Option<crate::measure::KernelsSkipped>,
     pub hyper: &'a edgenas_predictor::Hyper,
     pub prior: &'a str,
     pub seconds: f64,
@@ -399,6 +406,7 @@ impl Adapted {
             quality: &p.quality,
             kernels: p.kernels.figures.len(),
             kernel_seconds: self.kernel_seconds,
+            kernels_skipped: self.kernels_skipped,
             hyper: &p.model.hyper,
             prior: &p.prior,
             seconds: self.seconds,

@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use crate::adapted::{choose_support, AdaptedPredictor, Prediction};
 use crate::anchor::Drift;
 use crate::features::prior_for;
-use crate::measure::{Measured, Measurer};
+use crate::measure::{KernelFigures, KernelMode, KernelsSkipped, Measured, Measurer};
 use crate::report::Reporter;
 use crate::session::Session;
 use crate::tally::Purpose;
@@ -58,6 +58,8 @@ pub struct Adapted {
     pub support: Vec<Measured>,
     /// Seconds the kernel figures took (0 when the journal had them).
     pub kernel_seconds: f64,
+    /// Why a space with kernels went without them (`--kernels`).
+    pub kernels_skipped: Option<KernelsSkipped>,
     pub seconds: f64,
 }
 
@@ -69,6 +71,8 @@ pub struct AdaptPlan {
     /// Random archs instead of the most informative ones.
     pub random_support: bool,
     pub seed: u64,
+    /// Whether the space's kernels are timed.
+    pub kernels: KernelMode,
 }
 
 impl AdaptPlan {
@@ -78,6 +82,7 @@ impl AdaptPlan {
             samples,
             random_support: false,
             seed,
+            kernels: KernelMode::Auto,
         }
     }
 }
@@ -271,6 +276,7 @@ impl Session {
             samples,
             random_support,
             seed,
+            kernels: kernel_mode,
         } = plan;
         let start = Instant::now();
         let embedding = self.stored_embedding(space)?;
@@ -292,7 +298,13 @@ impl Session {
             Instant::now(),
             measurer.tally().get(Purpose::Kernels).measured,
         );
-        let kernels = measurer.measure_kernels(&space.kernels(), reporter)?;
+        let KernelFigures {
+            table: kernels,
+            skipped: kernels_skipped,
+        } = measurer.measure_kernels(&space.kernels(), kernel_mode, reporter)?;
+        if let Some(why @ KernelsSkipped::Program { .. }) = kernels_skipped {
+            reporter.note(&format!("kernels: not timed: {}", why.reason()));
+        }
         let kernel_seconds = if measurer.tally().get(Purpose::Kernels).measured > timed_before {
             kernel_start.elapsed().as_secs_f64()
         } else {
@@ -353,6 +365,7 @@ impl Session {
             path,
             support,
             kernel_seconds,
+            kernels_skipped,
             seconds: start.elapsed().as_secs_f64(),
         })
     }

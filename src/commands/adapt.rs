@@ -18,6 +18,7 @@ pub fn run(a: AdaptArgs, home: Option<&Path>) -> Result<()> {
         samples: a.samples,
         random_support: a.random,
         seed: a.seed,
+        kernels: a.kernels,
     };
     let mut reporter = crate::reporter::Terminal::new("adapt", a.json);
     let r = session.adapt(space, &file, plan, &mut reporter)?;
@@ -59,6 +60,9 @@ pub fn run(a: AdaptArgs, home: Option<&Path>) -> Result<()> {
             r.kernel_seconds,
             ms(total)
         );
+    }
+    if let Some(why) = r.kernels_skipped {
+        println!("  without the space's kernel figures: {}", why.reason());
     }
     println!(
         "  Quality on its own measurements (leave-one-out): Spearman {:.3}, MAPE {:.1}%, {:.0}% inside the 90% interval",

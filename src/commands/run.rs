@@ -24,6 +24,7 @@ pub fn run(a: RunArgs, home: Option<&Path>) -> Result<()> {
     let mut plan = RunPlan::new(space, &a.dataset, a.seed, a.samples, a.evaluations)?;
     (plan.budget_ms, plan.verify) = (a.budget_ms, a.verify);
     (plan.output, plan.weight_seed) = (a.output.clone(), a.device.weight_seed);
+    plan.adapt.kernels = a.kernels;
     let file = edgenas_ondevice::shipped::load(space, None)?;
     let mut session = crate::session::open(&a.device, home, space)?;
     session.measurer.set_limit(a.max_measurements);
@@ -86,6 +87,10 @@ fn print_summary(o: &RunOutcome, s: &RunSummary, what: &str, plot: Option<&Path>
         ),
         ("Exported", s.exported.display().to_string()),
     ];
+    rows.extend(
+        s.kernels_skipped
+            .map(|why| ("Kernels", format!("not timed: {}", why.reason()))),
+    );
     rows.extend(s.verification_stopped.clone().map(|why| ("Stopped", why)));
     rows.extend(plot.map(|path| ("Plot", path.display().to_string())));
     println!("\nSummary");
