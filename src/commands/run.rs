@@ -77,6 +77,12 @@ fn print_summary(o: &RunOutcome, s: &RunSummary, what: &str, plot: Option<&Path>
             ),
         ),
         ("Measurements", s.measurements.describe()),
+    ];
+    rows.extend(
+        s.kernels_skipped
+            .map(|why| ("Kernels", format!("not timed: {}", why.reason()))),
+    );
+    rows.extend([
         ("Chosen", format!("{} ({what} {:.2})", b.arch, b.accuracy)),
         (
             "Latency",
@@ -86,11 +92,7 @@ fn print_summary(o: &RunOutcome, s: &RunSummary, what: &str, plot: Option<&Path>
             ),
         ),
         ("Exported", s.exported.display().to_string()),
-    ];
-    rows.extend(
-        s.kernels_skipped
-            .map(|why| ("Kernels", format!("not timed: {}", why.reason()))),
-    );
+    ]);
     rows.extend(s.verification_stopped.clone().map(|why| ("Stopped", why)));
     rows.extend(plot.map(|path| ("Plot", path.display().to_string())));
     println!("\nSummary");
