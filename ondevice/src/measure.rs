@@ -695,7 +695,8 @@ impl Measurer {
     /// its lead less the lead timed alone ([`Kernel::after_lead`]). A lead and the kernels
     /// after it are timed in one interleaved batch ([`kernel_timing`]), so that a slow phase
     /// moves both sides of each difference alike; batches the journal holds under the live
-    /// Fingerprint are reused. An oracle has none.
+    /// Fingerprint are reused. An oracle has none; `mode` may go without them, and says why
+    /// ([`KernelMode`]).
     pub fn measure_kernels(
         &mut self,
         kernels: &[Kernel],
