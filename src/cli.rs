@@ -989,11 +989,13 @@ fn parse_qdq(s: &str) -> Result<edgenas_runtime::QdqStyle, String> {
         .map_err(|e: edgenas_runtime::RuntimeError| e.to_string())
 }
 
-/// `--precision`: fp32, fp16 or int8.
+/// `--kernels`: auto, on or off.
 fn parse_kernels(s: &str) -> Result<edgenas_ondevice::measure::KernelMode, String> {
-    edgenas_ondevice::measure::KernelMode::parse(s).map_err(|e| e.to_string())
+    s.parse()
+        .map_err(|e: edgenas_ondevice::LoopError| e.to_string())
 }
 
+/// `--precision`: fp32, fp16 or int8.
 fn parse_precision(s: &str) -> Result<edgenas_runtime::Precision, String> {
     s.parse()
         .map_err(|e: edgenas_runtime::RuntimeError| e.to_string())

@@ -65,8 +65,10 @@ pub enum KernelMode {
     Off,
 }
 
-impl KernelMode {
-    pub fn parse(s: &str) -> Result<KernelMode, LoopError> {
+impl std::str::FromStr for KernelMode {
+    type Err = LoopError;
+
+    fn from_str(s: &str) -> Result<KernelMode, LoopError> {
         match s {
             "auto" => Ok(KernelMode::Auto),
             "on" => Ok(KernelMode::On),
