@@ -237,3 +237,80 @@ fn a_timing_program_times_the_kernels_only_when_asked() {
     assert!(e.contains("auto, on or off"), "{e}");
     assert_eq!(kernel_rows(), 108);
 }
+
+/// A timing program's batch survives kill -9: each finished round is kept beside the journal,
+/// and the rerun times only the rounds left (after one warm-up start per subject, since a new
+/// process is cold). The program here counts its starts and, at the chosen one, kills edgenas.
+#[test]
+fn a_batch_killed_mid_way_goes_on_from_its_finished_rounds() {
+    let home = TempDir::new("exec-resume");
+    let count = home.path().join("starts");
+    let kill_at = home.path().join("kill-at");
+    // The script stays the same file throughout (it is part of the runtime's identity): the
+    // start it kills at is read from a file.
+    let script = home.path().join("size.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "n=$(($(cat {c} 2>/dev/null || echo 0) + 1)); echo $n > {c}\n\
+             if [ \"$n\" = \"$(cat {k})\" ]; then kill -9 $PPID; sleep 5; fi\n\
+             echo \"edgenas-latency-ms: $(wc -c < \"$1\")\"\n",
+            c = count.display(),
+            k = kill_at.display()
+        ),
+    )
+    .unwrap();
+    let program = |kill: usize| std::fs::write(&kill_at, kill.to_string()).unwrap();
+    let starts = || -> usize {
+        std::fs::read_to_string(&count)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let template = format!("sh {} {{model}}", script.display());
+    let mut args = vec![
+        "embed",
+        "--exec",
+        &template,
+        "--min-rounds",
+        "6",
+        "--max-rounds",
+        "6",
+    ];
+    args.extend_from_slice(QUICK);
+    let rounds_file = home.path().join("measurements.rounds");
+
+    // Ten references in one batch: ten warm-up starts, then ten a round. Killed at the fifth
+    // start of the fourth round: three rounds finished.
+    program(10 + 3 * 10 + 5);
+    let o = run(home.path(), &args);
+    assert!(!o.status.success(), "it was killed: {}", stderr(&o));
+    assert_eq!(starts(), 45);
+    assert!(rounds_file.exists());
+    let shown = json(&ok(home.path(), &["journal", "show", "--json"]));
+    assert_eq!(shown["results"].as_array().unwrap().len(), 0, "{shown}");
+
+    program(0);
+    let o = run(home.path(), &args);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("goes on from the 3 rounds an interrupted sitting finished"),
+        "{err}"
+    );
+    assert_eq!(
+        starts() - 45,
+        10 + 3 * 10,
+        "the warm-up, then the three rounds left"
+    );
+    assert!(!rounds_file.exists(), "the batch is in the journal");
+    let shown = json(&ok(home.path(), &["journal", "show", "--json"]));
+    let results = shown["results"].as_array().unwrap();
+    assert_eq!(results.len(), 10, "{shown}");
+    for m in results {
+        assert_eq!(m["runs"], 6, "a run a round: {m}");
+        let ms = m["median_ms"].as_f64().unwrap();
+        assert!(ms > 1000.0 && ms.fract() == 0.0, "{m}");
+    }
+}

@@ -26,16 +26,19 @@ pub enum Kind {
     FeatureCache,
     /// Used by tests of the journal machinery.
     TestJournal,
+    /// The finished rounds of an interleaved batch in progress (a timing program's).
+    Rounds,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Measurements,
         Kind::Predictor,
         Kind::Embedding,
         Kind::Adapted,
         Kind::FeatureCache,
         Kind::TestJournal,
+        Kind::Rounds,
     ];
 
     pub fn tag(self) -> &'static [u8; 8] {
@@ -46,6 +49,7 @@ impl Kind {
             Kind::Adapted => b"ADAPTED\0",
             Kind::FeatureCache => b"FEATURE\0",
             Kind::TestJournal => b"TESTJRN\0",
+            Kind::Rounds => b"ROUNDS\0\0",
         }
     }
 
@@ -57,6 +61,7 @@ impl Kind {
             Kind::Adapted => "adapted-predictor",
             Kind::FeatureCache => "feature-cache",
             Kind::TestJournal => "test-journal",
+            Kind::Rounds => "batch-rounds",
         }
     }
 }

@@ -23,7 +23,7 @@ pub use edgenas_format::{FileHeader, Kind};
 pub use fingerprint::Fingerprint;
 pub use journal::{Damage, Journal, Recovery, Repaired};
 pub use probe::{Conditions, Sysroot, System};
-pub use protocol::{Flag, Protocol, Rounds, RoundsInfo, Sample, Timing};
+pub use protocol::{DoneRounds, FinishedRound, Flag, Protocol, Rounds, RoundsInfo, Sample, Timing};
 pub use stats::Stats;
 
 use serde::{Deserialize, Serialize};

@@ -321,6 +321,23 @@ impl Default for Rounds {
     }
 }
 
+/// Rounds of an interleaved batch that an interrupted sitting finished: each round's value of
+/// every subject, in the batch's order, and the time they took.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DoneRounds {
+    pub rounds: Vec<Vec<f64>>,
+    pub elapsed: Duration,
+}
+
+/// One round just finished: its index from 0, the sampling time up to its end (resumed rounds'
+/// included), and every subject's value, in the batch's order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedRound {
+    pub round: usize,
+    pub elapsed: Duration,
+    pub fastest_ms: Vec<f64>,
+}
+
 /// Progress of an interleaved measurement.
 #[derive(Debug, Clone, Copy)]
 pub struct RoundsProgress {
@@ -481,6 +498,21 @@ impl Protocol {
         runs: &mut [&mut dyn FnMut() -> Result<T, E>],
         progress: &mut dyn FnMut(RoundsProgress),
     ) -> Result<Vec<Sample>, E> {
+        self.sample_interleaved_from(rounds, runs, &DoneRounds::default(), progress, &mut |_| {})
+    }
+
+    /// [`Protocol::sample_interleaved`] that goes on from rounds an interrupted sitting
+    /// finished (`done`) and hands each round it finishes to `finished`, to be kept where an
+    /// interruption would cost much (a timing program's starts). The warm-up runs again: a
+    /// new process is cold. Resumed rounds count the bursts this warm-up sizes.
+    pub fn sample_interleaved_from<T: Into<Timing>, E>(
+        &self,
+        rounds: &Rounds,
+        runs: &mut [&mut dyn FnMut() -> Result<T, E>],
+        done: &DoneRounds,
+        progress: &mut dyn FnMut(RoundsProgress),
+        finished: &mut dyn FnMut(&FinishedRound),
+    ) -> Result<Vec<Sample>, E> {
         let n = runs.len();
         if n == 0 {
             return Ok(Vec::new());
@@ -492,6 +524,13 @@ impl Protocol {
         let mut per_round: Vec<Vec<f64>> = vec![Vec::new(); n];
         let mut timed = vec![0usize; n];
         let mut round = 0usize;
+        for values in done.rounds.iter().filter(|v| v.len() == n) {
+            for (i, &v) in values.iter().enumerate() {
+                per_round[i].push(v);
+                timed[i] += burst[i];
+            }
+            round += 1;
+        }
         let mut worst_ci = f64::INFINITY;
         // Strides coprime with n: each round's order is a permutation.
         let strides: Vec<usize> = (1..n.max(2)).filter(|&s| gcd(s, n) == 1).collect();
@@ -510,7 +549,12 @@ impl Protocol {
                 per_round[i].push(fastest);
             }
             round += 1;
-            let elapsed = start.elapsed();
+            let elapsed = start.elapsed() + done.elapsed;
+            finished(&FinishedRound {
+                round: round - 1,
+                elapsed,
+                fastest_ms: per_round.iter().map(|v| v[v.len() - 1]).collect(),
+            });
             if round >= rounds.min_rounds.max(6) {
                 worst_ci = batch_ci(&per_round);
             }
@@ -852,6 +896,58 @@ mod tests {
             (s.warmup_runs, v[0].warmup_runs, v[1].warmup_runs),
             (1, 1, 1)
         );
+    }
+
+    /// An interrupted batch goes on from its finished rounds: only the rounds left are run
+    /// (after a warm-up start each), the figure is over all of them, and every round finished
+    /// now is handed out with its index.
+    #[test]
+    fn interleaved_rounds_go_on_from_an_interrupted_sitting() {
+        let p = Protocol {
+            warmup_runs: 1,
+            warmup_time: Duration::ZERO,
+            min_time: Duration::ZERO,
+            max_time: Duration::from_secs(10),
+            ..Protocol::default()
+        };
+        let rounds = Rounds {
+            min_rounds: 6,
+            max_rounds: 6,
+            burst_ms: 15.0,
+        };
+        let starts = std::cell::Cell::new(0);
+        let mut a = || {
+            starts.set(starts.get() + 1);
+            Ok::<_, ()>(Some(vec![5.0]))
+        };
+        let mut b = || {
+            starts.set(starts.get() + 1);
+            Ok::<_, ()>(Some(vec![7.0]))
+        };
+        let mut runs: [&mut dyn FnMut() -> Result<Option<Vec<f64>>, ()>; 2] = [&mut a, &mut b];
+        let done = DoneRounds {
+            rounds: vec![vec![1.0, 2.0]; 4],
+            elapsed: Duration::from_secs(3),
+        };
+        let mut finished = Vec::new();
+        let v = p
+            .sample_interleaved_from(&rounds, &mut runs, &done, &mut |_| {}, &mut |r| {
+                finished.push(r.clone())
+            })
+            .unwrap();
+        assert_eq!(
+            starts.get(),
+            2 + 2 * 2,
+            "a warm-up start each, then two rounds"
+        );
+        assert_eq!(v[0].samples_ms, [1.0, 1.0, 1.0, 1.0, 5.0, 5.0]);
+        assert_eq!(v[1].samples_ms, [2.0, 2.0, 2.0, 2.0, 7.0, 7.0]);
+        let info = v[0].rounds.as_ref().unwrap();
+        assert_eq!((info.rounds, info.timed_runs), (6, 6));
+        assert_eq!(finished.len(), 2);
+        assert_eq!(finished[0].round, 4);
+        assert_eq!(finished[1].fastest_ms, [5.0, 7.0]);
+        assert!(finished[1].elapsed >= done.elapsed);
     }
 
     /// Samples with run times drawn from `times` (cycled) on a fake clock.

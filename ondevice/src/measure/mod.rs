@@ -6,7 +6,8 @@
 //! over a batch ([`Measurer::measure`], what the loop uses: slow phases of the machine spread
 //! over every subject). Interleaved figures already in the journal under the live Fingerprint
 //! are reused; a batch's records are appended as soon as the batch ends, so an interruption
-//! costs at most the batch in progress and a rerun resumes. Support and validation batches also
+//! costs at most the batch in progress (through a timing program, at most the round in
+//! progress: [`rounds`]) and a rerun resumes. Support and validation batches also
 //! time their space's anchor arch ([`crate::anchor`]), counted as anchors; every figure of a
 //! batch that held the anchor carries the anchor's figure in it.
 
@@ -30,7 +31,9 @@ use crate::tally::{Purpose, Tally};
 use crate::LoopError;
 
 mod kernels;
+mod rounds;
 pub use kernels::{KernelFigures, KernelMode, KernelsSkipped};
+use rounds::BatchRounds;
 
 /// Subjects timed together in one interleaved batch.
 pub const BATCH: usize = 10;
@@ -568,7 +571,7 @@ impl Measurer {
         &mut self,
         subjects: &[Subject],
         purpose: Purpose,
-        (done, total): (usize, usize),
+        (done_before, total): (usize, usize),
         reporter: &mut dyn Reporter,
     ) -> Result<Vec<Measured>, LoopError> {
         let Source::Device { setup, journal } = &mut self.source else {
@@ -583,6 +586,32 @@ impl Measurer {
             models.push(s.load(setup.model_options())?);
         }
         let first = subjects[0].name();
+        // A timing program's batch is kept round by round, and goes on from an interrupted
+        // sitting's rounds ([`rounds`]).
+        let (mut kept, done) = match setup.runtime {
+            Runtime::Exec(_) => {
+                let names = subjects.iter().map(Subject::name).collect();
+                match BatchRounds::open(journal.path(), &fingerprint, names) {
+                    Ok((kept, done)) => (Some(kept), done),
+                    Err(e) => {
+                        reporter.note(&format!(
+                            "rounds of the batch of {first} are not kept ({e}): an interruption \
+                             times it again whole"
+                        ));
+                        (None, Default::default())
+                    }
+                }
+            }
+            _ => (None, Default::default()),
+        };
+        if !done.rounds.is_empty() {
+            reporter.note(&format!(
+                "the batch of {first} goes on from the {} rounds an interrupted sitting \
+                 finished",
+                done.rounds.len()
+            ));
+        }
+        let mut unkept = None;
         pre.cpu = probe::CpuTimes::now();
         let samples = {
             // A run's timing: None to be timed here, or what a timing program reported.
@@ -596,17 +625,33 @@ impl Measurer {
                 runs.iter_mut().map(|r| r.as_mut() as _).collect();
             setup
                 .protocol
-                .sample_interleaved(&setup.rounds, &mut refs, &mut |p| {
-                    reporter.measuring(&MeasureProgress {
-                        batch: Some((first.clone(), p)),
-                        ..MeasureProgress::counted(purpose, done, total)
-                    })
-                })
+                .sample_interleaved_from(
+                    &setup.rounds,
+                    &mut refs,
+                    &done,
+                    &mut |p| {
+                        reporter.measuring(&MeasureProgress {
+                            batch: Some((first.clone(), p)),
+                            ..MeasureProgress::counted(purpose, done_before, total)
+                        })
+                    },
+                    &mut |r| {
+                        if let Some(Err(e)) = kept.as_mut().map(|k| k.keep(r)) {
+                            unkept.get_or_insert(e);
+                        }
+                    },
+                )
                 .map_err(|source| LoopError::Runtime {
                     subject: first.clone(),
                     source,
                 })?
         };
+        if let Some(e) = unkept {
+            reporter.note(&format!(
+                "rounds of the batch of {first} were not all kept ({e}): had it been \
+                 interrupted, it would have been timed again whole"
+            ));
+        }
         let post = postflight(setup, &pre);
         // A batch of archs may hold its space's anchor; a batch of kernels holds none.
         let space = match &subjects[0] {
@@ -647,6 +692,11 @@ impl Measurer {
                 anchor_ms,
                 ..from_record(&m, Origin::Measured)
             });
+        }
+        if let Some(Err(e)) = kept.map(BatchRounds::close) {
+            reporter.note(&format!(
+                "the batch of {first} is in the journal, but its rounds file stays ({e})"
+            ));
         }
         Ok(out)
     }
