@@ -290,6 +290,11 @@ fn a_batch_killed_mid_way_goes_on_from_its_finished_rounds() {
     assert!(rounds_file.exists());
     let shown = json(&ok(home.path(), &["journal", "show", "--json"]));
     assert_eq!(shown["results"].as_array().unwrap().len(), 0, "{shown}");
+    let check = ok(home.path(), &["journal", "check"]);
+    assert!(
+        check.contains("batch in progress: 3 rounds of 10 subjects") && check.contains("exec:sh"),
+        "{check}"
+    );
 
     program(0);
     let o = run(home.path(), &args);
@@ -305,6 +310,8 @@ fn a_batch_killed_mid_way_goes_on_from_its_finished_rounds() {
         "the warm-up, then the three rounds left"
     );
     assert!(!rounds_file.exists(), "the batch is in the journal");
+    let check = ok(home.path(), &["journal", "check"]);
+    assert!(!check.contains("batch in progress"), "{check}");
     let shown = json(&ok(home.path(), &["journal", "show", "--json"]));
     let results = shown["results"].as_array().unwrap();
     assert_eq!(results.len(), 10, "{shown}");

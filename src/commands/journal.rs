@@ -88,6 +88,23 @@ fn check(journal: &MeasurementJournal, path: &Path) -> Result<()> {
     if torn > 0 {
         println!("torn tail: {torn} bytes of an interrupted write (the next measurement cuts it)");
     }
+    // A timing program's batch that was interrupted: its finished rounds, kept beside.
+    match edgenas_ondevice::measure::pending(path) {
+        Ok(batches) => {
+            for b in batches {
+                println!(
+                    "batch in progress: {} round{} of {} subjects ({} first) through {}; \
+                     timing that batch again goes on from them",
+                    b.rounds,
+                    if b.rounds == 1 { "" } else { "s" },
+                    b.subjects.len(),
+                    b.subjects.first().map_or("", String::as_str),
+                    b.runtime
+                );
+            }
+        }
+        Err(e) => println!("rounds of a batch in progress are unreadable: {e}"),
+    }
     if !journal.damaged().is_empty() {
         bail!(
             "the journal has {} damaged stretch(es); `edgenas journal repair` keeps every valid record and the original beside it",

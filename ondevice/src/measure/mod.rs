@@ -34,6 +34,7 @@ mod kernels;
 mod rounds;
 pub use kernels::{KernelFigures, KernelMode, KernelsSkipped};
 use rounds::BatchRounds;
+pub use rounds::{pending, PendingBatch};
 
 /// Subjects timed together in one interleaved batch.
 pub const BATCH: usize = 10;

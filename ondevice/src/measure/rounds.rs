@@ -35,6 +35,54 @@ struct Round {
     fastest_ms: Vec<f64>,
 }
 
+/// A batch in progress as its rounds file holds it (`journal check`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingBatch {
+    /// Its subjects, in its order.
+    pub subjects: Vec<String>,
+    /// The runtime that times it (the Fingerprint's).
+    pub runtime: String,
+    /// Rounds a rerun would go on from (from round 0, without a gap).
+    pub rounds: usize,
+}
+
+/// The batches `<journal>.rounds` holds rounds of, read-only; none without the file.
+pub fn pending(journal: &Path) -> Result<Vec<PendingBatch>, ProfilerError> {
+    let path = BatchRounds::path(journal);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let file = Journal::<Round>::read(&path, FileHeader::new(Kind::Rounds, ROUNDS_FORMAT))?;
+    let mut batches: Vec<(Fingerprint, Vec<String>, Vec<bool>)> = Vec::new();
+    for r in file.iter() {
+        let r = r?;
+        let at = match batches
+            .iter()
+            .position(|(f, s, _)| *f == r.fingerprint && *s == r.subjects)
+        {
+            Some(at) => at,
+            None => {
+                batches.push((r.fingerprint, r.subjects, Vec::new()));
+                batches.len() - 1
+            }
+        };
+        let seen = &mut batches[at].2;
+        let i = r.round as usize;
+        if i >= seen.len() {
+            seen.resize(i + 1, false);
+        }
+        seen[i] = true;
+    }
+    Ok(batches
+        .into_iter()
+        .map(|(f, subjects, seen)| PendingBatch {
+            subjects,
+            runtime: f.runtime,
+            rounds: seen.iter().take_while(|&&s| s).count(),
+        })
+        .collect())
+}
+
 /// The rounds file of one batch, open for appending.
 pub struct BatchRounds {
     journal: Journal<Round>,
@@ -161,7 +209,16 @@ mod tests {
         let (kept, done) = BatchRounds::open(&journal, &fp, ab.clone()).unwrap();
         assert_eq!(done.rounds.len(), 2);
 
+        let batches = pending(&journal).unwrap();
+        let rounds: Vec<(usize, usize)> = batches
+            .iter()
+            .map(|b| (b.subjects.len(), b.rounds))
+            .collect();
+        assert_eq!(rounds, [(2, 2), (2, 1)], "{batches:?}");
+        assert_eq!(batches[0].subjects, ["a", "b"]);
+
         kept.close().unwrap();
+        assert_eq!(pending(&journal).unwrap(), []);
         assert!(!BatchRounds::path(&journal).exists());
         let (_, done) = BatchRounds::open(&journal, &fp, ab).unwrap();
         assert!(done.rounds.is_empty());
