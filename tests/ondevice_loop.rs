@@ -237,6 +237,17 @@ fn the_loop_measures_here_and_reuses_what_it_measured() {
     let drift = v["drift"]["rel_sd"].as_f64().unwrap();
     assert!(drift > 0.0 && drift < 1.0, "{v}");
     assert!(v["unlevelled"]["mape"].as_f64().unwrap() >= 0.0, "{v}");
+    // Beside it, the fit's own leave-one-out scores over its 14 figures (10 references, 4
+    // support), as `adapt` reported them, and this validation's scatter relative to them.
+    let fit = &v["fit"];
+    assert_eq!(fit["figures"], 14, "{v}");
+    assert_eq!(fit["loo_mape"], a["quality"]["loo_mape"], "{v}");
+    assert_eq!(fit["loo_coverage"], a["quality"]["loo_coverage"], "{v}");
+    let ratio = v["mape"].as_f64().unwrap() / fit["loo_mape"].as_f64().unwrap();
+    assert!(
+        (fit["scatter_vs_fit"].as_f64().unwrap() - ratio).abs() < 1e-9,
+        "{v}"
+    );
     // The measured figures went to the journal: validating again reuses them, and --retest
     // measures the same archs anew beside them.
     let t = Instant::now();

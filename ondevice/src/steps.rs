@@ -114,6 +114,21 @@ pub struct Validation {
     /// The same predictions all at the predictor's level, scored the same way: what the
     /// machine's drift costs them.
     pub unlevelled: Unlevelled,
+    /// The predictor's leave-one-out scores over the figures it was fitted to: the scatter its
+    /// interval was calibrated on, in the sitting they were taken in.
+    pub fit: crate::adapted::Quality,
+    /// How many figures the predictor was fitted to.
+    pub fit_figures: usize,
+}
+
+impl Validation {
+    /// This validation's MAPE over the fit's leave-one-out MAPE: above 1, these figures
+    /// scatter about the model more than the fit's did, and an interval calibrated on those
+    /// covers fewer of them (in 38 recorded fresh runs, every run that covered under 85 %
+    /// had a ratio of 1.18 to 2.94; README, "The fit's sitting and the validation's").
+    pub fn scatter_vs_fit(&self) -> Option<f64> {
+        (self.fit.loo_mape > 0.0).then(|| self.mape / self.fit.loo_mape)
+    }
 }
 
 /// Scores of predictions left at the predictor's level.
@@ -490,6 +505,8 @@ impl Session {
             drift,
             levelled: anchors.iter().filter(|a| a.is_some()).count(),
             unlevelled,
+            fit: predictor.quality,
+            fit_figures: predictor.references.len() + predictor.support.len(),
             archs,
             predicted,
             measured,

@@ -44,6 +44,13 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
         "drift": v.drift,
         "levelled": v.levelled,
         "unlevelled": v.unlevelled,
+        "fit": {
+            "figures": v.fit_figures,
+            "loo_spearman": v.fit.loo_spearman,
+            "loo_mape": v.fit.loo_mape,
+            "loo_coverage": v.fit.loo_coverage,
+            "scatter_vs_fit": v.scatter_vs_fit(),
+        },
         "count": v.archs.len(),
         "measurements": session.measurer.tally(),
         "plot": a.plot,
@@ -85,6 +92,22 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
             v.archs.len()
         );
     }
+    println!(
+        "  fit's own figures leave-one-out over the {} it was fitted to: MAPE {:.1}%, coverage {:.0}%{}",
+        v.fit_figures,
+        v.fit.loo_mape * 100.0,
+        v.fit.loo_coverage * 100.0,
+        v.scatter_vs_fit()
+            .map(|r| format!(
+                " (these figures scatter {r:.2}x as much about the model{})",
+                if v.coverage < v.coverage_range.0 && r > 1.0 {
+                    ": the interval was calibrated on the fit's scatter, so it covers fewer of them"
+                } else {
+                    ""
+                }
+            ))
+            .unwrap_or_default()
+    );
     println!(
         "  at one level      Spearman {:.3}, MAPE {:.1}%, {:.0}% within ±10%, coverage {:.0}%: every prediction at the predictor's level, with the drift ({:.1}% from batch to batch, {}) in its interval",
         v.unlevelled.spearman,
