@@ -53,32 +53,56 @@ pub fn pending(journal: &Path) -> Result<Vec<PendingBatch>, ProfilerError> {
         return Ok(Vec::new());
     }
     let file = Journal::<Round>::read(&path, FileHeader::new(Kind::Rounds, ROUNDS_FORMAT))?;
-    let mut batches: Vec<(Fingerprint, Vec<String>, Vec<bool>)> = Vec::new();
+    Ok(batches_in(&file)?
+        .into_iter()
+        .map(|b| PendingBatch {
+            runtime: b.fingerprint.runtime,
+            subjects: b.subjects,
+            rounds: b.rounds.len(),
+        })
+        .collect())
+}
+
+/// One batch's rounds in a rounds file.
+struct KeptBatch {
+    fingerprint: Fingerprint,
+    subjects: Vec<String>,
+    /// From round 0, without a gap: what a rerun goes on from.
+    rounds: Vec<Round>,
+}
+
+/// Every batch `file` holds rounds of, in the order first seen. A round whose values do not
+/// match its subjects is left out; of a round kept twice, the later.
+fn batches_in(file: &Journal<Round>) -> Result<Vec<KeptBatch>, ProfilerError> {
+    let mut found: Vec<(Fingerprint, Vec<String>, Vec<Option<Round>>)> = Vec::new();
     for r in file.iter() {
         let r = r?;
-        let at = match batches
+        if r.fastest_ms.len() != r.subjects.len() {
+            continue;
+        }
+        let at = match found
             .iter()
             .position(|(f, s, _)| *f == r.fingerprint && *s == r.subjects)
         {
             Some(at) => at,
             None => {
-                batches.push((r.fingerprint, r.subjects, Vec::new()));
-                batches.len() - 1
+                found.push((r.fingerprint.clone(), r.subjects.clone(), Vec::new()));
+                found.len() - 1
             }
         };
-        let seen = &mut batches[at].2;
+        let rounds = &mut found[at].2;
         let i = r.round as usize;
-        if i >= seen.len() {
-            seen.resize(i + 1, false);
+        if i >= rounds.len() {
+            rounds.resize(i + 1, None);
         }
-        seen[i] = true;
+        rounds[i] = Some(r);
     }
-    Ok(batches
+    Ok(found
         .into_iter()
-        .map(|(f, subjects, seen)| PendingBatch {
+        .map(|(fingerprint, subjects, rounds)| KeptBatch {
+            fingerprint,
             subjects,
-            runtime: f.runtime,
-            rounds: seen.iter().take_while(|&&s| s).count(),
+            rounds: rounds.into_iter().map_while(|r| r).collect(),
         })
         .collect())
 }
@@ -108,22 +132,10 @@ impl BatchRounds {
             &Self::path(journal),
             FileHeader::new(Kind::Rounds, ROUNDS_FORMAT),
         )?;
-        let mut found: Vec<Option<Round>> = Vec::new();
-        for r in journal.iter() {
-            let r = r?;
-            if r.fingerprint != *fingerprint
-                || r.subjects != subjects
-                || r.fastest_ms.len() != subjects.len()
-            {
-                continue;
-            }
-            let i = r.round as usize;
-            if i >= found.len() {
-                found.resize(i + 1, None);
-            }
-            found[i] = Some(r);
-        }
-        let done: Vec<Round> = found.into_iter().map_while(|r| r).collect();
+        let done: Vec<Round> = batches_in(&journal)?
+            .into_iter()
+            .find(|b| b.fingerprint == *fingerprint && b.subjects == subjects)
+            .map_or_else(Vec::new, |b| b.rounds);
         let done = DoneRounds {
             elapsed: done.last().map_or(Duration::ZERO, |r| {
                 Duration::try_from_secs_f64(r.elapsed_s).unwrap_or_default()
