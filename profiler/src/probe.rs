@@ -365,17 +365,44 @@ mod tests {
         // user nice system idle iowait irq softirq steal guest guest_nice
         let stat = "cpu  100 20 30 400 50 6 7 8 9 10\ncpu0 50 10 15 200 25 3 3 4 0 0\n\
                     cpu1 50 10 15 200 25 3 4 4 0 0\nintr 12345\nctxt 999\n";
-        // A process name with spaces and a parenthesis; utime 70 and stime 11 follow it.
+        // A process name with spaces and a parenthesis; utime 70 and stime 11 follow it, then
+        // its waited-for children's 0 and 0.
         let own = "4242 (edge nas) (x)) R 1 4242 4242 0 -1 4194560 300 0 0 0 70 11 0 0 20 0 1 0";
         let t = CpuTimes::parse(stat, own).unwrap();
         assert_eq!(t.busy, 100 + 20 + 30 + 6 + 7 + 8);
         assert_eq!(t.total, t.busy + 400 + 50);
         assert_eq!(t.own, 81);
         assert_eq!(t.cpus, 2);
+        let with_children = own.replace(" 70 11 0 0 ", " 70 11 5 3 ");
+        assert_eq!(CpuTimes::parse(stat, &with_children).unwrap().own, 89);
+        assert_eq!(
+            CpuTimes::parse(stat, "4242 (x) R 1 2 3 4 5 6 7 8 9 10 70"),
+            None
+        );
         assert_eq!(CpuTimes::parse("cpu 1 2 3\n", own), None);
         assert!(
             CpuTimes::now().is_some_and(|t| t.cpus >= 1),
             "/proc/stat on Linux"
+        );
+    }
+
+    /// A timing program's CPU time is the measurement's own: a child that burns CPU and is
+    /// waited for counts as this process's, so it never reads as another process's contention.
+    #[test]
+    fn a_waited_for_child_counts_as_our_own_work() {
+        let before = CpuTimes::now().unwrap();
+        let burned = std::process::Command::new("sh")
+            .args(["-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"])
+            .status()
+            .unwrap();
+        assert!(burned.success());
+        let after = CpuTimes::now().unwrap();
+        let own = after.own - before.own;
+        // The loop takes a few hundred ms of CPU (tens of 10 ms ticks), nearly all in the child.
+        assert!(
+            own >= 5,
+            "own ticks {own} (the machine's busy ticks {})",
+            after.busy - before.busy
         );
     }
 }
@@ -388,7 +415,8 @@ pub struct CpuTimes {
     pub busy: u64,
     /// All ticks of all CPUs.
     pub total: u64,
-    /// Ticks this process used (user + system).
+    /// Ticks this process and its finished children used (user + system of each): a timing
+    /// program edgenas starts and waits for is the measurement's own work, not contention.
     pub own: u64,
     /// CPUs the ticks are summed over (`cpuN` lines of `/proc/stat`): all of the machine's,
     /// whatever affinity mask this process runs under.
@@ -421,10 +449,13 @@ impl CpuTimes {
             .count()
             .max(1);
         let total = busy + f[3] + f[4];
-        // Fields after the parenthesised name (which may hold spaces): utime and stime are 14 and 15.
+        // Fields after the parenthesised name (which may hold spaces): utime and stime are 14
+        // and 15, the waited-for children's cutime and cstime 16 and 17.
         let after = own_stat.rsplit_once(')')?.1;
         let g: Vec<&str> = after.split_whitespace().collect();
-        let own = g.get(11)?.parse::<u64>().ok()? + g.get(12)?.parse::<u64>().ok()?;
+        let own = [11, 12, 13, 14]
+            .iter()
+            .try_fold(0u64, |sum, &i| sum.checked_add(g.get(i)?.parse().ok()?))?;
         Some(CpuTimes {
             busy,
             total,
