@@ -280,14 +280,60 @@ fn a_batch_killed_mid_way_goes_on_from_its_finished_rounds() {
     ];
     args.extend_from_slice(QUICK);
     let rounds_file = home.path().join("measurements.rounds");
+    // The model files go to a private TMPDIR, to see what a killed run leaves there.
+    let tmp = home.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let run = |args: &[&str]| {
+        edgenas(home.path())
+            .env("TMPDIR", &tmp)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let model_folders = || {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with("edgenas-exec-")
+            })
+            .count()
+    };
 
     // Ten references in one batch: ten warm-up starts, then ten a round. Killed at the fifth
     // start of the fourth round: three rounds finished.
     program(10 + 3 * 10 + 5);
-    let o = run(home.path(), &args);
+    let o = run(&args);
     assert!(!o.status.success(), "it was killed: {}", stderr(&o));
     assert_eq!(starts(), 45);
     assert!(rounds_file.exists());
+    assert_eq!(
+        model_folders(),
+        10,
+        "kill -9 leaves the batch's model folders"
+    );
+    // A run still going (here a process holding a folder's lock) keeps its folder.
+    let live = tmp.join("edgenas-exec-live-0");
+    std::fs::create_dir_all(&live).unwrap();
+    let mut holder = std::process::Command::new("flock")
+        .arg(live.join("in-use.lock"))
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    let taken = || {
+        !std::process::Command::new("flock")
+            .args([
+                "-n".as_ref(),
+                live.join("in-use.lock").as_os_str(),
+                "true".as_ref(),
+            ])
+            .status()
+            .unwrap()
+            .success()
+    };
+    while !taken() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let shown = json(&ok(home.path(), &["journal", "show", "--json"]));
     assert_eq!(shown["results"].as_array().unwrap().len(), 0, "{shown}");
     let check = ok(home.path(), &["journal", "check"]);
@@ -297,9 +343,14 @@ fn a_batch_killed_mid_way_goes_on_from_its_finished_rounds() {
     );
 
     program(0);
-    let o = run(home.path(), &args);
+    let o = run(&args);
     let err = stderr(&o);
     assert!(o.status.success(), "{err}");
+    // The rerun removed the killed run's folders and its own; the live one stays.
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(model_folders(), 1);
+    assert!(live.exists());
     assert!(
         err.contains("goes on from the 3 rounds an interrupted sitting finished"),
         "{err}"

@@ -240,17 +240,119 @@ fn benchmark_model_latency(output: &str) -> Option<f64> {
 pub struct ExecModel {
     spec: &'static ExecSpec,
     file: PathBuf,
-    /// The folder edgenas made for the file (removed on drop); None for a user's file.
-    made: Option<PathBuf>,
+    /// The folder edgenas made for the file, removed when the model is dropped; None for a
+    /// user's file.
+    _made: Option<ModelFolder>,
     pub init_time: Duration,
 }
 
-impl Drop for ExecModel {
+/// Model folders are `$TMPDIR/edgenas-exec-PID-N`. A run killed with -9 or by the OOM killer,
+/// or cut off with its SSH session (SIGHUP), never removes its own, and /tmp keeps them until
+/// the board reboots (in RAM, where /tmp is a tmpfs), so each process first removes those of
+/// runs that have ended.
+const FOLDER_PREFIX: &str = "edgenas-exec-";
+/// A folder's maker holds an flock on this file for as long as the folder is in use; the
+/// kernel drops it when the process ends however it ends, whatever PID namespace it ran in.
+const LOCK_FILE: &str = "in-use.lock";
+/// Folders made before the lock existed are removed once they are this old.
+const UNLOCKED_FOLDER_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// A model folder in use: removed on drop, its lock held until then.
+#[derive(Debug)]
+struct ModelFolder {
+    path: PathBuf,
+    _lock: std::fs::File,
+}
+
+impl Drop for ModelFolder {
     fn drop(&mut self) {
-        if let Some(dir) = &self.made {
-            let _ = std::fs::remove_dir_all(dir);
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+impl ModelFolder {
+    /// Makes `$TMPDIR/edgenas-exec-PID-N`, locked before it has its name, so that no other
+    /// process ever sees it unlocked.
+    fn make(tmp: &Path) -> Result<ModelFolder, RuntimeError> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        static SWEPT: std::sync::Once = std::sync::Once::new();
+        SWEPT.call_once(|| {
+            remove_ended_runs_folders(tmp);
+        });
+        let name = format!(
+            "{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let staging = tmp.join(format!(".{FOLDER_PREFIX}{name}"));
+        let path = tmp.join(format!("{FOLDER_PREFIX}{name}"));
+        let io = |at: &Path| {
+            let at = at.display().to_string();
+            move |source| RuntimeError::Io { path: at, source }
+        };
+        std::fs::create_dir_all(&staging).map_err(io(&staging))?;
+        let lock = std::fs::File::create(staging.join(LOCK_FILE))
+            .and_then(|f| try_lock(&f).map(|()| f))
+            .and_then(|f| std::fs::rename(&staging, &path).map(|()| f));
+        match lock {
+            Ok(lock) => Ok(ModelFolder { path, _lock: lock }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                Err(io(&path)(e))
+            }
         }
     }
+}
+
+/// An exclusive flock on `file`, or WouldBlock when another process holds one.
+fn try_lock(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor `file` owns; the lock lives as long as the descriptor.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Removes the model folders in `tmp` whose runs have ended (their lock is free, or, made
+/// before the lock or left while being made, they are a day old); how many. Another user's
+/// folders stay: they cannot be opened or removed, and nothing here fails for that.
+fn remove_ended_runs_folders(tmp: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let staging = name.starts_with('.') && name[1..].starts_with(FOLDER_PREFIX);
+        let is_folder = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_folder || !(staging || name.starts_with(FOLDER_PREFIX)) {
+            continue;
+        }
+        let path = entry.path();
+        let day_old = || {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= UNLOCKED_FOLDER_AGE))
+        };
+        // Held while the folder is removed, so that no second sweeper takes it meanwhile.
+        let lock = std::fs::File::open(path.join(LOCK_FILE));
+        let ended = match &lock {
+            // A folder being made is locked only after its lock file exists.
+            _ if staging => day_old(),
+            Ok(file) => try_lock(file).is_ok(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => day_old(),
+            Err(_) => false,
+        };
+        if ended && std::fs::remove_dir_all(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 impl ExecModel {
@@ -261,20 +363,15 @@ impl ExecModel {
         precision: crate::Precision,
         spec: &'static ExecSpec,
     ) -> Result<ExecModel, RuntimeError> {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let start = Instant::now();
-        let dir = std::env::temp_dir().join(format!(
-            "edgenas-exec-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
+        let folder = ModelFolder::make(&std::env::temp_dir())?;
+        let file = folder
+            .path
+            .join(format!("model.{}", spec.format.extension()));
         let io = |source| RuntimeError::Io {
-            path: dir.display().to_string(),
+            path: file.display().to_string(),
             source,
         };
-        std::fs::create_dir_all(&dir).map_err(io)?;
-        let file = dir.join(format!("model.{}", spec.format.extension()));
         // At fp16 the program converts the fp32 file itself (`trtexec --fp16`).
         let written = match precision {
             crate::Precision::Fp16 => crate::Precision::Fp32,
@@ -286,7 +383,7 @@ impl ExecModel {
         Ok(ExecModel {
             spec,
             file,
-            made: Some(dir),
+            _made: Some(folder),
             init_time: start.elapsed(),
         })
     }
@@ -302,7 +399,7 @@ impl ExecModel {
         Ok(ExecModel {
             spec,
             file: path.to_path_buf(),
-            made: None,
+            _made: None,
             init_time: Duration::ZERO,
         })
     }
@@ -352,6 +449,54 @@ impl ExecModel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Folders of ended runs go; one in use, one of another program and young unlocked
+    /// ones stay.
+    #[test]
+    fn only_the_folders_of_ended_runs_are_removed() {
+        let tmp = std::env::temp_dir().join(format!("edgenas-sweep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).unwrap();
+        let folder = |name: &str, lock: bool| {
+            let p = tmp.join(name);
+            std::fs::create_dir_all(&p).unwrap();
+            std::fs::write(p.join("model.onnx"), b"x").unwrap();
+            if lock {
+                std::fs::write(p.join(LOCK_FILE), b"").unwrap();
+            }
+            p
+        };
+        let day_ago = std::time::SystemTime::now() - UNLOCKED_FOLDER_AGE - Duration::from_secs(60);
+        let age = |p: &Path| {
+            std::fs::File::open(p)
+                .unwrap()
+                .set_modified(day_ago)
+                .unwrap()
+        };
+        // Made first: a process's first folder sweeps the folder it is made in.
+        let in_use = ModelFolder::make(&tmp).unwrap();
+        let ended = folder("edgenas-exec-1-0", true);
+        let unlocked_young = folder("edgenas-exec-2-0", false);
+        let unlocked_old = folder("edgenas-exec-3-0", false);
+        age(&unlocked_old);
+        let staging_old = folder(".edgenas-exec-4-0", true);
+        age(&staging_old);
+        let staging_young = folder(".edgenas-exec-5-0", true);
+        let other = folder("other-program", true);
+        age(&other);
+
+        assert_eq!(remove_ended_runs_folders(&tmp), 3);
+        assert!(!ended.exists() && !unlocked_old.exists() && !staging_old.exists());
+        for stays in [&in_use.path, &unlocked_young, &staging_young, &other] {
+            assert!(stays.exists(), "{}", stays.display());
+        }
+        // Once its model is dropped, the folder in use is gone with it.
+        let path = in_use.path.clone();
+        drop(in_use);
+        assert!(!path.exists());
+        assert_eq!(remove_ended_runs_folders(&tmp), 0);
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
 
     #[test]
     fn words_split_like_a_shell_without_expansion() {
