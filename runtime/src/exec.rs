@@ -292,9 +292,12 @@ impl ModelFolder {
             move |source| RuntimeError::Io { path: at, source }
         };
         std::fs::create_dir_all(&staging).map_err(io(&staging))?;
-        let lock = std::fs::File::create(staging.join(LOCK_FILE))
-            .and_then(|f| try_lock(&f).map(|()| f))
-            .and_then(|f| std::fs::rename(&staging, &path).map(|()| f));
+        let lock = std::fs::File::create(staging.join(LOCK_FILE)).and_then(|f| {
+            // Where the file system has no locks (some network mounts) the folder goes on
+            // unlocked: no sweeper can take its lock either, so none removes it.
+            let _ = f.try_lock();
+            std::fs::rename(&staging, &path).map(|()| f)
+        });
         match lock {
             Ok(lock) => Ok(ModelFolder { path, _lock: lock }),
             Err(e) => {
@@ -302,17 +305,6 @@ impl ModelFolder {
                 Err(io(&path)(e))
             }
         }
-    }
-}
-
-/// An exclusive flock on `file`, or WouldBlock when another process holds one.
-fn try_lock(file: &std::fs::File) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: flock on a descriptor `file` owns; the lock lives as long as the descriptor.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }
 
@@ -327,7 +319,9 @@ fn remove_ended_runs_folders(tmp: &Path) -> usize {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        let staging = name.starts_with('.') && name[1..].starts_with(FOLDER_PREFIX);
+        let staging = name
+            .strip_prefix('.')
+            .is_some_and(|n| n.starts_with(FOLDER_PREFIX));
         let is_folder = entry.file_type().is_ok_and(|t| t.is_dir());
         if !is_folder || !(staging || name.starts_with(FOLDER_PREFIX)) {
             continue;
@@ -344,7 +338,8 @@ fn remove_ended_runs_folders(tmp: &Path) -> usize {
         let ended = match &lock {
             // A folder being made is locked only after its lock file exists.
             _ if staging => day_old(),
-            Ok(file) => try_lock(file).is_ok(),
+            // std's try_lock is an flock with LOCK_EX | LOCK_NB on Linux, as the maker's.
+            Ok(file) => file.try_lock().is_ok(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => day_old(),
             Err(_) => false,
         };
