@@ -594,11 +594,22 @@ mod tests {
         FileHeader::new(Kind::TestJournal, 1)
     }
 
-    fn tmp(name: &str) -> PathBuf {
+    /// A test's folder, removed when the test ends, pass or fail.
+    struct Scratch(PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A fresh folder for the test `name` and the journal's path in it.
+    fn tmp(name: &str) -> (Scratch, PathBuf) {
         let dir =
             std::env::temp_dir().join(format!("edgenas-journal-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        dir.join("j.bin")
+        let p = dir.join("j.bin");
+        (Scratch(dir), p)
     }
 
     type J = Journal<(u32, String)>;
@@ -619,7 +630,7 @@ mod tests {
 
     #[test]
     fn a_torn_tail_is_cut_by_a_writer_and_left_alone_by_a_reader() {
-        let p = tmp("torn");
+        let (_dir, p) = tmp("torn");
         let offsets = write_five(&p);
         let full = std::fs::metadata(&p).unwrap().len();
         let bytes = std::fs::read(&p).unwrap();
@@ -644,7 +655,7 @@ mod tests {
 
     #[test]
     fn a_zero_filled_tail_is_torn_not_a_record() {
-        let p = tmp("zero");
+        let (_dir, p) = tmp("zero");
         write_five(&p);
         let len = std::fs::metadata(&p).unwrap().len();
         let mut f = OpenOptions::new().append(true).open(&p).unwrap();
@@ -663,7 +674,7 @@ mod tests {
 
     #[test]
     fn damage_in_the_middle_is_skipped_reported_and_kept_never_cut() {
-        let p = tmp("mid");
+        let (_dir, p) = tmp("mid");
         let offsets = write_five(&p);
         let clean = std::fs::read(&p).unwrap();
         type Damager<'a> = Box<dyn Fn(&mut Vec<u8>) + 'a>;
@@ -739,7 +750,7 @@ mod tests {
 
     #[test]
     fn a_read_only_journal_can_be_read() {
-        let p = tmp("ro");
+        let (_dir, p) = tmp("ro");
         write_five(&p);
         let mut perm = std::fs::metadata(&p).unwrap().permissions();
         perm.set_readonly(true);
@@ -752,7 +763,7 @@ mod tests {
 
     #[test]
     fn a_file_of_another_kind_or_version_is_refused() {
-        let p = tmp("kind");
+        let (_dir, p) = tmp("kind");
         Journal::<u64>::open(&p, header()).unwrap();
         let err = Journal::<u64>::open(&p, FileHeader::new(Kind::Measurements, 1))
             .err()
@@ -774,7 +785,7 @@ mod tests {
 
     #[test]
     fn a_record_the_reader_would_refuse_is_never_written() {
-        let p = tmp("big");
+        let (_dir, p) = tmp("big");
         let mut j: Journal<Vec<u8>> = Journal::open(&p, header()).unwrap();
         let err = j.append(vec![7u8; MAX_RECORD as usize + 1]).unwrap_err();
         assert!(
@@ -814,7 +825,7 @@ mod tests {
 
     #[test]
     fn two_processes_appending_at_once_lose_nothing_and_a_reader_meanwhile_sees_no_damage() {
-        let p = tmp("concurrent");
+        let (_dir, p) = tmp("concurrent");
         Journal::<(u32, String)>::open(&p, header()).unwrap();
         let exe = std::env::current_exe().unwrap();
         let n = 1000u32;
