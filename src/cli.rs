@@ -183,9 +183,10 @@ pub struct DeviceArgs {
     /// Interleaved measurement: rounds at most (bounds time and record size).
     #[arg(long, default_value_t = 400)]
     pub max_rounds: usize,
-    /// Interleaved measurement: each arch's share of a round, in ms (at least one run).
-    #[arg(long, default_value_t = 15.0, value_name = "MS")]
-    pub burst_ms: f64,
+    /// Interleaved measurement: each arch's share of a round, in ms (at least one run)
+    /// [default: 5 for NB201, 15 for FBNet and OFA].
+    #[arg(long, value_name = "MS")]
+    pub burst_ms: Option<f64>,
     /// Oracle mode: read latencies from this table instead of measuring (never journaled).
     #[arg(long, value_name = "FILE.csv", requires = "oracle_device")]
     pub oracle: Option<PathBuf>,
@@ -566,18 +567,20 @@ pub struct ProtocolArgs {
     /// benchmark_model's --num_runs): --min-runs and --max-runs both N.
     #[arg(long, value_name = "N", visible_alias = "num-runs", alias = "num_runs", conflicts_with_all = ["min_runs", "max_runs"])]
     pub runs: Option<usize>,
-    /// Warm-up runs (at least; warm-up also lasts at least 0.5 s).
-    #[arg(long, default_value_t = 5)]
-    pub warmup_runs: usize,
+    /// Warm-up runs (at least; warm-up also lasts at least 0.5 s) [default: 5; 2 in the
+    /// loop's NB201 rounds].
+    #[arg(long)]
+    pub warmup_runs: Option<usize>,
     /// Minimum timed runs.
     #[arg(long, default_value_t = 20)]
     pub min_runs: usize,
-    /// Minimum sampling time in seconds, per arch [default: 1 one at a time (profile), 0.05 in
-    /// the loop's interleaved rounds].
+    /// Minimum sampling time in seconds, per arch [default: 1 one at a time (profile); in the
+    /// loop's interleaved rounds 0.02 for NB201, 0.05 for FBNet and OFA].
     #[arg(long)]
     pub min_time: Option<f64>,
     /// Sampling stops at this many seconds per arch even if the CI target is not reached
-    /// [default: 10 one at a time (profile), 0.5 in the loop's interleaved rounds].
+    /// [default: 10 one at a time (profile); in the loop's interleaved rounds 0.2 for NB201,
+    /// 0.5 for FBNet and OFA].
     #[arg(long)]
     pub max_time: Option<f64>,
     /// Sampling stops at this many timed runs, before any other rule (bounds the record: every
@@ -897,8 +900,8 @@ pub enum BenchKind {
         rounds_only: bool,
         /// Interleaved rounds at each of these sampling time bounds per arch, MIN:MAX seconds,
         /// then optionally :BURST_MS (each arch's share of a round) and :WARMUP_RUNS; 1:10:15:5
-        /// is the protocol before issue 21, 0.05:0.5:15:5 today's default, 0.02:0.2:5:2 a faster
-        /// step measured against it (README, "the measurement protocol").
+        /// is the protocol before issue 21, 0.05:0.5:15:5 the loop's default for FBNet and OFA,
+        /// 0.02:0.2:5:2 its default for NB201 (README, "the measurement protocol").
         #[arg(
             long,
             value_delimiter = ',',

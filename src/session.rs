@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use edgenas_nas::Space;
 use edgenas_ondevice::machine::{check_rounds, Machine, MachineRequest};
+use edgenas_ondevice::measure::LoopTiming;
 use edgenas_ondevice::state::StateDir;
 use edgenas_ondevice::{Measurer, OracleTable, Session, Setup};
 use edgenas_profiler::{open_measurements, MeasurementJournal, Protocol, Rounds};
@@ -22,12 +23,17 @@ pub fn open(args: &DeviceArgs, home: Option<&Path>, space: Space) -> Result<Sess
         let table = OracleTable::read(space, file, column)?;
         return Ok(Session::new(&root, Measurer::oracle(table)));
     }
+    let timing = LoopTiming::of(space);
     let rounds = Rounds {
         min_rounds: args.min_rounds,
         max_rounds: args.max_rounds,
-        burst_ms: args.burst_ms,
+        burst_ms: args.burst_ms.unwrap_or(timing.burst_ms),
     };
-    let setup = setup(&args.machine, Timing::Interleaved(rounds), args.weight_seed)?;
+    let setup = setup(
+        &args.machine,
+        Timing::Interleaved(rounds, timing),
+        args.weight_seed,
+    )?;
     let journal = open_journal(&StateDir::new(&root).journal())?;
     Ok(Session::new(&root, Measurer::device(setup, journal)))
 }
@@ -41,17 +47,17 @@ pub fn open_journal(path: &Path) -> Result<MeasurementJournal> {
 }
 
 /// How a command times its subjects: each under the protocol's own stop rule (`profile`), or
-/// in interleaved rounds (the loop), whose sampling bounds per arch default tighter.
+/// in interleaved rounds (the loop), whose sampling bounds per arch default tighter, by space.
 pub enum Timing {
     OneAtATime,
-    Interleaved(Rounds),
+    Interleaved(Rounds, LoopTiming),
 }
 
 /// The measurement setup from the command line and the board policy.
 pub fn setup(args: &MachineArgs, timing: Timing, seed: u64) -> Result<Setup> {
     let (base, rounds) = match timing {
         Timing::OneAtATime => (Protocol::default(), Rounds::default()),
-        Timing::Interleaved(rounds) => (Protocol::interleaved(), rounds),
+        Timing::Interleaved(rounds, timing) => (timing.protocol(Protocol::interleaved()), rounds),
     };
     let protocol = protocol(&args.protocol, base)?;
     check_rounds(&rounds)?;
@@ -135,7 +141,7 @@ pub fn protocol(args: &ProtocolArgs, base: Protocol) -> Result<Protocol> {
         Ok(Duration::from_secs_f64(v))
     };
     let mut p = Protocol {
-        warmup_runs: args.warmup_runs,
+        warmup_runs: args.warmup_runs.unwrap_or(base.warmup_runs),
         warmup_time: secs("warmup-time", args.warmup_time)?,
         min_runs: args.min_runs,
         min_time: match args.min_time {

@@ -33,8 +33,8 @@ fn uniform_cells_are_ordered_by_cost() {
 }
 
 /// `bench reproducibility` measures the same archs twice at each step of its time ladder and
-/// reports each one's test-retest with its seconds per arch; a step whose minimum is a second
-/// per arch costs more than one without a minimum.
+/// reports each one's test-retest, raw and at each batch's anchor level, with its seconds per
+/// arch; a step whose minimum is a second per arch costs more than one without a minimum.
 #[test]
 fn reproducibility_is_reported_per_minimum_time_with_its_cost() {
     let home = TempDir::new("repro");
@@ -67,6 +67,9 @@ fn reproducibility_is_reported_per_minimum_time_with_its_cost() {
     assert!(cost[0] >= 1.0 && cost[0] > cost[1], "{cost:?}");
     for p in passes {
         let rho = p["test_retest"]["spearman"].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&rho), "{p}");
+        // Every batch held the anchor, so the figures are also compared at its level.
+        let rho = p["levelled"]["spearman"].as_f64().unwrap();
         assert!((-1.0..=1.0).contains(&rho), "{p}");
     }
     assert!(r.get("one_at_a_time").is_none(), "{r}");

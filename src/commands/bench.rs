@@ -441,8 +441,15 @@ fn search(
 
 fn retest_line(name: &str, r: &Retest) {
     let t = &r.test_retest;
+    let levelled = r.levelled.as_ref().map_or(String::new(), |l| {
+        format!(
+            " (at the batch's level: {:.3}, {:.1}%)",
+            l.spearman,
+            l.median_rel_diff * 100.0
+        )
+    });
     println!(
-        "  {name:<50} test-retest Spearman {:.3}, median relative difference {:.1}%, ratio p10-p90 {:.3}-{:.3}, {:.2} s per arch ({:.0} s per pass)",
+        "  {name:<50} test-retest Spearman {:.3}, median relative difference {:.1}%{levelled}, ratio p10-p90 {:.3}-{:.3}, {:.2} s per arch ({:.0} s per pass)",
         t.spearman, t.median_rel_diff * 100.0, t.ratio_p10, t.ratio_p90, r.seconds_per_arch, r.seconds_per_pass
     );
 }

@@ -2,6 +2,10 @@
 //! several sampling time bounds per arch, and twice one at a time (the protocol's own stop rule), the
 //! passes alternating so that all see the same phases of the machine. The figure of merit is
 //! seconds per arch at a test-retest.
+//!
+//! Each batch of rounds holds the space's anchor, as the loop's support and validation batches
+//! do, so their agreement is also given at the batch's level (each figure over the anchor's),
+//! the figures the predictor is fitted and judged on; the anchor's time is in the seconds.
 
 use std::time::{Duration, Instant};
 
@@ -60,8 +64,8 @@ pub struct TimeBounds {
 
 impl TimeBounds {
     /// `MIN:MAX` in seconds, e.g. `0.25:2.5`, then optionally `:BURST_MS` and
-    /// `:WARMUP_RUNS` (otherwise the loop's, [`Rounds::default`] and
-    /// [`Protocol::interleaved`]).
+    /// `:WARMUP_RUNS` (otherwise 15 ms and 5, [`Rounds::default`] and
+    /// [`Protocol::interleaved`]: the loop's for FBNet and OFA).
     pub fn parse(s: &str) -> Result<TimeBounds, LoopError> {
         let bad = || {
             LoopError::Invalid(format!(
@@ -103,6 +107,10 @@ pub struct Retest {
     /// The protocol's sampling time bounds per arch.
     pub time: TimeBounds,
     pub test_retest: Agreement,
+    /// Interleaved rounds: the agreement of each figure over its batch's anchor figure
+    /// ([`crate::anchor`]), the level at which `adapt` fits support and `validate` judges.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub levelled: Option<Agreement>,
     pub seconds_per_pass: f64,
     pub seconds_per_arch: f64,
 }
@@ -152,12 +160,14 @@ pub fn run(
     let result = passes(&archs, threads, rounds_only, ladder, &dir, reporter);
     let _ = std::fs::remove_dir_all(&dir);
     let (rounds, classic) = result?;
-    let retest = |estimator, time, ((a, ta), (b, tb)): (Pass, Pass)| {
-        let seconds_per_pass = (ta + tb) / 2.0;
+    let retest = |estimator, time, (a, b): (Pass, Pass)| {
+        let seconds_per_pass = (a.seconds + b.seconds) / 2.0;
+        let levelled = a.levelled.as_ref().zip(b.levelled.as_ref());
         Retest {
             estimator,
             time,
-            test_retest: Agreement::of(&a, &b),
+            test_retest: Agreement::of(&a.ms, &b.ms),
+            levelled: levelled.map(|(la, lb)| Agreement::of(la, lb)),
             seconds_per_pass,
             seconds_per_arch: seconds_per_pass / n as f64,
         }
@@ -188,7 +198,14 @@ pub fn run(
     })
 }
 
-type Pass = (Vec<f64>, f64);
+/// One pass over the archs.
+struct Pass {
+    /// Each arch's figure.
+    ms: Vec<f64>,
+    /// Each over its batch's anchor figure, where every batch held the anchor.
+    levelled: Option<Vec<f64>>,
+    seconds: f64,
+}
 type Passes = (Vec<(Pass, Pass)>, Option<(Pass, Pass)>);
 
 /// Rounds at each time bound, one at a time, then all of it again: figures and seconds of
@@ -229,10 +246,14 @@ fn passes(
         let t = Instant::now();
         let figures =
             measurer.measure_ignoring_journal(archs, crate::tally::Purpose::Bench, reporter)?;
-        Ok((
-            figures.iter().map(|f| f.median_ms).collect(),
-            t.elapsed().as_secs_f64(),
-        ))
+        Ok(Pass {
+            ms: figures.iter().map(|f| f.median_ms).collect(),
+            levelled: figures
+                .iter()
+                .map(|f| f.anchor_ms.map(|a| f.median_ms / a))
+                .collect(),
+            seconds: t.elapsed().as_secs_f64(),
+        })
     };
     let classic_pass = |reporter: &mut dyn Reporter| -> Result<Pass, LoopError> {
         let t = Instant::now();
@@ -254,7 +275,11 @@ fn passes(
                 reporter.note(&format!("  one at a time: {}/{}", i + 1, archs.len()));
             }
         }
-        Ok((out, t.elapsed().as_secs_f64()))
+        Ok(Pass {
+            ms: out,
+            levelled: None,
+            seconds: t.elapsed().as_secs_f64(),
+        })
     };
     let mut first = Vec::new();
     for &t in ladder {

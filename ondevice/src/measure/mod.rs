@@ -32,9 +32,11 @@ use crate::LoopError;
 
 mod kernels;
 mod rounds;
+mod timing;
 pub use kernels::{KernelFigures, KernelMode, KernelsSkipped};
 use rounds::BatchRounds;
 pub use rounds::{pending, PendingBatch};
+pub use timing::LoopTiming;
 
 /// Subjects timed together in one interleaved batch.
 pub const BATCH: usize = 10;
@@ -397,8 +399,12 @@ impl Measurer {
     ) -> Result<Vec<Measured>, LoopError> {
         let start = std::time::Instant::now();
         // The batches that fit and judge the predictor carry the anchor (the interval's
-        // level); a search's picks and the benches' rounds do not need it.
-        let anchored = matches!(purpose, Purpose::Support | Purpose::Validation);
+        // level), and so do the reproducibility bench's, which measures what theirs give; a
+        // search's picks do not need it.
+        let anchored = matches!(
+            purpose,
+            Purpose::Support | Purpose::Validation | Purpose::Bench
+        );
         let (figures, anchors) = self.measure_with(archs, reuse, purpose, anchored, reporter)?;
         // The same arch twice in one call is one figure.
         let mut distinct: Vec<Measured> = Vec::with_capacity(figures.len());
