@@ -23,17 +23,7 @@ pub fn open(args: &DeviceArgs, home: Option<&Path>, space: Space) -> Result<Sess
         let table = OracleTable::read(space, file, column)?;
         return Ok(Session::new(&root, Measurer::oracle(table)));
     }
-    let timing = LoopTiming::of(space);
-    let rounds = Rounds {
-        min_rounds: args.min_rounds,
-        max_rounds: args.max_rounds,
-        burst_ms: args.burst_ms.unwrap_or(timing.burst_ms),
-    };
-    let setup = setup(
-        &args.machine,
-        Timing::Interleaved(rounds, timing),
-        args.weight_seed,
-    )?;
+    let setup = setup(&args.machine, loop_timing(args, space), args.weight_seed)?;
     let journal = open_journal(&StateDir::new(&root).journal())?;
     Ok(Session::new(&root, Measurer::device(setup, journal)))
 }
@@ -53,14 +43,31 @@ pub enum Timing {
     Interleaved(Rounds, LoopTiming),
 }
 
-/// The measurement setup from the command line and the board policy.
-pub fn setup(args: &MachineArgs, timing: Timing, seed: u64) -> Result<Setup> {
+/// The loop's interleaved timing for `space`: the space's defaults, as the flags set them.
+fn loop_timing(args: &DeviceArgs, space: Space) -> Timing {
+    let timing = LoopTiming::of(space);
+    let rounds = Rounds {
+        min_rounds: args.min_rounds,
+        max_rounds: args.max_rounds,
+        burst_ms: args.burst_ms.unwrap_or(timing.burst_ms),
+    };
+    Timing::Interleaved(rounds, timing)
+}
+
+/// The protocol and rounds of `timing` as the flags set them, checked.
+fn timing_protocol(args: &ProtocolArgs, timing: Timing) -> Result<(Protocol, Rounds)> {
     let (base, rounds) = match timing {
         Timing::OneAtATime => (Protocol::default(), Rounds::default()),
         Timing::Interleaved(rounds, timing) => (timing.protocol(Protocol::interleaved()), rounds),
     };
-    let protocol = protocol(&args.protocol, base)?;
+    let protocol = protocol(args, base)?;
     check_rounds(&rounds)?;
+    Ok((protocol, rounds))
+}
+
+/// The measurement setup from the command line and the board policy.
+pub fn setup(args: &MachineArgs, timing: Timing, seed: u64) -> Result<Setup> {
+    let (protocol, rounds) = timing_protocol(&args.protocol, timing)?;
     let runtime = runtime(&args.runtime)?;
     let precision = runtime.check_precision(args.runtime.precision)?;
     let m = machine(args)?;
@@ -191,6 +198,71 @@ pub fn warn_damage(journal: &MeasurementJournal) {
         eprintln!(
             "warning: {} has {n} damaged stretch(es) that were skipped; `edgenas journal check` lists them, `edgenas journal repair` rewrites it with every valid record",
             journal.path().display()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    /// `embed`'s arguments with these flags.
+    fn embed(flags: &[&str]) -> crate::cli::EmbedArgs {
+        let cli = Cli::try_parse_from(["edgenas", "embed"].iter().chain(flags)).unwrap();
+        let Command::Embed(a) = cli.command else {
+            unreachable!("parsed as embed")
+        };
+        a
+    }
+
+    /// What `embed` with these flags would time with.
+    fn embed_timing(flags: &[&str]) -> (Protocol, Rounds) {
+        let a = embed(flags);
+        let space = Space::from_name(&a.space).unwrap();
+        timing_protocol(&a.device.machine.protocol, loop_timing(&a.device, space)).unwrap()
+    }
+
+    #[test]
+    fn the_loop_times_each_space_with_its_defaults_and_flags_set_each_bound() {
+        let ms = |d: Duration| d.as_millis();
+        let (p, r) = embed_timing(&["--space", "nb201"]);
+        assert_eq!(
+            (ms(p.min_time), ms(p.max_time), p.warmup_runs),
+            (20, 200, 2)
+        );
+        assert_eq!(r.burst_ms, 5.0);
+        for space in ["fbnet", "ofa"] {
+            let (p, r) = embed_timing(&["--space", space]);
+            assert_eq!(
+                (ms(p.min_time), ms(p.max_time), p.warmup_runs),
+                (50, 500, 5)
+            );
+            assert_eq!(r.burst_ms, 15.0);
+        }
+        let (p, r) = embed_timing(&[
+            "--space",
+            "nb201",
+            "--max-time",
+            "1",
+            "--burst-ms",
+            "8",
+            "--warmup-runs",
+            "4",
+        ]);
+        assert_eq!(
+            (ms(p.min_time), ms(p.max_time), p.warmup_runs),
+            (20, 1000, 4)
+        );
+        assert_eq!(r.burst_ms, 8.0);
+        // One at a time (profile), the protocol's own bounds.
+        let flags = embed(&[]).device.machine.protocol;
+        let (p, _) = timing_protocol(&flags, Timing::OneAtATime).unwrap();
+        assert_eq!(
+            (ms(p.min_time), ms(p.max_time), p.warmup_runs),
+            (1000, 10_000, 5)
         );
     }
 }

@@ -58,29 +58,3 @@ impl LoopTiming {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_nb201_samples_faster_than_the_interleaved_protocol() {
-        let general = Protocol::interleaved();
-        for space in [Space::Fbnet, Space::Ofa] {
-            let t = LoopTiming::of(space);
-            assert_eq!(
-                (t.min_time, t.max_time),
-                (general.min_time, general.max_time)
-            );
-            assert_eq!(t.burst_ms, Rounds::default().burst_ms);
-        }
-        let nb201 = LoopTiming::of(Space::Nb201);
-        assert!(nb201.max_time < general.max_time && nb201.min_time <= nb201.max_time);
-        let p = nb201.protocol(general.clone());
-        assert_eq!(
-            (p.min_time, p.max_time, p.warmup_runs),
-            (nb201.min_time, nb201.max_time, 2)
-        );
-        assert_eq!(p.target_ci, general.target_ci);
-        assert!(p.check().is_ok());
-    }
-}
