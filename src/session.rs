@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use edgenas_nas::Space;
 use edgenas_ondevice::machine::{check_rounds, Machine, MachineRequest};
-use edgenas_ondevice::measure::LoopTiming;
+use edgenas_ondevice::measure::loop_timing;
 use edgenas_ondevice::state::StateDir;
 use edgenas_ondevice::{Measurer, OracleTable, Session, Setup};
 use edgenas_profiler::{open_measurements, MeasurementJournal, Protocol, Rounds};
@@ -23,7 +23,7 @@ pub fn open(args: &DeviceArgs, home: Option<&Path>, space: Space) -> Result<Sess
         let table = OracleTable::read(space, file, column)?;
         return Ok(Session::new(&root, Measurer::oracle(table)));
     }
-    let setup = setup(&args.machine, loop_timing(args, space), args.weight_seed)?;
+    let setup = setup(&args.machine, interleaved(args, space), args.weight_seed)?;
     let journal = open_journal(&StateDir::new(&root).journal())?;
     Ok(Session::new(&root, Measurer::device(setup, journal)))
 }
@@ -37,28 +37,29 @@ pub fn open_journal(path: &Path) -> Result<MeasurementJournal> {
 }
 
 /// How a command times its subjects: each under the protocol's own stop rule (`profile`), or
-/// in interleaved rounds (the loop), whose sampling bounds per arch default tighter, by space.
+/// in interleaved rounds (the loop), whose sampling bounds per arch default tighter, by space:
+/// the protocol the flags start from, and the rounds.
 pub enum Timing {
     OneAtATime,
-    Interleaved(Rounds, LoopTiming),
+    Interleaved(Protocol, Rounds),
 }
 
-/// The loop's interleaved timing for `space`: the space's defaults, as the flags set them.
-fn loop_timing(args: &DeviceArgs, space: Space) -> Timing {
-    let timing = LoopTiming::of(space);
+/// The loop's interleaved timing for `space`: the space's defaults, the rounds' flags applied.
+fn interleaved(args: &DeviceArgs, space: Space) -> Timing {
+    let (protocol, defaults) = loop_timing(space);
     let rounds = Rounds {
         min_rounds: args.min_rounds,
         max_rounds: args.max_rounds,
-        burst_ms: args.burst_ms.unwrap_or(timing.burst_ms),
+        burst_ms: args.burst_ms.unwrap_or(defaults.burst_ms),
     };
-    Timing::Interleaved(rounds, timing)
+    Timing::Interleaved(protocol, rounds)
 }
 
 /// The protocol and rounds of `timing` as the flags set them, checked.
 fn timing_protocol(args: &ProtocolArgs, timing: Timing) -> Result<(Protocol, Rounds)> {
     let (base, rounds) = match timing {
         Timing::OneAtATime => (Protocol::default(), Rounds::default()),
-        Timing::Interleaved(rounds, timing) => (timing.protocol(Protocol::interleaved()), rounds),
+        Timing::Interleaved(protocol, rounds) => (protocol, rounds),
     };
     let protocol = protocol(args, base)?;
     check_rounds(&rounds)?;
@@ -222,7 +223,7 @@ mod tests {
     fn embed_timing(flags: &[&str]) -> (Protocol, Rounds) {
         let a = embed(flags);
         let space = Space::from_name(&a.space).unwrap();
-        timing_protocol(&a.device.machine.protocol, loop_timing(&a.device, space)).unwrap()
+        timing_protocol(&a.device.machine.protocol, interleaved(&a.device, space)).unwrap()
     }
 
     #[test]

@@ -36,7 +36,7 @@ mod timing;
 pub use kernels::{KernelFigures, KernelMode, KernelsSkipped};
 use rounds::BatchRounds;
 pub use rounds::{pending, PendingBatch};
-pub use timing::LoopTiming;
+pub use timing::loop_timing;
 
 /// Subjects timed together in one interleaved batch.
 pub const BATCH: usize = 10;

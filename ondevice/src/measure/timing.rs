@@ -7,53 +7,30 @@
 //! step alike, a quarter of the seconds of the rounds before issue 21 or less. FBNet fell to
 //! 0.972-0.989 there (0.987 at the batch's level): its networks' latencies span a narrow range
 //! (p90 over p10 about 1.6 against NB201's 9), so ranking them takes finer figures, and on
-//! tract one of its networks outlasts a 5 ms burst. FBNet and OFA keep 0.05-0.5 s.
+//! tract one of its networks outlasts a 5 ms burst. FBNet and OFA keep the interleaved
+//! protocol's 0.05-0.5 s and 15 ms bursts.
 
 use std::time::Duration;
 
 use edgenas_nas::Space;
 use edgenas_profiler::{Protocol, Rounds};
 
-/// Sampling bounds of each arch in interleaved rounds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LoopTiming {
-    pub min_time: Duration,
-    pub max_time: Duration,
-    /// Each arch's share of a round, in milliseconds.
-    pub burst_ms: f64,
-    /// Warm-up runs of each arch, at least.
-    pub warmup_runs: usize,
-}
-
-impl LoopTiming {
-    /// The loop's timing for `space`.
-    pub fn of(space: Space) -> LoopTiming {
-        match space {
-            Space::Nb201 => LoopTiming {
+/// The interleaved protocol and rounds the loop times `space`'s archs with.
+pub fn loop_timing(space: Space) -> (Protocol, Rounds) {
+    let (protocol, rounds) = (Protocol::interleaved(), Rounds::default());
+    match space {
+        Space::Nb201 => (
+            Protocol {
                 min_time: Duration::from_millis(20),
                 max_time: Duration::from_millis(200),
-                burst_ms: 5.0,
                 warmup_runs: 2,
+                ..protocol
             },
-            Space::Fbnet | Space::Ofa => {
-                let p = Protocol::interleaved();
-                LoopTiming {
-                    min_time: p.min_time,
-                    max_time: p.max_time,
-                    burst_ms: Rounds::default().burst_ms,
-                    warmup_runs: p.warmup_runs,
-                }
-            }
-        }
-    }
-
-    /// The interleaved protocol with these bounds, the rest as `base`.
-    pub fn protocol(&self, base: Protocol) -> Protocol {
-        Protocol {
-            min_time: self.min_time,
-            max_time: self.max_time,
-            warmup_runs: self.warmup_runs,
-            ..base
-        }
+            Rounds {
+                burst_ms: 5.0,
+                ..rounds
+            },
+        ),
+        Space::Fbnet | Space::Ofa => (protocol, rounds),
     }
 }
