@@ -14,6 +14,7 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::features::{features_with, ArchFeatures, KernelTable};
+use crate::measure::Batch;
 use crate::LoopError;
 
 /// 2: noise relative to latency ([`AdaptedPredictor::noise_unit`]) and the cost figures of the
@@ -259,21 +260,19 @@ impl AdaptedPredictor {
             .collect()
     }
 
-    /// Predictions each set at the level of the batch its figure was taken in: `anchors[i]`,
-    /// the anchor's figure there. Where it is unknown, the prediction is at the predictor's
-    /// level, with the drift in its interval.
-    pub fn predict_levelled(
-        &self,
-        feats: &[ArchFeatures],
-        anchors: &[Option<f64>],
-    ) -> Vec<Prediction> {
+    /// Predictions each set at the level of the batch its figure was taken in: `batches[i]`'s
+    /// anchor figure, with that batch's noise in the interval. Where the anchor's figure is
+    /// unknown, the prediction is at the predictor's level, with the drift in its interval.
+    pub fn predict_levelled(&self, feats: &[ArchFeatures], batches: &[Batch]) -> Vec<Prediction> {
         feats
             .iter()
-            .zip(anchors)
-            .map(|(f, a)| match a {
-                Some(a) if a.is_finite() && *a > 0.0 => {
-                    self.prediction(f, crate::anchor::LEVELLED_REL_SD, a / self.level_ms)
-                }
+            .zip(batches)
+            .map(|(f, b)| match b.anchor_ms {
+                Some(a) if a.is_finite() && a > 0.0 => self.prediction(
+                    f,
+                    crate::anchor::levelled_rel_sd(b.ci_rel),
+                    a / self.level_ms,
+                ),
                 _ => self.prediction(f, self.drift_rel_sd, 1.0),
             })
             .collect()
@@ -552,8 +551,14 @@ mod tests {
         let at_level = p.predict_features(&feats);
         // The machine ran 10 % slow in the first arch's batch, at the level in the second's;
         // the third's batch is unknown.
-        let levelled =
-            p.predict_levelled(&feats, &[Some(1.1 * p.level_ms), Some(p.level_ms), None]);
+        let at = |anchor_ms: f64| Batch {
+            anchor_ms: Some(anchor_ms),
+            ci_rel: None,
+        };
+        let levelled = p.predict_levelled(
+            &feats,
+            &[at(1.1 * p.level_ms), at(p.level_ms), Batch::default()],
+        );
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
         assert!(close(
             levelled[0].predicted_ms,
@@ -569,6 +574,27 @@ mod tests {
         );
         assert!(levelled[0].low_ms < levelled[0].predicted_ms);
         assert!(levelled[0].high_ms > levelled[0].predicted_ms);
+        // The batch's noise replaces the constant term: a noisy batch widens the interval, a
+        // quiet one narrows it, and the prediction stays where it was.
+        let noisy = |ci_rel: f64| {
+            let b = Batch {
+                ci_rel: Some(ci_rel),
+                ..at(p.level_ms)
+            };
+            p.predict_levelled(&feats[1..2], &[b])[0]
+        };
+        let (quiet, loud) = (noisy(0.001), noisy(0.1));
+        assert!(close(quiet.predicted_ms, levelled[1].predicted_ms));
+        assert!(close(loud.predicted_ms, levelled[1].predicted_ms));
+        assert!(quiet.std_ms < levelled[1].std_ms, "{quiet:?} {levelled:?}");
+        assert!(loud.std_ms > levelled[1].std_ms, "{loud:?} {levelled:?}");
+        // 10 % CI95 is a 5.1 % standard deviation, beside the model's own.
+        let m = loud.predicted_ms;
+        let model_var = quiet.std_ms.powi(2) - (0.001 / 1.96 * m).powi(2);
+        assert!(close(
+            loud.std_ms,
+            (model_var + (0.1 / 1.96 * m).powi(2)).sqrt()
+        ));
     }
 
     #[test]

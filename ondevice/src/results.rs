@@ -237,6 +237,9 @@ pub struct ValidatedArch {
     pub high_ms: f64,
     pub measured_ms: f64,
     pub measured_ci95_rel: f64,
+    /// The median `measured_ci95_rel` of the batch the figure was taken in, where known: the
+    /// noise its interval carries.
+    pub batch_ci95_rel: Option<f64>,
     /// measured, journal or oracle.
     pub origin: &'static str,
 }
@@ -271,6 +274,7 @@ impl Validation {
                 high_ms: p.high_ms,
                 measured_ms: m.median_ms,
                 measured_ci95_rel: m.ci_rel,
+                batch_ci95_rel: m.batch.ci_rel,
                 origin: m.origin.name(),
             })
             .collect()
@@ -285,6 +289,7 @@ impl Validation {
             "high_ms",
             "measured_ms",
             "measured_ci95_rel",
+            "batch_ci95_rel",
             "origin",
         ]);
         for r in self.rows() {
@@ -295,6 +300,7 @@ impl Validation {
                 r.high_ms.into(),
                 r.measured_ms.into(),
                 r.measured_ci95_rel.into(),
+                r.batch_ci95_rel.into(),
                 r.origin.into(),
             ]);
         }

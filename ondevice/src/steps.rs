@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use crate::adapted::{choose_support, AdaptedPredictor, Prediction};
 use crate::anchor::Drift;
 use crate::features::prior_for;
-use crate::measure::{KernelFigures, KernelMode, KernelsSkipped, Measured, Measurer};
+use crate::measure::{Batch, KernelFigures, KernelMode, KernelsSkipped, Measured, Measurer};
 use crate::report::Reporter;
 use crate::session::Session;
 use crate::tally::Purpose;
@@ -351,7 +351,7 @@ impl Session {
         let support_pairs: Vec<(Arch, f64)> = support_archs
             .iter()
             .cloned()
-            .zip(support.iter().map(|m| match (m.anchor_ms, level) {
+            .zip(support.iter().map(|m| match (m.batch.anchor_ms, level) {
                 (Some(a), Some(l)) => crate::anchor::at_level(m.median_ms, a, l),
                 _ => m.median_ms,
             }))
@@ -446,8 +446,8 @@ impl Session {
         // archs' own figures play no part in either.
         let drift = measurer.drift(space)?;
         let predictor = predictor.with_drift(drift.rel_sd);
-        let anchors: Vec<Option<f64>> = measured.iter().map(|m| m.anchor_ms).collect();
-        let predicted = predictor.predict_levelled(&feats, &anchors);
+        let batches: Vec<Batch> = measured.iter().map(|m| m.batch).collect();
+        let predicted = predictor.predict_levelled(&feats, &batches);
         let at_level = predictor.predict_features(&feats);
         let n = archs.len() as f64;
         // Relative errors only over archs whose output depends on their input: the runtime folds
@@ -479,7 +479,7 @@ impl Session {
             // predictions are: the ceiling of a predictor that is.
             let levelled = |ms: &[Measured]| -> Vec<f64> {
                 ms.iter()
-                    .map(|m| match m.anchor_ms {
+                    .map(|m| match m.batch.anchor_ms {
                         Some(a) => crate::anchor::at_level(m.median_ms, a, predictor.level_ms),
                         None => m.median_ms,
                     })
@@ -503,7 +503,7 @@ impl Session {
             constant_archs,
             retest,
             drift,
-            levelled: anchors.iter().filter(|a| a.is_some()).count(),
+            levelled: batches.iter().filter(|b| b.anchor_ms.is_some()).count(),
             unlevelled,
             fit: predictor.quality,
             fit_figures: predictor.references.len() + predictor.support.len(),

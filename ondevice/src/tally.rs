@@ -186,7 +186,7 @@ mod tests {
             flags: Vec::new(),
             origin,
             runs,
-            anchor_ms: None,
+            batch: Default::default(),
         }
     }
 

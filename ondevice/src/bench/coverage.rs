@@ -19,6 +19,7 @@ use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
 use crate::adapted::{AdaptedPredictor, Prediction, INTERVAL_Z};
+use crate::measure::Batch;
 use crate::LoopError;
 
 /// The band a run's coverage is asked to fall in (issue 21's acceptance).
@@ -78,9 +79,13 @@ pub fn coverage_floor(
     let support = parse(&predictor.support)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let validation = crate::steps::unseen_archs(space, None, predictor, archs, &mut rng);
+    // Every validation batch at the predictor's level, its noise unknown: the constant term.
     let at_level = |p: &AdaptedPredictor, feats| -> Vec<Prediction> {
-        let level = vec![Some(p.level_ms); validation.len()];
-        p.predict_levelled(feats, &level)
+        let batch = Batch {
+            anchor_ms: Some(p.level_ms),
+            ci_rel: None,
+        };
+        p.predict_levelled(feats, &vec![batch; validation.len()])
     };
     // The truth: the predictor's means; a figure scatters by its noise, a validation figure
     // also by the levelled term its prediction carries.

@@ -250,7 +250,7 @@ fn passes(
             ms: figures.iter().map(|f| f.median_ms).collect(),
             levelled: figures
                 .iter()
-                .map(|f| f.anchor_ms.map(|a| f.median_ms / a))
+                .map(|f| f.batch.anchor_ms.map(|a| f.median_ms / a))
                 .collect(),
             seconds: t.elapsed().as_secs_f64(),
         })

@@ -147,9 +147,31 @@ pub struct Measured {
     pub origin: Origin,
     /// Runs this figure took (warm-up and timed; 0 for an oracle).
     pub runs: usize,
-    /// The anchor's figure in the batch this one was taken in, where it held the anchor
-    /// ([`crate::anchor`]): the machine's speed at the time.
+    /// What the batch this figure was taken in says of the machine at the time.
+    pub batch: Batch,
+}
+
+/// What an interleaved batch says of the machine while it ran, given with each of its figures.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Batch {
+    /// The anchor's figure, where the batch held the anchor ([`crate::anchor`]): the machine's
+    /// speed.
     pub anchor_ms: Option<f64>,
+    /// The median relative half-width of the 95 % CI of the batch's figures (the anchor's
+    /// among them): how noisy the machine was. A figure levelled by the anchor carries that
+    /// noise, and its prediction's interval with it ([`crate::anchor::levelled_rel_sd`]).
+    pub ci_rel: Option<f64>,
+}
+
+impl Batch {
+    /// The batch of figures with these CIs (relative half-widths; the infinite CIs of samples
+    /// too short to bound their median are left out) and this anchor figure.
+    fn of(anchor_ms: Option<f64>, cis: impl Iterator<Item = f64>) -> Batch {
+        let mut cis: Vec<f64> = cis.filter(|c| c.is_finite() && *c >= 0.0).collect();
+        cis.sort_by(f64::total_cmp);
+        let ci_rel = (!cis.is_empty()).then(|| edgenas_profiler::stats::quantile(&cis, 0.5));
+        Batch { anchor_ms, ci_rel }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -356,11 +378,13 @@ impl Measurer {
                     }
                 }
                 let appended = appended_anchors(&records);
-                for ((m, anchor_ms), appended) in
-                    records.iter().zip(batch_anchors(&records)).zip(appended)
+                for ((m, batch), appended) in
+                    records.iter().zip(journal_batches(&records)).zip(appended)
                 {
-                    let mut figure = from_record(m, Origin::Journal);
-                    figure.anchor_ms = anchor_ms;
+                    let figure = Measured {
+                        batch,
+                        ..from_record(m, Origin::Journal)
+                    };
                     found.add(m, figure, appended);
                 }
             }
@@ -671,6 +695,7 @@ impl Measurer {
             .zip(&samples)
             .find(|(s, _)| matches!((s, &anchor), (Subject::Arch(a), Some(b)) if a == b))
             .map(|(_, s)| s.stats.median_ms);
+        let batch = Batch::of(anchor_ms, samples.iter().map(|s| s.stats.median_ci_rel));
         let names: Vec<String> = subjects.iter().map(Subject::name).collect();
         let appended =
             space.is_some_and(|space| anchor::appended_to(space, names.iter().map(String::as_str)));
@@ -689,14 +714,14 @@ impl Measurer {
             if let Some(recorded) = &mut self.recorded {
                 if m.fingerprint == self.fingerprint {
                     let figure = Measured {
-                        anchor_ms,
+                        batch,
                         ..from_record(&m, Origin::Journal)
                     };
                     recorded.add(&m, figure, appended);
                 }
             }
             out.push(Measured {
-                anchor_ms,
+                batch,
                 ..from_record(&m, Origin::Measured)
             });
         }
@@ -801,7 +826,7 @@ fn oracle_figure(table: &OracleTable, a: &Arch) -> Result<Measured, LoopError> {
         flags: Vec::new(),
         origin: Origin::Oracle,
         runs: 0,
-        anchor_ms: None,
+        batch: Batch::default(),
     })
 }
 
@@ -817,26 +842,30 @@ fn from_record(m: &Measurement, origin: Origin) -> Measured {
                 .rounds
                 .as_ref()
                 .map_or(m.sample.samples_ms.len(), |r| r.timed_runs),
-        anchor_ms: None,
+        batch: Batch::default(),
     }
 }
 
-/// For each interleaved record, in journal order, the anchor's figure in its batch, where the
-/// batch held its space's anchor. The journal keeps no batch number: a batch's records are
+/// For each interleaved record, in journal order, its batch: the anchor's figure there, where the
+/// batch held its space's anchor, and the batch's noise. The journal keeps no batch number: a batch's records are
 /// appended one after another and share the pre- and post-flight conditions, the protocol and
 /// the number of subjects and rounds, so consecutive records alike in those, `subjects` at a
 /// time, are one batch. A run of records that does not split so (another process appended
-/// between them) gets no anchor rather than a wrong one.
-fn batch_anchors(records: &[Measurement]) -> Vec<Option<f64>> {
-    let mut out = vec![None; records.len()];
-    for batch in batches(records) {
-        let anchor_ms = batch
+/// between them) gets no batch rather than a wrong one.
+fn journal_batches(records: &[Measurement]) -> Vec<Batch> {
+    let mut out = vec![Batch::default(); records.len()];
+    for range in batches(records) {
+        let anchor_ms = range
             .clone()
             .map(|i| &records[i])
             .find(|m| is_anchor(m))
             .map(|m| m.stats().median_ms);
-        for i in batch {
-            out[i] = anchor_ms;
+        let batch = Batch::of(
+            anchor_ms,
+            range.clone().map(|i| records[i].stats().median_ci_rel),
+        );
+        for i in range {
+            out[i] = batch;
         }
     }
     out
@@ -969,6 +998,45 @@ mod tests {
         }
     }
 
+    /// `m` with its ten timings spread about its median by `rel` of it per step.
+    fn spread(mut m: Measurement, rel: f64) -> Measurement {
+        let ms = m.stats().median_ms;
+        let times: Vec<f64> = (0..10)
+            .map(|i| ms * (1.0 + rel * (i as f64 - 4.5)))
+            .collect();
+        m.sample.stats = Stats::of(&times);
+        m.sample.samples_ms = times;
+        m
+    }
+
+    #[test]
+    fn a_batch_found_in_the_journal_carries_its_figures_median_noise() {
+        let (anchor, others) = anchor_and_other_references();
+        let records = vec![
+            // A quiet batch of three, then a noisy one.
+            spread(rec(&others[0], 1.0, 3, 0.5), 0.001),
+            spread(rec(&others[1], 1.1, 3, 0.5), 0.004),
+            spread(rec(&anchor, 2.2, 3, 0.5), 0.002),
+            spread(rec(&others[2], 1.2, 3, 0.7), 0.03),
+            spread(rec(&anchor, 2.0, 3, 0.7), 0.01),
+            spread(rec(&others[3], 1.3, 3, 0.7), 0.02),
+            // A batch cut short says nothing.
+            spread(rec(&others[4], 1.4, 3, 0.9), 0.02),
+        ];
+        let ci = |i: usize| records[i].stats().median_ci_rel;
+        assert!(ci(0) < ci(2) && ci(2) < ci(1) && ci(1) < ci(4));
+        let found = journal_batches(&records);
+        for b in &found[..3] {
+            assert_eq!(b.ci_rel, Some(ci(2)));
+            assert_eq!(b.anchor_ms, Some(2.2));
+        }
+        for b in &found[3..6] {
+            assert_eq!(b.ci_rel, Some(ci(5)));
+            assert_eq!(b.anchor_ms, Some(2.0));
+        }
+        assert_eq!(found[6], Batch::default());
+    }
+
     /// NB201's anchor and its other nine references, as strings.
     fn anchor_and_other_references() -> (String, Vec<String>) {
         let anchor = anchor::anchor(Space::Nb201).to_string();
@@ -1001,8 +1069,9 @@ mod tests {
             rec(&anchor, 2.1, 3, 1.1),
             rec(&others[7], 1.7, 3, 1.1),
         ];
+        let found = journal_batches(&records);
         assert_eq!(
-            batch_anchors(&records),
+            found.iter().map(|b| b.anchor_ms).collect::<Vec<_>>(),
             vec![
                 Some(2.2),
                 Some(2.2),
@@ -1049,16 +1118,18 @@ mod tests {
             vec![false, false, false, false, false, true, false]
         );
         let mut found = Recorded::default();
-        let anchors = batch_anchors(&records);
+        let batches = journal_batches(&records);
         for (i, m) in records.iter().enumerate() {
-            let mut figure = from_record(m, Origin::Journal);
-            figure.anchor_ms = anchors[i];
+            let figure = Measured {
+                batch: batches[i],
+                ..from_record(m, Origin::Journal)
+            };
             found.add(m, figure, appended[i]);
             if i == 5 {
                 // The reference keeps its figure among the references; the support keeps its
                 // batch's anchor (2.4), so it is levelled by 2.0 / 2.4.
                 assert_eq!(found.newest[&anchor].median_ms, 2.0);
-                assert_eq!(found.newest[&support[1]].anchor_ms, Some(2.4));
+                assert_eq!(found.newest[&support[1]].batch.anchor_ms, Some(2.4));
             }
         }
         assert_eq!(found.newest[&anchor].median_ms, 2.3);
