@@ -233,6 +233,25 @@ fn the_loop_measures_here_and_reuses_what_it_measured() {
     assert_eq!(v["measurements"]["validation"]["measured"], 6, "{v}");
     assert_eq!(v["measurements"]["anchors"]["measured"], 1, "{v}");
     assert_eq!(v["levelled"], 6, "{v}");
+    // One batch: every arch carries its noise (the median CI of its seven figures, the
+    // anchor's among them), and its interval carries at least that noise.
+    let archs = v["archs"].as_array().unwrap();
+    let batch_ci = archs[0]["batch_ci95_rel"].as_f64().unwrap();
+    let own: Vec<f64> = archs
+        .iter()
+        .map(|r| r["measured_ci95_rel"].as_f64().unwrap())
+        .collect();
+    assert!(
+        batch_ci >= own.iter().copied().fold(f64::INFINITY, f64::min)
+            && batch_ci <= own.iter().copied().fold(0.0, f64::max),
+        "{v}"
+    );
+    for r in archs {
+        assert_eq!(r["batch_ci95_rel"].as_f64(), Some(batch_ci), "{v}");
+        let p = r["predicted_ms"].as_f64().unwrap();
+        let half = r["high_ms"].as_f64().unwrap() - p;
+        assert!(half >= 1.6449 * batch_ci / 1.96 * p * (1.0 - 1e-9), "{r}");
+    }
     assert_eq!(v["drift"]["figures"], 3, "{v}");
     let drift = v["drift"]["rel_sd"].as_f64().unwrap();
     assert!(drift > 0.0 && drift < 1.0, "{v}");
@@ -260,6 +279,12 @@ fn the_loop_measures_here_and_reuses_what_it_measured() {
         .unwrap()
         .iter()
         .all(|r| r["origin"] == "journal"));
+    // The batch is found again in the journal, its noise with it.
+    let again = v2["archs"][0]["batch_ci95_rel"].as_f64().unwrap();
+    assert!(
+        (again - batch_ci).abs() <= 1e-9 * batch_ci.max(1e-12),
+        "{v2}"
+    );
     let counted = &v2["measurements"]["validation"];
     assert_eq!(
         (&counted["journal"], &counted["measured"]),
