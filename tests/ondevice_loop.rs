@@ -252,6 +252,11 @@ fn the_loop_measures_here_and_reuses_what_it_measured() {
         let half = r["high_ms"].as_f64().unwrap() - p;
         assert!(half >= 1.6449 * batch_ci / 1.96 * p * (1.0 - 1e-9), "{r}");
     }
+    assert_eq!(
+        v["batch_noise"],
+        serde_json::json!({"median": batch_ci, "largest": batch_ci}),
+        "{v}"
+    );
     assert_eq!(v["drift"]["figures"], 3, "{v}");
     let drift = v["drift"]["rel_sd"].as_f64().unwrap();
     assert!(drift > 0.0 && drift < 1.0, "{v}");

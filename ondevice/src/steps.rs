@@ -129,6 +129,21 @@ impl Validation {
     pub fn scatter_vs_fit(&self) -> Option<f64> {
         (self.fit.loo_mape > 0.0).then(|| self.mape / self.fit.loo_mape)
     }
+
+    /// The noise the levelled predictions' intervals carry (each batch's median relative CI95,
+    /// [`crate::measure::Batch`]), over the archs set at their batch's level: its median and its
+    /// largest. None where no prediction was.
+    pub fn batch_noise(&self) -> Option<(f64, f64)> {
+        let mut cis: Vec<f64> = self
+            .measured
+            .iter()
+            .filter(|m| m.batch.anchor_ms.is_some())
+            .filter_map(|m| m.batch.ci_rel)
+            .collect();
+        cis.sort_by(f64::total_cmp);
+        let largest = *cis.last()?;
+        Some((edgenas_profiler::stats::quantile(&cis, 0.5), largest))
+    }
 }
 
 /// Scores of predictions left at the predictor's level.

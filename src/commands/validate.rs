@@ -43,6 +43,7 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
         "interval": edgenas_ondevice::adapted::INTERVAL,
         "drift": v.drift,
         "levelled": v.levelled,
+        "batch_noise": v.batch_noise().map(|(median, largest)| json!({"median": median, "largest": largest})),
         "unlevelled": v.unlevelled,
         "fit": {
             "figures": v.fit_figures,
@@ -90,6 +91,13 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
             "                    ({} of {} predictions set at the machine's speed in their batch, which the anchor arch timed in it gives)",
             v.levelled,
             v.archs.len()
+        );
+    }
+    if let Some((median, largest)) = v.batch_noise() {
+        println!(
+            "                    (each interval carries its batch's noise: the median CI95 of its figures, {:.1}% in the median batch, {:.1}% in the noisiest)",
+            median * 100.0,
+            largest * 100.0
         );
     }
     println!(
