@@ -220,6 +220,19 @@ fn the_loop_measures_here_and_reuses_what_it_measured() {
         assert!(v[k].as_f64().is_some(), "{k}: {v}");
     }
     assert!((0.0..=1.0).contains(&v["coverage"].as_f64().unwrap()));
+    // The bias is the median arch's measured over predicted, less one (over the archs MAPE
+    // counts: here all six, none folded to a constant).
+    if v["constant_archs"] == 0 {
+        let mut rel: Vec<f64> = v["archs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["measured_ms"].as_f64().unwrap() / r["predicted_ms"].as_f64().unwrap() - 1.0)
+            .collect();
+        rel.sort_by(f64::total_cmp);
+        let median = (rel[2] + rel[3]) / 2.0;
+        assert!((v["bias"].as_f64().unwrap() - median).abs() < 1e-9, "{v}");
+    }
     // Six archs: a calibrated 90 % interval covers 4 to 6 of them (binomial, 95 %).
     assert_eq!(
         v["coverage_range"],

@@ -97,6 +97,10 @@ pub struct Validation {
     pub kendall: f64,
     pub mape: f64,
     pub within_10pct: f64,
+    /// The median of measured ÷ predicted − 1 over the same archs as MAPE: where the figures
+    /// fell against their predictions on the whole (positive: slower). Beside the MAPE it
+    /// tells a shift of every arch from a spread about the predictions.
+    pub bias: f64,
     /// Share of measured figures inside the predicted interval.
     pub coverage: f64,
     /// Where a calibrated interval's coverage of this many archs falls 95 % of the time
@@ -195,6 +199,23 @@ pub(crate) fn unseen_archs(
 }
 
 /// Spearman over all archs; MAPE and the share within ±10 % over the `live` ones.
+/// The median of measured ÷ predicted − 1 over the `live` archs (0 where there are none).
+fn bias(predicted: &[f64], measured: &[f64], live: &[bool]) -> f64 {
+    let mut rel: Vec<f64> = predicted
+        .iter()
+        .zip(measured)
+        .zip(live)
+        .filter(|(_, &l)| l)
+        .map(|((p, m), _)| m / p - 1.0)
+        .filter(|r| r.is_finite())
+        .collect();
+    if rel.is_empty() {
+        return 0.0;
+    }
+    rel.sort_by(f64::total_cmp);
+    edgenas_profiler::stats::quantile(&rel, 0.5)
+}
+
 fn scores(predicted: &[f64], measured: &[f64], live: &[bool]) -> Ceiling {
     let p: Vec<f32> = predicted.iter().map(|&v| v as f32).collect();
     let t: Vec<f32> = measured.iter().map(|&v| v as f32).collect();
@@ -513,6 +534,7 @@ impl Session {
             kendall: kendall_tau_b(&p, &t),
             mape: score.mape,
             within_10pct: score.within_10pct,
+            bias: bias(&predicted_ms, &first, &live),
             coverage,
             coverage_range: calibrated_coverage_range(archs.len(), crate::adapted::INTERVAL, 0.95),
             constant_archs,

@@ -36,6 +36,7 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
         "kendall": v.kendall,
         "mape": v.mape,
         "within_10pct": v.within_10pct,
+        "bias": v.bias,
         "coverage": v.coverage,
         "coverage_range": [v.coverage_range.0, v.coverage_range.1],
         "constant_archs": v.constant_archs,
@@ -79,6 +80,11 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
         );
     }
     println!("  within ±10%       {:.0}%", v.within_10pct * 100.0);
+    println!(
+        "  bias              {:+.1}% (the median arch ran {} than predicted)",
+        v.bias * 100.0,
+        if v.bias >= 0.0 { "slower" } else { "faster" }
+    );
     println!(
         "  interval coverage {:.0}% (the interval claims 90%; a calibrated one covers {:.0}-{:.0}% of {} archs, 95% of the time)",
         v.coverage * 100.0,
