@@ -589,7 +589,9 @@ fn ofa_kernels_are_timed_at_three_resolutions_and_interpolated() {
         assert!(rows.iter().any(|l| l.contains(&after_stem)), "{after_stem}");
     }
     // The same network at rising resolutions, two of them between the timed ones: each
-    // predicted slower than the last.
+    // predicted at least about as slow as the last, and 224 px far slower than 128 px. (A
+    // loaded CI machine's short-protocol figures once left 200 and 224 px 1 % apart the
+    // wrong way round: the slope between neighbours is then within the fit's noise.)
     let archs: Vec<String> = [128, 152, 176, 200, 224]
         .iter()
         .map(|r| {
@@ -602,7 +604,11 @@ fn ofa_kernels_are_timed_at_three_resolutions_and_interpolated() {
         .collect();
     let archs: Vec<&str> = archs.iter().map(String::as_str).collect();
     let ms = predicted_ms(home.path(), &archs);
-    assert!(ms.windows(2).all(|w| w[1] > w[0]), "{ms:?}");
+    assert!(ms.windows(2).all(|w| w[1] > 0.97 * w[0]), "{ms:?}");
+    assert!(
+        ms[4] > 1.5 * ms[0] && ms[2] > ms[0] && ms[4] > ms[2],
+        "{ms:?}"
+    );
     // The next adapt takes all of them from the journal.
     let again = ok(home.path(), &with(&["adapt", "--samples", "4"], &ofa));
     assert!(
