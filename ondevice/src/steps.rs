@@ -198,7 +198,6 @@ pub(crate) fn unseen_archs(
     archs
 }
 
-/// Spearman over all archs; MAPE and the share within ±10 % over the `live` ones.
 /// The median of measured ÷ predicted − 1 over the `live` archs (0 where there are none).
 fn bias(predicted: &[f64], measured: &[f64], live: &[bool]) -> f64 {
     let mut rel: Vec<f64> = predicted
@@ -216,6 +215,7 @@ fn bias(predicted: &[f64], measured: &[f64], live: &[bool]) -> f64 {
     edgenas_profiler::stats::quantile(&rel, 0.5)
 }
 
+/// Spearman over all archs; MAPE and the share within ±10 % over the `live` ones.
 fn scores(predicted: &[f64], measured: &[f64], live: &[bool]) -> Ceiling {
     let p: Vec<f32> = predicted.iter().map(|&v| v as f32).collect();
     let t: Vec<f32> = measured.iter().map(|&v| v as f32).collect();

@@ -850,8 +850,8 @@ fn from_record(m: &Measurement, origin: Origin) -> Measured {
 /// the batch held its space's anchor, and the batch's noise. The journal keeps no batch number:
 /// a batch's records are appended one after another and share the pre- and post-flight
 /// conditions, the protocol and the number of subjects and rounds, so consecutive records alike
-/// in those, `subjects` at a time, are one batch. A run of records that does not split so (another process appended
-/// between them) gets no batch rather than a wrong one.
+/// in those, `subjects` at a time, are one batch. A run of records that does not split so
+/// (another process appended between them) gets no batch rather than a wrong one.
 fn journal_batches(records: &[Measurement]) -> Vec<Batch> {
     let mut out = vec![Batch::default(); records.len()];
     for range in batches(records) {
