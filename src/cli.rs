@@ -240,6 +240,11 @@ pub struct AdaptArgs {
     /// journal holds them all
     #[arg(long, default_value = "auto", value_parser = parse_kernels, value_name = "auto|on|off")]
     pub kernels: edgenas_ondevice::measure::KernelMode,
+    /// Measure the support archs and the kernels again even where the journal has them (through
+    /// a timing program, the kernels only with --kernels on): after a sitting in which the
+    /// machine was busy or unsteady (with `embed --force` for the references)
+    #[arg(long)]
+    pub force: bool,
     /// Meta-trained predictor file (default: the one shipped in the binary).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<PathBuf>,

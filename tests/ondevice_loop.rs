@@ -212,10 +212,18 @@ fn the_loop_measures_here_and_reuses_what_it_measured() {
         &with(&["adapt", "--samples", "4", "--json"], SHORT),
     ));
     assert_eq!(a["support"].as_array().unwrap().len(), 4);
+    // Whether the fit's figures scattered like an unsteady sitting's is said beside them.
+    let loo_mape = a["quality"]["loo_mape"].as_f64().unwrap();
+    assert_eq!(a["scattered"], loo_mape > 0.05, "{a}");
     let v = json(&ok(
         home.path(),
         &with(&["validate", "--archs", "6", "--json"], SHORT),
     ));
+    assert_eq!(
+        v["unsteady"],
+        v["drift"]["rel_sd"].as_f64().unwrap() > 0.08,
+        "{v}"
+    );
     for k in ["spearman", "kendall", "mape", "within_10pct", "coverage"] {
         assert!(v[k].as_f64().is_some(), "{k}: {v}");
     }
@@ -533,6 +541,43 @@ fn fbnet_kernels_are_timed_once_and_reused() {
         csv.lines().filter(|l| l.contains("fbnet-kernel:")).count(),
         102 + 6
     );
+    // `--force` (after an unsteady sitting) times the kernels and the support again: new
+    // records beside the old, and every figure of the fit measured now. (The support may
+    // differ: informative selection reads the kernels' new figures.)
+    let forced = json(&ok(
+        home.path(),
+        &with(&["adapt", "--samples", "4", "--force", "--json"], &fb),
+    ));
+    assert!(forced["kernel_seconds"].as_f64().unwrap() > 0.0, "{forced}");
+    let archs = |d: &serde_json::Value| -> Vec<String> {
+        d["support"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["arch"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let origins: Vec<&str> = forced["support"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["origin"].as_str().unwrap())
+        .collect();
+    assert_eq!(origins, ["measured"; 4], "{forced}");
+    let csv = ok(home.path(), &["journal", "export", "--format", "csv"]);
+    assert_eq!(
+        csv.lines().filter(|l| l.contains("fbnet-kernel:")).count(),
+        2 * (102 + 6)
+    );
+    let (first, now) = (archs(&a), archs(&forced));
+    for arch in &now {
+        let records = csv
+            .lines()
+            .filter(|l| l.contains(&format!(",fbnet,{arch},")))
+            .count();
+        let expected = if first.contains(arch) { 2 } else { 1 };
+        assert_eq!(records, expected, "{arch}: {csv}");
+    }
     // The stored predictor (reloaded) predicts FBNet archs, a heavier one slower.
     let light = "k3_e1-skip-skip-skip-skip-k3_e1-skip-skip-skip-k3_e1-skip-skip-skip-k3_e1-skip-skip-skip-k3_e1-skip-skip-skip-k3_e1";
     let heavy = "k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6-k5_e6";

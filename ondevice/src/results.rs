@@ -375,6 +375,9 @@ pub struct AdaptSummary<'a> {
     /// random or informative.
     pub selection: &'static str,
     pub quality: &'a crate::adapted::Quality,
+    /// Whether the fit's own figures scatter more than a steady sitting's
+    /// ([`crate::adapted::Quality::scattered`]).
+    pub scattered: bool,
     /// The device's kernel figures the model reads (0: none), and the seconds taking them
     /// took (0 when the journal had them).
     pub kernels: usize,
@@ -410,6 +413,7 @@ impl Adapted {
                 "informative"
             },
             quality: &p.quality,
+            scattered: p.quality.scattered(),
             kernels: p.kernels.figures.len(),
             kernel_seconds: self.kernel_seconds,
             kernels_skipped: self.kernels_skipped,

@@ -73,6 +73,8 @@ pub struct AdaptPlan {
     pub seed: u64,
     /// Whether the space's kernels are timed.
     pub kernels: KernelMode,
+    /// Measure the support archs and the kernels again, not reusing the journal's figures.
+    pub force: bool,
 }
 
 impl AdaptPlan {
@@ -83,6 +85,7 @@ impl AdaptPlan {
             random_support: false,
             seed,
             kernels: KernelMode::Auto,
+            force: false,
         }
     }
 }
@@ -328,6 +331,7 @@ impl Session {
             random_support,
             seed,
             kernels: kernel_mode,
+            force,
         } = plan;
         let start = Instant::now();
         let embedding = self.stored_embedding(space)?;
@@ -352,7 +356,7 @@ impl Session {
         let KernelFigures {
             table: kernels,
             skipped: kernels_skipped,
-        } = measurer.measure_kernels(&space.kernels(), kernel_mode, reporter)?;
+        } = measurer.measure_kernels(&space.kernels(), kernel_mode, force, reporter)?;
         if let Some(why @ KernelsSkipped::Program { .. }) = kernels_skipped {
             reporter.note(&format!("kernels: not timed: {}", why.reason()));
         }
@@ -377,7 +381,11 @@ impl Session {
         } else {
             choose_support(space, &prior, &kernels, samples, seed, pool, &[])?
         };
-        let support = measurer.measure(&support_archs, Purpose::Support, reporter)?;
+        let support = if force {
+            measure_fresh(measurer, &support_archs, Purpose::Support, reporter)?
+        } else {
+            measurer.measure(&support_archs, Purpose::Support, reporter)?
+        };
         let references: Vec<(Arch, f64)> = refs
             .into_iter()
             .zip(embedding.raw_ms.iter().copied())
@@ -411,6 +419,17 @@ impl Session {
         )?;
         let path = state.predictor(space, measurer.fingerprint());
         predictor.save(&path)?;
+        // An oracle's figures are a table's: there is no sitting to measure again.
+        if predictor.quality.scattered() && !measurer.is_oracle() {
+            reporter.note(&format!(
+                "note: the {} figures the predictor was fitted to, each predicted from the others, miss by {:.1}% (MAPE; over {:.0}%): the machine was busy or unsteady while they were taken (the level drifted {:.1}% from batch to batch), or the model misses this device, and its predictions will miss by about as much. In a quiet moment, measure again: `edgenas embed --space {s} --force`, then `edgenas adapt --space {s} --force`",
+                predictor.references.len() + predictor.support.len(),
+                predictor.quality.loo_mape * 100.0,
+                crate::adapted::SCATTERED_LOO_MAPE * 100.0,
+                drift.rel_sd * 100.0,
+                s = space.name(),
+            ));
+        }
         Ok(Adapted {
             predictor,
             path,
@@ -481,6 +500,14 @@ impl Session {
         // timed beside it says; the drift with the anchor figures this validation took. The
         // archs' own figures play no part in either.
         let drift = measurer.drift(space)?;
+        if drift.unsteady() {
+            reporter.note(&format!(
+                "note: the anchor's figure moved {:.1}% from batch to batch ({} figures; over {:.0}%): the machine was unsteady, which levelling by one anchor only partly makes up for, so these figures miss their predictions by more than a quiet sitting's would",
+                drift.rel_sd * 100.0,
+                drift.figures,
+                crate::anchor::UNSTEADY_DRIFT * 100.0,
+            ));
+        }
         let predictor = predictor.with_drift(drift.rel_sd);
         let batches: Vec<Batch> = measured.iter().map(|m| m.batch).collect();
         let predicted = predictor.predict_levelled(&feats, &batches);

@@ -19,6 +19,7 @@ pub fn run(a: AdaptArgs, home: Option<&Path>) -> Result<()> {
         random_support: a.random,
         seed: a.seed,
         kernels: a.kernels,
+        force: a.force,
     };
     let mut reporter = crate::reporter::Terminal::new("adapt", a.json);
     let r = session.adapt(space, &file, plan, &mut reporter)?;

@@ -43,6 +43,7 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
         "retest": v.retest,
         "interval": edgenas_ondevice::adapted::INTERVAL,
         "drift": v.drift,
+        "unsteady": v.drift.unsteady(),
         "levelled": v.levelled,
         "batch_noise": v.batch_noise().map(|(median, largest)| json!({"median": median, "largest": largest})),
         "unlevelled": v.unlevelled,

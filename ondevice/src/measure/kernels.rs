@@ -152,12 +152,13 @@ impl Measurer {
     /// its lead less the lead timed alone ([`Kernel::after_lead`]). A lead and the kernels
     /// after it are timed in one interleaved batch ([`kernel_timing`]), so that a slow phase
     /// moves both sides of each difference alike; batches the journal holds under the live
-    /// Fingerprint are reused. An oracle has none; `mode` may go without them, and says why
-    /// ([`KernelMode`]).
+    /// Fingerprint are reused unless `fresh`. An oracle has none; `mode` may go without them,
+    /// and says why ([`KernelMode`]).
     pub fn measure_kernels(
         &mut self,
         kernels: &[Kernel],
         mode: KernelMode,
+        fresh: bool,
         reporter: &mut dyn Reporter,
     ) -> Result<KernelFigures, LoopError> {
         let (timing, program) = match self.setup() {
@@ -173,6 +174,9 @@ impl Measurer {
                 ..KernelFigures::default()
             });
         }
+        // Through a timing program, `auto` takes the kernels only from the journal (each
+        // network costs a start per round): `fresh` times them again only where asked to (on).
+        let fresh = fresh && !(program && mode == KernelMode::Auto);
         let start = std::time::Instant::now();
         let batches = lead_batches(kernels);
         let total = batches.iter().map(Vec::len).sum();
@@ -181,7 +185,13 @@ impl Measurer {
             .iter()
             .map(|b| {
                 b.iter()
-                    .map(|k| recorded.newest.get(&k.id).cloned())
+                    .map(|k| {
+                        if fresh {
+                            None
+                        } else {
+                            recorded.newest.get(&k.id).cloned()
+                        }
+                    })
                     .collect()
             })
             .collect();
