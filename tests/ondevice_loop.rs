@@ -549,27 +549,21 @@ fn fbnet_kernels_are_timed_once_and_reused() {
         &with(&["adapt", "--samples", "4", "--force", "--json"], &fb),
     ));
     assert!(forced["kernel_seconds"].as_f64().unwrap() > 0.0, "{forced}");
-    let archs = |d: &serde_json::Value| -> Vec<String> {
+    let support = |d: &serde_json::Value, field: &str| -> Vec<String> {
         d["support"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|s| s["arch"].as_str().unwrap().to_string())
+            .map(|s| s[field].as_str().unwrap().to_string())
             .collect()
     };
-    let origins: Vec<&str> = forced["support"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["origin"].as_str().unwrap())
-        .collect();
-    assert_eq!(origins, ["measured"; 4], "{forced}");
+    assert_eq!(support(&forced, "origin"), ["measured"; 4], "{forced}");
     let csv = ok(home.path(), &["journal", "export", "--format", "csv"]);
     assert_eq!(
         csv.lines().filter(|l| l.contains("fbnet-kernel:")).count(),
         2 * (102 + 6)
     );
-    let (first, now) = (archs(&a), archs(&forced));
+    let (first, now) = (support(&a, "arch"), support(&forced, "arch"));
     for arch in &now {
         let records = csv
             .lines()
