@@ -240,6 +240,9 @@ pub struct ValidatedArch {
     /// The median `measured_ci95_rel` of the batch the figure was taken in, where known: the
     /// noise its interval carries.
     pub batch_ci95_rel: Option<f64>,
+    /// The anchor's figure in that batch, where it held the anchor: the level the prediction
+    /// was set at.
+    pub batch_anchor_ms: Option<f64>,
     /// measured, journal or oracle.
     pub origin: &'static str,
 }
@@ -275,6 +278,7 @@ impl Validation {
                 measured_ms: m.median_ms,
                 measured_ci95_rel: m.ci_rel,
                 batch_ci95_rel: m.batch.ci_rel,
+                batch_anchor_ms: m.batch.anchor_ms,
                 origin: m.origin.name(),
             })
             .collect()
@@ -290,6 +294,7 @@ impl Validation {
             "measured_ms",
             "measured_ci95_rel",
             "batch_ci95_rel",
+            "batch_anchor_ms",
             "origin",
         ]);
         for r in self.rows() {
@@ -301,6 +306,7 @@ impl Validation {
                 r.measured_ms.into(),
                 r.measured_ci95_rel.into(),
                 r.batch_ci95_rel.into(),
+                r.batch_anchor_ms.into(),
                 r.origin.into(),
             ]);
         }

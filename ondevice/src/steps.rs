@@ -114,8 +114,12 @@ pub struct Validation {
     /// The same archs measured again (`validate --retest`): the first figures scored as if
     /// they were predictions of the second, the ceiling a predictor can reach here.
     pub retest: Option<Ceiling>,
-    /// How far the level moved from batch to batch, and the anchor figures that say so.
+    /// How far the level moved from batch to batch, and the anchor figures that say so: over
+    /// the journal, in the intervals of predictions not set at a batch's level.
     pub drift: Drift,
+    /// The same over this validation's own batches: whether the sitting its figures were
+    /// taken in was steady ([`Drift::unsteady`]).
+    pub sitting: Drift,
     /// Archs whose prediction was set at their batch's level (the rest, at the predictor's).
     pub levelled: usize,
     /// The same predictions all at the predictor's level, scored the same way: what the
@@ -199,6 +203,17 @@ pub(crate) fn unseen_archs(
         }
     }
     archs
+}
+
+/// The drift over the distinct anchor figures of `batches` (one per batch that held the anchor).
+fn sitting_drift(batches: &[Batch]) -> Drift {
+    let mut anchors: Vec<f64> = Vec::new();
+    for a in batches.iter().filter_map(|b| b.anchor_ms) {
+        if !anchors.contains(&a) {
+            anchors.push(a);
+        }
+    }
+    Drift::estimate(&anchors)
 }
 
 /// The median of measured ÷ predicted − 1 over the `live` archs (0 where there are none).
@@ -500,16 +515,17 @@ impl Session {
         // timed beside it says; the drift with the anchor figures this validation took. The
         // archs' own figures play no part in either.
         let drift = measurer.drift(space)?;
-        if drift.unsteady() {
+        let predictor = predictor.with_drift(drift.rel_sd);
+        let batches: Vec<Batch> = measured.iter().map(|m| m.batch).collect();
+        let sitting = sitting_drift(&batches);
+        if sitting.unsteady() {
             reporter.note(&format!(
-                "note: the anchor's figure moved {:.1}% from batch to batch ({} figures; over {:.0}%): the machine was unsteady, which levelling by one anchor only partly makes up for, so these figures miss their predictions by more than a quiet sitting's would",
-                drift.rel_sd * 100.0,
-                drift.figures,
+                "note: the anchor's figure moved {:.1}% from one of these {} batches to the next (over {:.0}%): the machine was unsteady, which levelling by one anchor only partly makes up for, so these figures miss their predictions by more than a quiet sitting's would",
+                sitting.rel_sd * 100.0,
+                sitting.figures,
                 crate::anchor::UNSTEADY_DRIFT * 100.0,
             ));
         }
-        let predictor = predictor.with_drift(drift.rel_sd);
-        let batches: Vec<Batch> = measured.iter().map(|m| m.batch).collect();
         let predicted = predictor.predict_levelled(&feats, &batches);
         let at_level = predictor.predict_features(&feats);
         let n = archs.len() as f64;
@@ -567,6 +583,7 @@ impl Session {
             constant_archs,
             retest,
             drift,
+            sitting,
             levelled: batches.iter().filter(|b| b.anchor_ms.is_some()).count(),
             unlevelled,
             fit: predictor.quality,
