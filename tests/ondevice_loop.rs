@@ -180,6 +180,12 @@ fn the_loop_in_oracle_mode_finds_an_arch_that_truly_fits() {
         &with(&["run", "--budget-ms", "19.3", "--json"], &o),
     ));
     assert!(r["embedding_reused"].as_bool().unwrap());
+    let q = &r["predictor"];
+    assert_eq!(
+        q["scattered"],
+        q["loo_mape"].as_f64().unwrap() > 0.05,
+        "{q}"
+    );
     let arch = r["best"]["arch"].as_str().unwrap();
     assert!(table_latency(arch, "raspi4") <= 19.3, "{}", r["best"]);
     assert!(std::path::Path::new(r["exported"].as_str().unwrap()).exists());

@@ -46,6 +46,9 @@ pub struct PredictorSummary {
     pub loo_spearman: f64,
     pub loo_mape: f64,
     pub loo_coverage: f64,
+    /// Whether its figures scattered like an unsteady sitting's
+    /// ([`crate::adapted::Quality::scattered`]).
+    pub scattered: bool,
     /// References and support measured for it.
     pub measurements: usize,
 }
@@ -103,6 +106,7 @@ impl RunOutcome {
                 loo_spearman: q.loo_spearman,
                 loo_mape: q.loo_mape,
                 loo_coverage: q.loo_coverage,
+                scattered: q.scattered(),
                 measurements: p.references.len() + p.support.len(),
             },
             measurements: self.measurements.clone(),

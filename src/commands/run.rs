@@ -72,8 +72,13 @@ fn print_summary(o: &RunOutcome, s: &RunSummary, what: &str, plot: Option<&Path>
         (
             "Predictor",
             format!(
-                "{} measurements; leave-one-out Spearman {rho:.3}, MAPE {mape:.1}%",
-                s.predictor.measurements
+                "{} measurements; leave-one-out Spearman {rho:.3}, MAPE {mape:.1}%{}",
+                s.predictor.measurements,
+                if s.predictor.scattered {
+                    " (scattered: the machine was busy or unsteady, or the model misses it; the note above says how to measure again)"
+                } else {
+                    ""
+                }
             ),
         ),
         ("Measurements", s.measurements.describe()),
