@@ -372,3 +372,48 @@ fn a_batch_killed_mid_way_goes_on_from_its_finished_rounds() {
         assert!(ms > 1000.0 && ms.fract() == 0.0, "{m}");
     }
 }
+
+/// Figures that have nothing to do with the networks (a program reporting a checksum of the
+/// file as its latency, 1–11 ms) scatter about any fit: `adapt` says so with the commands
+/// that measure again, and `run` repeats them in its summary, in text and in `--json`.
+#[test]
+fn a_scattered_fit_comes_with_the_commands_that_measure_again() {
+    let home = TempDir::new("exec-scattered");
+    let script = home.path().join("cksum.sh");
+    std::fs::write(
+        &script,
+        "sum=$(cksum < \"$1\" | cut -d' ' -f1)\necho \"edgenas-latency-ms: $(awk \"BEGIN { print 1 + ($sum % 1000) / 100 }\")\"\n",
+    )
+    .unwrap();
+    let template = format!("sh {} {{model}}", script.display());
+    let with = |args: &[&'static str]| {
+        let mut v: Vec<&str> = args.to_vec();
+        v.extend(["--exec", template.as_str()]);
+        v.extend_from_slice(QUICK);
+        v
+    };
+    ok(home.path(), &with(&["embed"]));
+    let a = json(&ok(home.path(), &with(&["adapt", "--json"])));
+    assert!(a["quality"]["loo_mape"].as_f64().unwrap() > 0.05, "{a}");
+    assert_eq!(a["scattered"], true, "{a}");
+    let how = "`edgenas embed --space nb201 --force`, then `edgenas adapt --space nb201 --force`";
+    assert_eq!(a["remeasure"], how, "{a}");
+    // In text, a note on stderr (the same fit: the journal's figures).
+    let o = run(home.path(), &with(&["adapt"]));
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let note = err.lines().find(|l| l.starts_with("note: the 20 figures"));
+    assert!(note.is_some_and(|n| n.ends_with(how)), "{err}");
+
+    let summary = ok(home.path(), &with(&["run", "--budget-ms", "10.5"]));
+    let line = summary.lines().find(|l| l.contains("Predictor:")).unwrap();
+    assert!(
+        line.contains("scattered") && line.contains(how),
+        "{summary}"
+    );
+    let r = json(&ok(
+        home.path(),
+        &with(&["run", "--budget-ms", "10.5", "--json", "-q"]),
+    ));
+    assert_eq!(r["predictor"]["remeasure"], how, "{r}");
+}

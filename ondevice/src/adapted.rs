@@ -91,6 +91,15 @@ impl Quality {
     }
 }
 
+/// The commands that take a scattered fit's figures again, ignoring the journal: the
+/// references, then the support and kernels.
+pub fn remeasure_commands(space: Space) -> String {
+    format!(
+        "`edgenas embed --space {s} --force`, then `edgenas adapt --space {s} --force`",
+        s = space.name()
+    )
+}
+
 /// A prediction in milliseconds with its central [`INTERVAL`] interval.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Prediction {

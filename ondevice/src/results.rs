@@ -49,6 +49,10 @@ pub struct PredictorSummary {
     /// Whether its figures scattered like an unsteady sitting's
     /// ([`crate::adapted::Quality::scattered`]).
     pub scattered: bool,
+    /// The commands that measure its figures again, when they scattered and were measured
+    /// (not an oracle's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remeasure: Option<String>,
     /// References and support measured for it.
     pub measurements: usize,
 }
@@ -107,6 +111,7 @@ impl RunOutcome {
                 loo_mape: q.loo_mape,
                 loo_coverage: q.loo_coverage,
                 scattered: q.scattered(),
+                remeasure: self.adapted.remeasure.clone(),
                 measurements: p.references.len() + p.support.len(),
             },
             measurements: self.measurements.clone(),
@@ -388,6 +393,10 @@ pub struct AdaptSummary<'a> {
     /// Whether the fit's own figures scatter more than a steady sitting's
     /// ([`crate::adapted::Quality::scattered`]).
     pub scattered: bool,
+    /// The commands that measure the fit's figures again, when they scattered and were
+    /// measured (not an oracle's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remeasure: Option<&'a str>,
     /// The device's kernel figures the model reads (0: none), and the seconds taking them
     /// took (0 when the journal had them).
     pub kernels: usize,
@@ -424,6 +433,7 @@ impl Adapted {
             },
             quality: &p.quality,
             scattered: p.quality.scattered(),
+            remeasure: self.remeasure.as_deref(),
             kernels: p.kernels.figures.len(),
             kernel_seconds: self.kernel_seconds,
             kernels_skipped: self.kernels_skipped,

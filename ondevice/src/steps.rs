@@ -60,6 +60,9 @@ pub struct Adapted {
     pub kernel_seconds: f64,
     /// Why a space with kernels went without them (`--kernels`).
     pub kernels_skipped: Option<KernelsSkipped>,
+    /// The commands that take the fit's figures again, when they scattered and were measured
+    /// here (not an oracle's: a table has no sitting to measure again).
+    pub remeasure: Option<String>,
     pub seconds: f64,
 }
 
@@ -435,14 +438,23 @@ impl Session {
         let path = state.predictor(space, measurer.fingerprint());
         predictor.save(&path)?;
         // An oracle's figures are a table's: there is no sitting to measure again.
-        if predictor.quality.scattered() && !measurer.is_oracle() {
+        let remeasure = (predictor.quality.scattered() && !measurer.is_oracle())
+            .then(|| crate::adapted::remeasure_commands(space));
+        if let Some(how) = &remeasure {
             reporter.note(&format!(
-                "note: the {} figures the predictor was fitted to, each predicted from the others, miss by {:.1}% (MAPE; over {:.0}%): the machine was busy or unsteady while they were taken (the level drifted {:.1}% from batch to batch), or the model misses this device, and its predictions will miss by about as much. In a quiet moment, measure again: `edgenas embed --space {s} --force`, then `edgenas adapt --space {s} --force`",
+                "note: the {} figures the predictor was fitted to, each predicted from the others, miss by {:.1}% (MAPE; over {:.0}%): the machine was busy or unsteady while they were taken{}, or the model misses this device, and its predictions will miss by about as much. In a quiet moment, measure again: {}",
                 predictor.references.len() + predictor.support.len(),
                 predictor.quality.loo_mape * 100.0,
                 crate::adapted::SCATTERED_LOO_MAPE * 100.0,
-                drift.rel_sd * 100.0,
-                s = space.name(),
+                // The journal's drift pools every batch this state took, in any sitting.
+                match drift.figures {
+                    0 | 1 => String::new(),
+                    n => format!(
+                        " (the anchor's level drifts {:.1}% from batch to batch, as estimated from the {n} figures of it this state's journal holds)",
+                        drift.rel_sd * 100.0
+                    ),
+                },
+                how,
             ));
         }
         Ok(Adapted {
@@ -451,6 +463,7 @@ impl Session {
             support,
             kernel_seconds,
             kernels_skipped,
+            remeasure,
             seconds: start.elapsed().as_secs_f64(),
         })
     }

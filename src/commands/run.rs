@@ -74,10 +74,10 @@ fn print_summary(o: &RunOutcome, s: &RunSummary, what: &str, plot: Option<&Path>
             format!(
                 "{} measurements; leave-one-out Spearman {rho:.3}, MAPE {mape:.1}%{}",
                 s.predictor.measurements,
-                if s.predictor.scattered {
-                    " (scattered: the machine was busy or unsteady, or the model misses it; the note above says how to measure again)"
-                } else {
-                    ""
+                match (s.predictor.scattered, &s.predictor.remeasure) {
+                    (true, Some(how)) => format!(" (scattered: the machine was busy or unsteady, or the model misses it; in a quiet moment, measure again: {how})"),
+                    (true, None) => " (scattered: the model misses the table)".into(),
+                    _ => String::new(),
                 }
             ),
         ),
