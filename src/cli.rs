@@ -932,6 +932,10 @@ pub enum BenchKind {
         /// Replicates drawn and refitted.
         #[arg(long, default_value_t = 200)]
         replicates: usize,
+        /// Random archs drawn beside the 20 figures in each refit: what a larger budget
+        /// would buy (0: the budget's 20).
+        #[arg(long, default_value_t = 0)]
+        extra: usize,
         /// Seed of the archs and the draws.
         #[arg(long, default_value_t = 0)]
         seed: u64,

@@ -39,9 +39,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
             predictor,
             archs,
             replicates,
+            extra,
             seed,
             json,
-        } => coverage(&predictor, archs, replicates, seed, json),
+        } => coverage(&predictor, archs, replicates, extra, seed, json),
         BenchKind::Protocol {
             arch,
             threads,
@@ -180,13 +181,14 @@ fn coverage(
     path: &std::path::Path,
     archs: usize,
     replicates: usize,
+    extra: usize,
     seed: u64,
     json: bool,
 ) -> Result<()> {
     let predictor = AdaptedPredictor::load(path).context("reading the adapted predictor")?;
     let space = Space::from_name(&predictor.space)?;
     let prior = prior_for(space, &shipped::load(space, None)?)?;
-    let r = bench::coverage::coverage_floor(&predictor, &prior, archs, replicates, seed)?;
+    let r = bench::coverage::coverage_floor(&predictor, &prior, archs, replicates, extra, seed)?;
     if json {
         return crate::output::print_json(&r);
     }

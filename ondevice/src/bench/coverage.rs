@@ -57,12 +57,14 @@ pub struct CoverageFloor {
 }
 
 /// Bootstraps `predictor` (see the module documentation). `prior` is the space's shipped prior,
-/// as `adapt` uses it.
+/// as `adapt` uses it. `extra` random archs join each refit's support: what a larger budget
+/// would buy.
 pub fn coverage_floor(
     predictor: &AdaptedPredictor,
     prior: &CostAwarePrior,
     archs: usize,
     replicates: usize,
+    extra: usize,
     seed: u64,
 ) -> Result<CoverageFloor, LoopError> {
     if archs < 10 || replicates < 2 {
@@ -79,6 +81,14 @@ pub fn coverage_floor(
     let support = parse(&predictor.support)?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let validation = crate::steps::unseen_archs(space, None, predictor, archs, &mut rng);
+    // Drawn apart, so that the validation and its figures are the same with or without them.
+    let mut extra_rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0xe47a);
+    let extra_archs: Vec<Arch> =
+        crate::steps::unseen_archs(space, None, predictor, extra + archs, &mut extra_rng)
+            .into_iter()
+            .filter(|a| !validation.contains(a))
+            .take(extra)
+            .collect();
     // Every validation batch at the predictor's level, its noise unknown: the constant term.
     let at_level = |p: &AdaptedPredictor, feats| -> Vec<Prediction> {
         let batch = Batch {
@@ -89,7 +99,12 @@ pub fn coverage_floor(
     };
     // The truth: the predictor's means; a figure scatters by its noise, a validation figure
     // also by the levelled term its prediction carries.
-    let train: Vec<Arch> = references.iter().chain(&support).cloned().collect();
+    let train: Vec<Arch> = references
+        .iter()
+        .chain(&support)
+        .chain(&extra_archs)
+        .cloned()
+        .collect();
     let train_truth = predictor.predict_features(&predictor.features(&train)?);
     let val_feats = predictor.features(&validation)?;
     let val_truth = at_level(predictor, &val_feats);
@@ -112,17 +127,29 @@ pub fn coverage_floor(
         })
         .collect();
     let (mut refitted, mut known) = (Vec::new(), Vec::new());
+    let draw = |p: &Prediction, extra_rel: f64, rng: &mut rand_chacha::ChaCha8Rng| {
+        let sd = spread_ms(predictor, p.predicted_ms, extra_rel);
+        (p.predicted_ms + sd * standard_normal(rng)).max(1e-6)
+    };
+    let budget = references.len() + support.len();
     for _ in 0..replicates {
-        let mut draw = |p: &Prediction, extra_rel: f64| {
-            let sd = spread_ms(predictor, p.predicted_ms, extra_rel);
-            (p.predicted_ms + sd * standard_normal(&mut rng)).max(1e-6)
-        };
-        let figures: Vec<(Arch, f64)> = train
+        // The extra figures from their own stream: the budget's and the validation's draws
+        // are the same with or without them.
+        let mut figures: Vec<(Arch, f64)> = train[..budget]
             .iter()
             .zip(&train_truth)
-            .map(|(a, p)| (a.clone(), draw(p, 0.0)))
+            .map(|(a, p)| (a.clone(), draw(p, 0.0, &mut rng)))
             .collect();
-        let measured: Vec<f64> = val_truth.iter().map(|p| draw(p, levelled)).collect();
+        let measured: Vec<f64> = val_truth
+            .iter()
+            .map(|p| draw(p, levelled, &mut rng))
+            .collect();
+        figures.extend(
+            train[budget..]
+                .iter()
+                .zip(&train_truth[budget..])
+                .map(|(a, p)| (a.clone(), draw(p, 0.0, &mut extra_rng))),
+        );
         let (refs, sup) = figures.split_at(references.len());
         let refit = AdaptedPredictor::adapt(
             space,
@@ -225,7 +252,7 @@ mod tests {
     #[test]
     fn the_known_width_covers_its_nominal_share_and_a_refitted_one_spreads_wider() {
         let (p, prior) = adapted();
-        let r = coverage_floor(&p, &prior, 60, 30, 1).unwrap();
+        let r = coverage_floor(&p, &prior, 60, 30, 0, 1).unwrap();
         assert_eq!((r.archs, r.figures, r.replicates), (60, 20, 30));
         assert!(r.noise_rel_sd > 0.0 && r.noise_rel_sd < 0.2, "{r:?}");
         // 1,800 draws from the spread the intervals are made of: 90 % within about 1.5 points.
@@ -239,15 +266,30 @@ mod tests {
         assert!(r.refitted.q05 <= r.refitted.q50 && r.refitted.q50 <= r.refitted.q95);
     }
 
+    /// More figures estimate the width better: the runs' coverage gathers about the nominal.
+    #[test]
+    fn extra_figures_narrow_the_refitted_spread() {
+        let (p, prior) = adapted();
+        let budget = coverage_floor(&p, &prior, 60, 30, 0, 1).unwrap();
+        let more = coverage_floor(&p, &prior, 60, 30, 40, 1).unwrap();
+        assert_eq!((more.archs, more.figures), (60, 60));
+        // The same validation archs: the extra ones are drawn after them.
+        assert_eq!(more.known, budget.known);
+        assert!(
+            more.refitted.q95 - more.refitted.q05 < budget.refitted.q95 - budget.refitted.q05,
+            "{budget:?} {more:?}"
+        );
+    }
+
     #[test]
     fn too_few_archs_or_replicates_are_refused() {
         let (p, prior) = adapted();
         assert!(matches!(
-            coverage_floor(&p, &prior, 5, 30, 1),
+            coverage_floor(&p, &prior, 5, 30, 0, 1),
             Err(LoopError::Invalid(_))
         ));
         assert!(matches!(
-            coverage_floor(&p, &prior, 60, 1, 1),
+            coverage_floor(&p, &prior, 60, 1, 0, 1),
             Err(LoopError::Invalid(_))
         ));
     }
