@@ -417,3 +417,63 @@ fn a_scattered_fit_comes_with_the_commands_that_measure_again() {
     ));
     assert_eq!(r["predictor"]["remeasure"], how, "{r}");
 }
+
+/// A machine that runs faster now than when the predictor was fitted (the program's figures
+/// a quarter lower for `validate` than for `embed` and `adapt`): every prediction is set at
+/// its batch's level by the anchor, and `validate` says how far the level moved, in a note with
+/// the commands that fit the machine as it runs now and in `--json`.
+#[test]
+fn validate_says_when_the_machine_runs_at_another_level_than_the_fit() {
+    let home = TempDir::new("exec-level");
+    let factor = home.path().join("factor");
+    let script = home.path().join("size.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "bytes=$(wc -c < \"$1\")\nf=$(cat {})\necho \"edgenas-latency-ms: $(awk \"BEGIN {{ print $bytes / 10000 * $f }}\")\"\n",
+            factor.display()
+        ),
+    )
+    .unwrap();
+    let template = format!("sh {} {{model}}", script.display());
+    let with = |args: &[&'static str]| {
+        let mut v: Vec<&str> = args.to_vec();
+        v.extend(["--exec", template.as_str()]);
+        v.extend_from_slice(QUICK);
+        v
+    };
+    std::fs::write(&factor, "1.3").unwrap();
+    ok(home.path(), &with(&["embed"]));
+    ok(home.path(), &with(&["adapt", "--samples", "4"]));
+    std::fs::write(&factor, "1.0").unwrap();
+    let o = run(home.path(), &with(&["validate", "--archs", "6"]));
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(o.status.success(), "{err}");
+    let note = err
+        .lines()
+        .find(|l| l.starts_with("note: the machine ran 23.1% faster"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        note.ends_with("`edgenas adapt --space nb201 --force`"),
+        "{note}"
+    );
+    assert!(
+        out.contains("machine's level   -23.1% against the fit's"),
+        "{out}"
+    );
+    let v = json(&ok(
+        home.path(),
+        &with(&["validate", "--archs", "6", "--json"]),
+    ));
+    let change = v["level_change"].as_f64().unwrap();
+    // awk prints six significant digits.
+    assert!((change - (1.0 / 1.3 - 1.0)).abs() < 1e-4, "{v}");
+    assert_eq!(v["level_changed"], true, "{v}");
+    let level = v["fit"]["level_ms"].as_f64().unwrap();
+    for r in v["archs"].as_array().unwrap() {
+        let a = r["batch_anchor_ms"].as_f64().unwrap();
+        assert!((a / level - 1.0 - change).abs() < 1e-6, "{r}");
+    }
+    // Levelled by the anchor, a change that is the same for every network costs nothing.
+    assert!(v["mape"].as_f64().unwrap() < 0.01, "{v}");
+}

@@ -133,6 +133,9 @@ fn the_loop_in_oracle_mode_finds_an_arch_that_truly_fits() {
     assert!(v["spearman"].as_f64().unwrap() > 0.8, "{}", v["spearman"]);
     assert_eq!(v["archs"].as_array().unwrap().len(), 200);
     assert_eq!(v["measurements"]["validation"]["oracle"], 200, "{v}");
+    // A table has no anchor figures: no level to compare with the fit's.
+    assert!(v["level_change"].is_null(), "{v}");
+    assert_eq!(v["level_changed"], false, "{v}");
     // The plot: one point per arch, each with its interval and its figures in a tooltip.
     let svg = std::fs::read_to_string(&plot).unwrap();
     assert_eq!(svg.matches("<circle").count(), 200);
@@ -254,6 +257,14 @@ fn the_loop_measures_here_and_reuses_what_it_measured() {
         v["sitting_drift"]["rel_sd"].as_f64().unwrap() > 0.06,
         "{v}"
     );
+    // How far the machine's level moved since the fit: the median batch's anchor against it.
+    anchors.sort_by(f64::total_cmp);
+    let n = anchors.len();
+    let median = (anchors[(n - 1) / 2] + anchors[n / 2]) / 2.0;
+    let level = v["fit"]["level_ms"].as_f64().unwrap();
+    let change = v["level_change"].as_f64().unwrap();
+    assert!((change - (median / level - 1.0)).abs() < 1e-9, "{v}");
+    assert_eq!(v["level_changed"], change.abs() > 0.07, "{v}");
     for k in ["spearman", "kendall", "mape", "within_10pct", "coverage"] {
         assert!(v[k].as_f64().is_some(), "{k}: {v}");
     }

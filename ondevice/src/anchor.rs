@@ -122,6 +122,41 @@ pub struct Drift {
 /// and 4 of those put fewer than 90 % of their archs within ±10 %, against 2 of the 47 below.
 pub const UNSTEADY_DRIFT: f64 = 0.06;
 
+/// A machine running faster or slower than when the predictor was fitted by more than this
+/// (the median of the anchor's figures in a validation's batches against the predictor's
+/// level) changed more than levelling by one anchor makes up for: the networks do not all
+/// speed up alike. Over 64 fresh runs recorded here (2026-12-04 to 12-07; 60 of them
+/// validated again from their journals), 19 validations were past it and 7 of those put fewer
+/// than 90 % of their archs within ±10 %, against 1 of the 45 within it.
+pub const LEVEL_CHANGE: f64 = 0.07;
+
+/// How far the machine's level in a sitting lies from the predictor's: the median of the
+/// sitting's anchor figures over `level_ms`, less one (positive: slower now). None without
+/// anchor figures.
+pub fn level_change(anchor_figures_ms: &[f64], level_ms: f64) -> Option<f64> {
+    let mut v: Vec<f64> = anchor_figures_ms
+        .iter()
+        .copied()
+        .filter(|a| a.is_finite() && *a > 0.0)
+        .collect();
+    if v.is_empty() || !level_ms.is_finite() || level_ms <= 0.0 {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    Some(median / level_ms - 1.0)
+}
+
+/// Whether a [`level_change`] is past [`LEVEL_CHANGE`] either way.
+pub fn level_changed(change: Option<f64>) -> bool {
+    change.is_some_and(|c| c.abs() > LEVEL_CHANGE)
+}
+
 impl Drift {
     /// Whether the level moved more than a steady machine's does ([`UNSTEADY_DRIFT`]).
     pub fn unsteady(&self) -> bool {
@@ -179,6 +214,22 @@ mod tests {
                 "{space:?}: {below} below, {above} above"
             );
         }
+    }
+
+    #[test]
+    fn a_level_change_is_the_median_anchor_against_the_fit_and_a_large_one_is_said() {
+        // The fit's anchor took 6.5 ms; in the validation's batches 5.0-5.6 ms (median 5.0).
+        let change = level_change(&[5.6, 5.0, 4.95, 5.05, 4.98], 6.5);
+        assert!((change.unwrap() - (5.0 / 6.5 - 1.0)).abs() < 1e-12);
+        assert!(level_changed(change));
+        // An even count: the mean of the middle two.
+        let even = level_change(&[2.0, 2.2, 2.1, 1.9], 2.0).unwrap();
+        assert!((even - 0.025).abs() < 1e-12, "{even}");
+        assert!(!level_changed(Some(0.025)) && !level_changed(Some(-0.069)));
+        assert!(level_changed(Some(0.071)));
+        // No anchor figure (an oracle's figures): nothing to judge.
+        assert_eq!(level_change(&[], 2.0), None);
+        assert!(!level_changed(None));
     }
 
     #[test]

@@ -123,6 +123,9 @@ pub struct Validation {
     /// The same over this validation's own batches: whether the sitting its figures were
     /// taken in was steady ([`Drift::unsteady`]).
     pub sitting: Drift,
+    /// How far the machine ran from the predictor's level in this validation's batches
+    /// ([`crate::anchor::level_change`]; positive: slower). None without anchor figures.
+    pub level_change: Option<f64>,
     /// Archs whose prediction was set at their batch's level (the rest, at the predictor's).
     pub levelled: usize,
     /// The same predictions all at the predictor's level, scored the same way: what the
@@ -208,15 +211,15 @@ pub(crate) fn unseen_archs(
     archs
 }
 
-/// The drift over the distinct anchor figures of `batches` (one per batch that held the anchor).
-fn sitting_drift(batches: &[Batch]) -> Drift {
+/// The distinct anchor figures of `batches` (one per batch that held the anchor).
+fn batch_anchors(batches: &[Batch]) -> Vec<f64> {
     let mut anchors: Vec<f64> = Vec::new();
     for a in batches.iter().filter_map(|b| b.anchor_ms) {
         if !anchors.contains(&a) {
             anchors.push(a);
         }
     }
-    Drift::estimate(&anchors)
+    anchors
 }
 
 /// The median of measured ÷ predicted − 1 over the `live` archs (0 where there are none).
@@ -530,7 +533,20 @@ impl Session {
         let drift = measurer.drift(space)?;
         let predictor = predictor.with_drift(drift.rel_sd);
         let batches: Vec<Batch> = measured.iter().map(|m| m.batch).collect();
-        let sitting = sitting_drift(&batches);
+        let anchors = batch_anchors(&batches);
+        let sitting = Drift::estimate(&anchors);
+        let level_change = crate::anchor::level_change(&anchors, predictor.level_ms);
+        if let (true, Some(c)) = (crate::anchor::level_changed(level_change), level_change) {
+            reporter.note(&format!(
+                "note: the machine ran {:.1}% {} in these batches than when the predictor was fitted (the anchor arch took {} then, {} in the median batch now; over {:.0}%). Each prediction is scaled by the anchor's figure, which assumes every network sped up alike, and after a change this large they often do not, so these figures miss their predictions by more than a steady machine's would. To fit the machine as it runs now, measure again: {}",
+                c.abs() * 100.0,
+                if c < 0.0 { "faster" } else { "slower" },
+                crate::ms(predictor.level_ms),
+                crate::ms(predictor.level_ms * (1.0 + c)),
+                crate::anchor::LEVEL_CHANGE * 100.0,
+                crate::adapted::remeasure_commands(space),
+            ));
+        }
         if sitting.unsteady() {
             reporter.note(&format!(
                 "note: the anchor's figure moved {:.1}% from one of these {} batches to the next (over {:.0}%): the machine was unsteady, which levelling by one anchor only partly makes up for, so these figures miss their predictions by more than a quiet sitting's would",
@@ -597,6 +613,7 @@ impl Session {
             retest,
             drift,
             sitting,
+            level_change,
             levelled: batches.iter().filter(|b| b.anchor_ms.is_some()).count(),
             unlevelled,
             fit: predictor.quality,

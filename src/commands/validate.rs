@@ -45,6 +45,8 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
         "drift": v.drift,
         "sitting_drift": v.sitting,
         "unsteady": v.sitting.unsteady(),
+        "level_change": v.level_change,
+        "level_changed": edgenas_ondevice::anchor::level_changed(v.level_change),
         "levelled": v.levelled,
         "batch_noise": v.batch_noise().map(|(median, largest)| json!({"median": median, "largest": largest})),
         "unlevelled": v.unlevelled,
@@ -54,6 +56,7 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
             "loo_mape": v.fit.loo_mape,
             "loo_coverage": v.fit.loo_coverage,
             "scatter_vs_fit": v.scatter_vs_fit(),
+            "level_ms": predictor.level_ms,
         },
         "count": v.archs.len(),
         "measurements": session.measurer.tally(),
@@ -136,6 +139,19 @@ pub fn run(a: ValidateArgs, home: Option<&Path>) -> Result<()> {
             n => format!("from {n} anchor figures"),
         }
     );
+    if let Some(c) = v.level_change {
+        println!(
+            "  machine's level   {:+.1}% against the fit's (the anchor arch took {} in the median batch, {} when the predictor was fitted){}",
+            c * 100.0,
+            ms(predictor.level_ms * (1.0 + c)),
+            ms(predictor.level_ms),
+            if edgenas_ondevice::anchor::level_changed(Some(c)) {
+                ": a change levelling by one anchor only partly makes up for"
+            } else {
+                ""
+            }
+        );
+    }
     if let Some(c) = &v.retest {
         println!(
             "  ceiling           the same archs measured again: Spearman {:.3}, MAPE {:.1}%, {:.0}% within ±10% (what the first figures score as predictions of the second)",
