@@ -6,6 +6,21 @@ mod common;
 
 use common::*;
 
+/// Writes `body` as a shell script in `home` and returns the `--exec` template that runs it.
+fn program(home: &std::path::Path, name: &str, body: &str) -> String {
+    let script = home.join(name);
+    std::fs::write(&script, body).unwrap();
+    format!("sh {} {{model}}", script.display())
+}
+
+/// `args` through the timing program `template`, with the quick protocol.
+fn through<'a>(args: &[&'a str], template: &'a str) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    v.extend(["--exec", template]);
+    v.extend_from_slice(QUICK);
+    v
+}
+
 /// The real timing script: one invocation reports its runs, and the record holds exactly
 /// those (not the invocation's wall time, which includes Python's start-up).
 #[test]
@@ -159,13 +174,11 @@ fn a_program_gets_the_file_of_its_precision() {
 fn a_timing_program_times_the_kernels_only_when_asked() {
     let home = TempDir::new("exec-kernels");
     // A fast program: the file's size in units of 10 kB, one start a few milliseconds.
-    let script = home.path().join("size.sh");
-    std::fs::write(
-        &script,
+    let template = program(
+        home.path(),
+        "size.sh",
         "bytes=$(wc -c < \"$1\")\necho \"edgenas-latency-ms: $(awk \"BEGIN { print $bytes / 10000 }\")\"\n",
-    )
-    .unwrap();
-    let template = format!("sh {} {{model}}", script.display());
+    );
     let args = |extra: &[&str]| {
         let mut v = vec!["--space", "fbnet", "--exec", &template, "--samples", "4"];
         v.extend_from_slice(extra);
@@ -379,19 +392,12 @@ fn a_batch_killed_mid_way_goes_on_from_its_finished_rounds() {
 #[test]
 fn a_scattered_fit_comes_with_the_commands_that_measure_again() {
     let home = TempDir::new("exec-scattered");
-    let script = home.path().join("cksum.sh");
-    std::fs::write(
-        &script,
+    let template = program(
+        home.path(),
+        "cksum.sh",
         "sum=$(cksum < \"$1\" | cut -d' ' -f1)\necho \"edgenas-latency-ms: $(awk \"BEGIN { print 1 + ($sum % 1000) / 100 }\")\"\n",
-    )
-    .unwrap();
-    let template = format!("sh {} {{model}}", script.display());
-    let with = |args: &[&'static str]| {
-        let mut v: Vec<&str> = args.to_vec();
-        v.extend(["--exec", template.as_str()]);
-        v.extend_from_slice(QUICK);
-        v
-    };
+    );
+    let with = |args: &[&'static str]| through(args, &template);
     ok(home.path(), &with(&["embed"]));
     let a = json(&ok(home.path(), &with(&["adapt", "--json"])));
     assert!(a["quality"]["loo_mape"].as_f64().unwrap() > 0.05, "{a}");
@@ -426,22 +432,15 @@ fn a_scattered_fit_comes_with_the_commands_that_measure_again() {
 fn validate_says_when_the_machine_runs_at_another_level_than_the_fit() {
     let home = TempDir::new("exec-level");
     let factor = home.path().join("factor");
-    let script = home.path().join("size.sh");
-    std::fs::write(
-        &script,
-        format!(
+    let template = program(
+        home.path(),
+        "size.sh",
+        &format!(
             "bytes=$(wc -c < \"$1\")\nf=$(cat {})\necho \"edgenas-latency-ms: $(awk \"BEGIN {{ print $bytes / 10000 * $f }}\")\"\n",
             factor.display()
         ),
-    )
-    .unwrap();
-    let template = format!("sh {} {{model}}", script.display());
-    let with = |args: &[&'static str]| {
-        let mut v: Vec<&str> = args.to_vec();
-        v.extend(["--exec", template.as_str()]);
-        v.extend_from_slice(QUICK);
-        v
-    };
+    );
+    let with = |args: &[&'static str]| through(args, &template);
     std::fs::write(&factor, "1.3").unwrap();
     ok(home.path(), &with(&["embed"]));
     ok(home.path(), &with(&["adapt", "--samples", "4"]));
