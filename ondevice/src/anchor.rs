@@ -143,13 +143,7 @@ pub fn level_change(anchor_figures_ms: &[f64], level_ms: f64) -> Option<f64> {
         return None;
     }
     v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let median = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
-    Some(median / level_ms - 1.0)
+    Some(edgenas_profiler::stats::quantile(&v, 0.5) / level_ms - 1.0)
 }
 
 /// Whether a [`level_change`] is past [`LEVEL_CHANGE`] either way.
